@@ -1,0 +1,25 @@
+// Per-environment state of the addon (one per Node environment, so the addon
+// works in worker_threads): the error class handed over by the facade, the
+// transaction executor.
+#pragma once
+
+#include <napi.h>
+
+#include <memory>
+
+#include "executor.h"
+
+namespace cmp {
+
+class Addon : public Napi::Addon<Addon> {
+ public:
+  Addon(Napi::Env env, Napi::Object exports);
+
+  Napi::FunctionReference errorClass;
+  std::unique_ptr<Executor> executor;
+
+ private:
+  Napi::Value SetErrorClass(const Napi::CallbackInfo& info);
+};
+
+}  // namespace cmp

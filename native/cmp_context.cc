@@ -1,0 +1,611 @@
+#include "cmp_context.h"
+
+#include <openssl/bn.h>
+#include <openssl/err.h>
+
+#include "addon.h"
+#include "features.h"
+
+namespace cmp {
+
+namespace {
+
+bool Nullish(const Napi::Value& v) { return v.IsNull() || v.IsUndefined(); }
+
+void Check(Napi::Env env, int ok, const char* what) {
+  if (ok != 1) ThrowOssl(env, what);
+}
+
+int IntArg(const Napi::CallbackInfo& info, size_t i, const char* param) {
+  if (!info[i].IsNumber()) ThrowType(info.Env(), std::string(param) + " must be a number");
+  double d = info[i].As<Napi::Number>().DoubleValue();
+  if (d != static_cast<double>(static_cast<int>(d))) {
+    ThrowCode(info.Env(), "ERR_OUT_OF_RANGE", std::string(param) + " must be a 32-bit integer");
+  }
+  return static_cast<int>(d);
+}
+
+bool BoolArg(const Napi::CallbackInfo& info, size_t i, const char* param) {
+  if (!info[i].IsBoolean()) ThrowType(info.Env(), std::string(param) + " must be a boolean");
+  return info[i].As<Napi::Boolean>().Value();
+}
+
+// A nullable string argument: empty optional for null/undefined.
+std::unique_ptr<std::string> OptString(const Napi::CallbackInfo& info, size_t i, const char* param) {
+  if (Nullish(info[i])) return nullptr;
+  return std::make_unique<std::string>(StringFromJs(info[i], param));
+}
+
+const char* CStr(const std::unique_ptr<std::string>& s) { return s ? s->c_str() : nullptr; }
+
+ASN1_OCTET_STRING* OctetsFromJs(const Napi::Value& v, const char* param) {
+  std::vector<unsigned char> bytes = BytesFromJs(v, param);
+  ASN1_OCTET_STRING* os = ASN1_OCTET_STRING_new();
+  if (os == nullptr || !ASN1_OCTET_STRING_set(os, bytes.data(), static_cast<int>(bytes.size()))) {
+    ASN1_OCTET_STRING_free(os);
+    ThrowOssl(v.Env(), "out of memory");
+  }
+  return os;
+}
+
+}  // namespace
+
+#define CMP_METHOD(js, fn) InstanceMethod<&CmpContext::fn>(js, napi_default_method)
+
+Napi::Function CmpContext::Define(Napi::Env env) {
+  return DefineClass(
+      env, "NativeCmpContext",
+      {
+          CMP_METHOD("reinit", Reinit),
+          CMP_METHOD("close", Close),
+          CMP_METHOD("isBusy", IsBusy),
+          CMP_METHOD("isClosed", IsClosed),
+          CMP_METHOD("setOption", SetOption),
+          CMP_METHOD("getOption", GetOption),
+          CMP_METHOD("printErrors", PrintErrors),
+          CMP_METHOD("setServerPath", SetServerPath),
+          CMP_METHOD("setServer", SetServer),
+          CMP_METHOD("setServerPort", SetServerPort),
+          CMP_METHOD("setProxy", SetProxy),
+          CMP_METHOD("setNoProxy", SetNoProxy),
+          CMP_METHOD("setSrvCert", SetSrvCert),
+          CMP_METHOD("setExpectedSender", SetExpectedSender),
+          CMP_METHOD("setTrustedStore", SetTrustedStore),
+          CMP_METHOD("getTrustedStore", GetTrustedStore),
+          CMP_METHOD("setUntrusted", SetUntrusted),
+          CMP_METHOD("getUntrusted", GetUntrusted),
+          CMP_METHOD("setCert", SetCert),
+          CMP_METHOD("buildCertChain", BuildCertChain),
+          CMP_METHOD("setPkey", SetPkey),
+          CMP_METHOD("setReferenceValue", SetReferenceValue),
+          CMP_METHOD("setSecretValue", SetSecretValue),
+          CMP_METHOD("setRecipient", SetRecipient),
+          CMP_METHOD("pushGeninfoITAV", PushGeninfoITAV),
+          CMP_METHOD("resetGeninfoITAVs", ResetGeninfoITAVs),
+          CMP_METHOD("getGeninfoITAVs", GetGeninfoITAVs),
+          CMP_METHOD("setExtraCertsOut", SetExtraCertsOut),
+          CMP_METHOD("setNewPkey", SetNewPkey),
+          CMP_METHOD("getNewPkey", GetNewPkey),
+          CMP_METHOD("setIssuer", SetIssuer),
+          CMP_METHOD("setSubjectName", SetSubjectName),
+          CMP_METHOD("pushSubjectAltName", PushSubjectAltName),
+          CMP_METHOD("setReqExtensions", SetReqExtensions),
+          CMP_METHOD("reqExtensionsHaveSAN", ReqExtensionsHaveSAN),
+          CMP_METHOD("pushPolicy", PushPolicy),
+          CMP_METHOD("setOldCert", SetOldCert),
+          CMP_METHOD("setP10CSR", SetP10CSR),
+          CMP_METHOD("pushGenmITAV", PushGenmITAV),
+          CMP_METHOD("getStatus", GetStatus),
+          CMP_METHOD("getStatusString", GetStatusString),
+          CMP_METHOD("getFailInfoCode", GetFailInfoCode),
+          CMP_METHOD("snprintPKIStatus", SnprintPKIStatus),
+          CMP_METHOD("getNewCert", GetNewCert),
+          CMP_METHOD("getNewChain", GetNewChain),
+          CMP_METHOD("getCaPubs", GetCaPubs),
+          CMP_METHOD("getExtraCertsIn", GetExtraCertsIn),
+          CMP_METHOD("getValidatedSrvCert", GetValidatedSrvCert),
+          CMP_METHOD("setTransactionID", SetTransactionID),
+          CMP_METHOD("setSenderNonce", SetSenderNonce),
+          CMP_METHOD("setSerialNumber", SetSerialNumber),
+          CMP_METHOD("execCertReq", ExecCertReq),
+          CMP_METHOD("tryCertReq", TryCertReq),
+          CMP_METHOD("execRR", ExecRR),
+          CMP_METHOD("execGENM", ExecGENM),
+          CMP_METHOD("getCaCerts", GetCaCerts),
+          CMP_METHOD("getRootCaKeyUpdate", GetRootCaKeyUpdate),
+      });
+}
+
+#undef CMP_METHOD
+
+CmpContext::CmpContext(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CmpContext>(info) {
+  ErrQueueGuard guard;
+  try {
+    state_ = std::make_shared<CtxState>();
+  } catch (const std::bad_alloc&) {
+    ThrowOssl(info.Env(), "OSSL_CMP_CTX_new failed");
+  }
+}
+
+CmpContext::~CmpContext() {
+  // A transaction in flight holds its own reference to the state; it cannot
+  // be here (the job keeps this wrapper alive), but abort defensively.
+  if (state_ && state_->busy()) state_->Abort();
+}
+
+OSSL_CMP_CTX* CmpContext::Use(Napi::Env env) {
+  if (!state_) ThrowCode(env, "ERR_CMP_CONTEXT_CLOSED", "The CMP context is closed");
+  if (state_->busy()) ThrowCode(env, "ERR_CMP_CONTEXT_BUSY", "A transaction is in progress on this CMP context");
+  return state_->ctx();
+}
+
+Napi::Value CmpContext::Start(const Napi::CallbackInfo& info, TransactionInput input) {
+  Napi::Env env = info.Env();
+  Use(env);
+  Addon* addon = env.GetInstanceData<Addon>();
+  if (!state_->TryBegin()) ThrowCode(env, "ERR_CMP_CONTEXT_BUSY", "A transaction is in progress on this CMP context");
+  auto* job = new ExecJob(env, state_, Value(), std::move(input));
+  Napi::Promise promise = job->promise();
+  addon->executor->Submit(env, job);
+  return promise;
+}
+
+Napi::Value CmpContext::Reinit(const Napi::CallbackInfo& info) {
+  ErrQueueGuard guard;
+  Check(info.Env(), OSSL_CMP_CTX_reinit(Use(info.Env())), "OSSL_CMP_CTX_reinit failed");
+  return info.Env().Undefined();
+}
+
+Napi::Value CmpContext::Close(const Napi::CallbackInfo& info) {
+  if (state_) {
+    // A running job keeps the state alive and frees it when it ends.
+    if (state_->busy()) state_->Abort();
+    state_.reset();
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value CmpContext::IsBusy(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), state_ && state_->busy());
+}
+
+Napi::Value CmpContext::IsClosed(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), !state_);
+}
+
+Napi::Value CmpContext::SetOption(const Napi::CallbackInfo& info) {
+  ErrQueueGuard guard;
+  OSSL_CMP_CTX* ctx = Use(info.Env());
+  int opt = IntArg(info, 0, "option");
+  int val = IntArg(info, 1, "value");
+  Check(info.Env(), OSSL_CMP_CTX_set_option(ctx, opt, val), "Cannot set CMP option");
+  return info.Env().Undefined();
+}
+
+Napi::Value CmpContext::GetOption(const Napi::CallbackInfo& info) {
+  ErrQueueGuard guard;
+  OSSL_CMP_CTX* ctx = Use(info.Env());
+  int opt = IntArg(info, 0, "option");
+  int val = OSSL_CMP_CTX_get_option(ctx, opt);
+  if (val == -1 && ERR_peek_error() != 0) ThrowOssl(info.Env(), "Cannot get CMP option");
+  return Napi::Number::New(info.Env(), val);
+}
+
+Napi::Value CmpContext::PrintErrors(const Napi::CallbackInfo& info) {
+  OSSL_CMP_CTX_print_errors(Use(info.Env()));
+  return info.Env().Undefined();
+}
+
+Napi::Value CmpContext::SetServerPath(const Napi::CallbackInfo& info) {
+  ErrQueueGuard guard;
+  auto s = OptString(info, 0, "path");
+  Check(info.Env(), OSSL_CMP_CTX_set1_serverPath(Use(info.Env()), CStr(s)), "Cannot set server path");
+  return info.Env().Undefined();
+}
+
+Napi::Value CmpContext::SetServer(const Napi::CallbackInfo& info) {
+  ErrQueueGuard guard;
+  auto s = OptString(info, 0, "address");
+  Check(info.Env(), OSSL_CMP_CTX_set1_server(Use(info.Env()), CStr(s)), "Cannot set server address");
+  return info.Env().Undefined();
+}
+
+Napi::Value CmpContext::SetServerPort(const Napi::CallbackInfo& info) {
+  ErrQueueGuard guard;
+  int port = IntArg(info, 0, "port");
+  if (port < 0 || port > 65535) ThrowCode(info.Env(), "ERR_OUT_OF_RANGE", "port must be between 0 and 65535");
+  Check(info.Env(), OSSL_CMP_CTX_set_serverPort(Use(info.Env()), port), "Cannot set server port");
+  return info.Env().Undefined();
+}
+
+Napi::Value CmpContext::SetProxy(const Napi::CallbackInfo& info) {
+  ErrQueueGuard guard;
+  auto s = OptString(info, 0, "proxy");
+  Check(info.Env(), OSSL_CMP_CTX_set1_proxy(Use(info.Env()), CStr(s)), "Cannot set proxy");
+  return info.Env().Undefined();
+}
+
+Napi::Value CmpContext::SetNoProxy(const Napi::CallbackInfo& info) {
+  ErrQueueGuard guard;
+  auto s = OptString(info, 0, "names");
+  Check(info.Env(), OSSL_CMP_CTX_set1_no_proxy(Use(info.Env()), CStr(s)), "Cannot set no_proxy");
+  return info.Env().Undefined();
+}
+
+Napi::Value CmpContext::SetSrvCert(const Napi::CallbackInfo& info) {
+  ErrQueueGuard guard;
+  X509Ptr cert = Nullish(info[0]) ? nullptr : CertFromJs(info[0], "cert");
+  Check(info.Env(), OSSL_CMP_CTX_set1_srvCert(Use(info.Env()), cert.get()), "Cannot set server certificate");
+  return info.Env().Undefined();
+}
+
+Napi::Value CmpContext::SetExpectedSender(const Napi::CallbackInfo& info) {
+  ErrQueueGuard guard;
+  X509NamePtr name = Nullish(info[0]) ? nullptr : NameFromJs(info[0], "name");
+  Check(info.Env(), OSSL_CMP_CTX_set1_expected_sender(Use(info.Env()), name.get()), "Cannot set expected sender");
+  return info.Env().Undefined();
+}
+
+Napi::Value CmpContext::SetTrustedStore(const Napi::CallbackInfo& info) {
+  ErrQueueGuard guard;
+  OSSL_CMP_CTX* ctx = Use(info.Env());
+  X509StorePtr store = Nullish(info[0]) ? nullptr : StoreFromJs(info[0], "certs");
+  Check(info.Env(), OSSL_CMP_CTX_set0_trustedStore(ctx, store.get()), "Cannot set trusted store");
+  store.release();
+  return info.Env().Undefined();
+}
+
+Napi::Value CmpContext::GetTrustedStore(const Napi::CallbackInfo& info) {
+  ErrQueueGuard guard;
+  return StoreToJs(info.Env(), OSSL_CMP_CTX_get0_trustedStore(Use(info.Env())));
+}
+
+Napi::Value CmpContext::SetUntrusted(const Napi::CallbackInfo& info) {
+  ErrQueueGuard guard;
+  X509StackPtr certs = Nullish(info[0]) ? nullptr : CertsFromJs(info[0], "certs");
+  Check(info.Env(), OSSL_CMP_CTX_set1_untrusted(Use(info.Env()), certs.get()), "Cannot set untrusted certificates");
+  return info.Env().Undefined();
+}
+
+Napi::Value CmpContext::GetUntrusted(const Napi::CallbackInfo& info) {
+  ErrQueueGuard guard;
+  return CertsToJs(info.Env(), OSSL_CMP_CTX_get0_untrusted(Use(info.Env())));
+}
+
+Napi::Value CmpContext::SetCert(const Napi::CallbackInfo& info) {
+  ErrQueueGuard guard;
+  X509Ptr cert = Nullish(info[0]) ? nullptr : CertFromJs(info[0], "cert");
+  Check(info.Env(), OSSL_CMP_CTX_set1_cert(Use(info.Env()), cert.get()), "Cannot set client certificate");
+  return info.Env().Undefined();
+}
+
+Napi::Value CmpContext::BuildCertChain(const Napi::CallbackInfo& info) {
+  ErrQueueGuard guard;
+  OSSL_CMP_CTX* ctx = Use(info.Env());
+  X509StorePtr own = Nullish(info[0]) ? nullptr : StoreFromJs(info[0], "ownTrusted");
+  X509StackPtr candidates = Nullish(info[1]) ? nullptr : CertsFromJs(info[1], "candidates");
+  Check(info.Env(), OSSL_CMP_CTX_build_cert_chain(ctx, own.get(), candidates.get()),
+        "Cannot build the chain of the client certificate");
+  return info.Env().Undefined();
+}
+
+Napi::Value CmpContext::SetPkey(const Napi::CallbackInfo& info) {
+  ErrQueueGuard guard;
+  PkeyPtr key = Nullish(info[0]) ? nullptr : KeyFromJs(info[0], true, "key");
+  Check(info.Env(), OSSL_CMP_CTX_set1_pkey(Use(info.Env()), key.get()), "Cannot set client private key");
+  return info.Env().Undefined();
+}
+
+Napi::Value CmpContext::SetReferenceValue(const Napi::CallbackInfo& info) {
+  ErrQueueGuard guard;
+  std::vector<unsigned char> ref;
+  bool clear = Nullish(info[0]);
+  if (!clear) ref = BytesFromJs(info[0], "ref");
+  Check(info.Env(),
+        OSSL_CMP_CTX_set1_referenceValue(Use(info.Env()), clear ? nullptr : ref.data(), static_cast<int>(ref.size())),
+        "Cannot set reference value");
+  return info.Env().Undefined();
+}
+
+Napi::Value CmpContext::SetSecretValue(const Napi::CallbackInfo& info) {
+  ErrQueueGuard guard;
+  std::vector<unsigned char> sec;
+  bool clear = Nullish(info[0]);
+  if (!clear) sec = BytesFromJs(info[0], "secret");
+  int ok = OSSL_CMP_CTX_set1_secretValue(Use(info.Env()), clear ? nullptr : sec.data(), static_cast<int>(sec.size()));
+  OPENSSL_cleanse(sec.data(), sec.size());
+  Check(info.Env(), ok, "Cannot set secret value");
+  return info.Env().Undefined();
+}
+
+Napi::Value CmpContext::SetRecipient(const Napi::CallbackInfo& info) {
+  ErrQueueGuard guard;
+  X509NamePtr name = Nullish(info[0]) ? nullptr : NameFromJs(info[0], "name");
+  Check(info.Env(), OSSL_CMP_CTX_set1_recipient(Use(info.Env()), name.get()), "Cannot set recipient");
+  return info.Env().Undefined();
+}
+
+Napi::Value CmpContext::PushGeninfoITAV(const Napi::CallbackInfo& info) {
+  ErrQueueGuard guard;
+  OSSL_CMP_CTX* ctx = Use(info.Env());
+  ItavPtr itav = ItavFromJs(info[0], "itav");
+  Check(info.Env(), OSSL_CMP_CTX_push0_geninfo_ITAV(ctx, itav.get()), "Cannot add generalInfo ITAV");
+  itav.release();
+  return info.Env().Undefined();
+}
+
+Napi::Value CmpContext::ResetGeninfoITAVs(const Napi::CallbackInfo& info) {
+  ErrQueueGuard guard;
+  Check(info.Env(), OSSL_CMP_CTX_reset_geninfo_ITAVs(Use(info.Env())), "Cannot reset generalInfo ITAVs");
+  return info.Env().Undefined();
+}
+
+Napi::Value CmpContext::GetGeninfoITAVs(const Napi::CallbackInfo& info) {
+  OSSL_CMP_CTX* ctx = Use(info.Env());
+  const Features& f = GetFeatures();
+  if (f.get0_geninfo_ITAVs == nullptr) {
+    ThrowCode(info.Env(), "ERR_CMP_NOT_SUPPORTED",
+              "getGeninfoITAVs needs OpenSSL 3.3 or later (OSSL_CMP_CTX_get0_geninfo_ITAVs)");
+  }
+  return ItavsToJs(info.Env(), f.get0_geninfo_ITAVs(ctx));
+}
+
+Napi::Value CmpContext::SetExtraCertsOut(const Napi::CallbackInfo& info) {
+  ErrQueueGuard guard;
+  X509StackPtr certs = Nullish(info[0]) ? nullptr : CertsFromJs(info[0], "certs");
+  Check(info.Env(), OSSL_CMP_CTX_set1_extraCertsOut(Use(info.Env()), certs.get()), "Cannot set extraCertsOut");
+  return info.Env().Undefined();
+}
+
+Napi::Value CmpContext::SetNewPkey(const Napi::CallbackInfo& info) {
+  ErrQueueGuard guard;
+  OSSL_CMP_CTX* ctx = Use(info.Env());
+  bool priv = BoolArg(info, 0, "priv");
+  PkeyPtr key = Nullish(info[1]) ? nullptr : KeyFromJs(info[1], priv, "key");
+  Check(info.Env(), OSSL_CMP_CTX_set0_newPkey(ctx, priv ? 1 : 0, key.get()), "Cannot set new key");
+  key.release();
+  return info.Env().Undefined();
+}
+
+Napi::Value CmpContext::GetNewPkey(const Napi::CallbackInfo& info) {
+  ErrQueueGuard guard;
+  OSSL_CMP_CTX* ctx = Use(info.Env());
+  bool priv = BoolArg(info, 0, "priv");
+  EVP_PKEY* key = OSSL_CMP_CTX_get0_newPkey(ctx, priv ? 1 : 0);
+  return KeyToJs(info.Env(), key, priv);
+}
+
+Napi::Value CmpContext::SetIssuer(const Napi::CallbackInfo& info) {
+  ErrQueueGuard guard;
+  X509NamePtr name = Nullish(info[0]) ? nullptr : NameFromJs(info[0], "name");
+  Check(info.Env(), OSSL_CMP_CTX_set1_issuer(Use(info.Env()), name.get()), "Cannot set issuer");
+  return info.Env().Undefined();
+}
+
+Napi::Value CmpContext::SetSubjectName(const Napi::CallbackInfo& info) {
+  ErrQueueGuard guard;
+  X509NamePtr name = Nullish(info[0]) ? nullptr : NameFromJs(info[0], "name");
+  Check(info.Env(), OSSL_CMP_CTX_set1_subjectName(Use(info.Env()), name.get()), "Cannot set subject name");
+  return info.Env().Undefined();
+}
+
+Napi::Value CmpContext::PushSubjectAltName(const Napi::CallbackInfo& info) {
+  ErrQueueGuard guard;
+  OSSL_CMP_CTX* ctx = Use(info.Env());
+  GenNamePtr name = GeneralNameFromJs(info[0], "name");
+  Check(info.Env(), OSSL_CMP_CTX_push1_subjectAltName(ctx, name.get()), "Cannot add subject alternative name");
+  return info.Env().Undefined();
+}
+
+Napi::Value CmpContext::SetReqExtensions(const Napi::CallbackInfo& info) {
+  ErrQueueGuard guard;
+  OSSL_CMP_CTX* ctx = Use(info.Env());
+  X509_EXTENSIONS* exts = nullptr;
+  if (!Nullish(info[0])) {
+    std::vector<unsigned char> der = BytesFromJs(info[0], "extensions");
+    const unsigned char* p = der.data();
+    exts = d2i_X509_EXTENSIONS(nullptr, &p, static_cast<long>(der.size()));
+    if (exts == nullptr || p != der.data() + der.size()) {
+      sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+      ThrowOssl(info.Env(), "extensions is not a DER-encoded Extensions sequence");
+    }
+  }
+  if (OSSL_CMP_CTX_set0_reqExtensions(ctx, exts) != 1) {
+    sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+    ThrowOssl(info.Env(), "Cannot set request extensions");
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value CmpContext::ReqExtensionsHaveSAN(const Napi::CallbackInfo& info) {
+  ErrQueueGuard guard;
+  int r = OSSL_CMP_CTX_reqExtensions_have_SAN(Use(info.Env()));
+  if (r < 0) ThrowOssl(info.Env(), "Cannot inspect request extensions");
+  return Napi::Boolean::New(info.Env(), r == 1);
+}
+
+Napi::Value CmpContext::PushPolicy(const Napi::CallbackInfo& info) {
+  ErrQueueGuard guard;
+  OSSL_CMP_CTX* ctx = Use(info.Env());
+  std::string text = StringFromJs(info[0], "policy");
+  ASN1_OBJECT* oid = OBJ_txt2obj(text.c_str(), 0);
+  if (oid == nullptr) ThrowOssl(info.Env(), "policy is not a known OID or object name: '" + text + "'");
+  POLICYINFO* pinfo = POLICYINFO_new();
+  if (pinfo == nullptr) {
+    ASN1_OBJECT_free(oid);
+    ThrowOssl(info.Env(), "out of memory");
+  }
+  pinfo->policyid = oid;
+  if (OSSL_CMP_CTX_push0_policy(ctx, pinfo) != 1) {
+    POLICYINFO_free(pinfo);
+    ThrowOssl(info.Env(), "Cannot add policy");
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value CmpContext::SetOldCert(const Napi::CallbackInfo& info) {
+  ErrQueueGuard guard;
+  X509Ptr cert = Nullish(info[0]) ? nullptr : CertFromJs(info[0], "cert");
+  Check(info.Env(), OSSL_CMP_CTX_set1_oldCert(Use(info.Env()), cert.get()), "Cannot set old certificate");
+  return info.Env().Undefined();
+}
+
+Napi::Value CmpContext::SetP10CSR(const Napi::CallbackInfo& info) {
+  ErrQueueGuard guard;
+  X509ReqPtr csr = Nullish(info[0]) ? nullptr : CsrFromJs(info[0], "csr");
+  Check(info.Env(), OSSL_CMP_CTX_set1_p10CSR(Use(info.Env()), csr.get()), "Cannot set PKCS#10 CSR");
+  return info.Env().Undefined();
+}
+
+Napi::Value CmpContext::PushGenmITAV(const Napi::CallbackInfo& info) {
+  ErrQueueGuard guard;
+  OSSL_CMP_CTX* ctx = Use(info.Env());
+  ItavPtr itav = ItavFromJs(info[0], "itav");
+  Check(info.Env(), OSSL_CMP_CTX_push0_genm_ITAV(ctx, itav.get()), "Cannot add genm ITAV");
+  itav.release();
+  return info.Env().Undefined();
+}
+
+Napi::Value CmpContext::GetStatus(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), OSSL_CMP_CTX_get_status(Use(info.Env())));
+}
+
+Napi::Value CmpContext::GetStatusString(const Napi::CallbackInfo& info) {
+  std::vector<std::string> texts = FreeTextToStrings(OSSL_CMP_CTX_get0_statusString(Use(info.Env())));
+  Napi::Array arr = Napi::Array::New(info.Env(), texts.size());
+  for (size_t i = 0; i < texts.size(); i++) arr.Set(i, texts[i]);
+  return arr;
+}
+
+Napi::Value CmpContext::GetFailInfoCode(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), OSSL_CMP_CTX_get_failInfoCode(Use(info.Env())));
+}
+
+Napi::Value CmpContext::SnprintPKIStatus(const Napi::CallbackInfo& info) {
+  ErrQueueGuard guard;
+  char buf[OSSL_CMP_PKISI_BUFLEN];
+  const char* s = OSSL_CMP_CTX_snprint_PKIStatus(Use(info.Env()), buf, sizeof buf);
+  if (s == nullptr) return info.Env().Null();
+  return Napi::String::New(info.Env(), s);
+}
+
+Napi::Value CmpContext::GetNewCert(const Napi::CallbackInfo& info) {
+  ErrQueueGuard guard;
+  return CertToJs(info.Env(), OSSL_CMP_CTX_get0_newCert(Use(info.Env())));
+}
+
+Napi::Value CmpContext::GetNewChain(const Napi::CallbackInfo& info) {
+  ErrQueueGuard guard;
+  X509StackPtr certs(OSSL_CMP_CTX_get1_newChain(Use(info.Env())));
+  return CertsToJs(info.Env(), certs.get());
+}
+
+Napi::Value CmpContext::GetCaPubs(const Napi::CallbackInfo& info) {
+  ErrQueueGuard guard;
+  X509StackPtr certs(OSSL_CMP_CTX_get1_caPubs(Use(info.Env())));
+  return CertsToJs(info.Env(), certs.get());
+}
+
+Napi::Value CmpContext::GetExtraCertsIn(const Napi::CallbackInfo& info) {
+  ErrQueueGuard guard;
+  X509StackPtr certs(OSSL_CMP_CTX_get1_extraCertsIn(Use(info.Env())));
+  return CertsToJs(info.Env(), certs.get());
+}
+
+Napi::Value CmpContext::GetValidatedSrvCert(const Napi::CallbackInfo& info) {
+  OSSL_CMP_CTX* ctx = Use(info.Env());
+  const Features& f = GetFeatures();
+  if (f.get0_validatedSrvCert == nullptr) {
+    ThrowCode(info.Env(), "ERR_CMP_NOT_SUPPORTED",
+              "getValidatedSrvCert needs OpenSSL 3.2 or later (OSSL_CMP_CTX_get0_validatedSrvCert)");
+  }
+  return CertToJs(info.Env(), f.get0_validatedSrvCert(ctx));
+}
+
+Napi::Value CmpContext::SetTransactionID(const Napi::CallbackInfo& info) {
+  ErrQueueGuard guard;
+  OSSL_CMP_CTX* ctx = Use(info.Env());
+  ASN1_OCTET_STRING* id = Nullish(info[0]) ? nullptr : OctetsFromJs(info[0], "id");
+  int ok = OSSL_CMP_CTX_set1_transactionID(ctx, id);
+  ASN1_OCTET_STRING_free(id);
+  Check(info.Env(), ok, "Cannot set transactionID");
+  return info.Env().Undefined();
+}
+
+Napi::Value CmpContext::SetSenderNonce(const Napi::CallbackInfo& info) {
+  ErrQueueGuard guard;
+  OSSL_CMP_CTX* ctx = Use(info.Env());
+  ASN1_OCTET_STRING* nonce = Nullish(info[0]) ? nullptr : OctetsFromJs(info[0], "nonce");
+  int ok = OSSL_CMP_CTX_set1_senderNonce(ctx, nonce);
+  ASN1_OCTET_STRING_free(nonce);
+  Check(info.Env(), ok, "Cannot set senderNonce");
+  return info.Env().Undefined();
+}
+
+Napi::Value CmpContext::SetSerialNumber(const Napi::CallbackInfo& info) {
+  ErrQueueGuard guard;
+  OSSL_CMP_CTX* ctx = Use(info.Env());
+  const Features& f = GetFeatures();
+  if (f.set1_serialNumber == nullptr) {
+    ThrowCode(info.Env(), "ERR_CMP_NOT_SUPPORTED",
+              "setSerialNumber needs OpenSSL 3.2 or later (OSSL_CMP_CTX_set1_serialNumber)");
+  }
+  ASN1_INTEGER* sn = nullptr;
+  if (!Nullish(info[0])) {
+    std::vector<unsigned char> bytes = BytesFromJs(info[0], "serial");
+    BIGNUM* bn = BN_bin2bn(bytes.data(), static_cast<int>(bytes.size()), nullptr);
+    sn = bn == nullptr ? nullptr : BN_to_ASN1_INTEGER(bn, nullptr);
+    BN_free(bn);
+    if (sn == nullptr) ThrowOssl(info.Env(), "serial number could not be converted");
+  }
+  int ok = f.set1_serialNumber(ctx, sn);
+  ASN1_INTEGER_free(sn);
+  Check(info.Env(), ok, "Cannot set serial number");
+  return info.Env().Undefined();
+}
+
+Napi::Value CmpContext::ExecCertReq(const Napi::CallbackInfo& info) {
+  ErrQueueGuard guard;
+  TransactionInput in;
+  in.kind = Transaction::CertReq;
+  in.reqType = IntArg(info, 0, "type");
+  if (!Nullish(info[1])) in.crm = CrmFromJs(info[1], "crm");
+  return Start(info, std::move(in));
+}
+
+Napi::Value CmpContext::TryCertReq(const Napi::CallbackInfo& info) {
+  ErrQueueGuard guard;
+  TransactionInput in;
+  in.kind = Transaction::TryCertReq;
+  in.reqType = IntArg(info, 0, "type");
+  if (!Nullish(info[1])) in.crm = CrmFromJs(info[1], "crm");
+  return Start(info, std::move(in));
+}
+
+Napi::Value CmpContext::ExecRR(const Napi::CallbackInfo& info) {
+  TransactionInput in;
+  in.kind = Transaction::RR;
+  return Start(info, std::move(in));
+}
+
+Napi::Value CmpContext::ExecGENM(const Napi::CallbackInfo& info) {
+  TransactionInput in;
+  in.kind = Transaction::GENM;
+  return Start(info, std::move(in));
+}
+
+Napi::Value CmpContext::GetCaCerts(const Napi::CallbackInfo& info) {
+  TransactionInput in;
+  in.kind = Transaction::CaCerts;
+  return Start(info, std::move(in));
+}
+
+Napi::Value CmpContext::GetRootCaKeyUpdate(const Napi::CallbackInfo& info) {
+  ErrQueueGuard guard;
+  TransactionInput in;
+  in.kind = Transaction::RootCaKeyUpdate;
+  if (!Nullish(info[0])) in.oldWithOld = CertFromJs(info[0], "oldWithOld");
+  return Start(info, std::move(in));
+}
+
+}  // namespace cmp

@@ -1,0 +1,86 @@
+// CmpContext: the JS wrapper of one OSSL_CMP_CTX (OSSL_CMP_CTX_new(3)).
+#pragma once
+
+#include <napi.h>
+
+#include <memory>
+
+#include "ctx_state.h"
+#include "exec_worker.h"
+
+namespace cmp {
+
+class CmpContext : public Napi::ObjectWrap<CmpContext> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit CmpContext(const Napi::CallbackInfo& info);
+  ~CmpContext() override;
+
+ private:
+  // The context for a synchronous call; throws when closed or busy.
+  OSSL_CMP_CTX* Use(Napi::Env env);
+  Napi::Value Start(const Napi::CallbackInfo& info, TransactionInput input);
+
+  Napi::Value Reinit(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value IsBusy(const Napi::CallbackInfo& info);
+  Napi::Value IsClosed(const Napi::CallbackInfo& info);
+  Napi::Value SetOption(const Napi::CallbackInfo& info);
+  Napi::Value GetOption(const Napi::CallbackInfo& info);
+  Napi::Value PrintErrors(const Napi::CallbackInfo& info);
+  Napi::Value SetServerPath(const Napi::CallbackInfo& info);
+  Napi::Value SetServer(const Napi::CallbackInfo& info);
+  Napi::Value SetServerPort(const Napi::CallbackInfo& info);
+  Napi::Value SetProxy(const Napi::CallbackInfo& info);
+  Napi::Value SetNoProxy(const Napi::CallbackInfo& info);
+  Napi::Value SetSrvCert(const Napi::CallbackInfo& info);
+  Napi::Value SetExpectedSender(const Napi::CallbackInfo& info);
+  Napi::Value SetTrustedStore(const Napi::CallbackInfo& info);
+  Napi::Value GetTrustedStore(const Napi::CallbackInfo& info);
+  Napi::Value SetUntrusted(const Napi::CallbackInfo& info);
+  Napi::Value GetUntrusted(const Napi::CallbackInfo& info);
+  Napi::Value SetCert(const Napi::CallbackInfo& info);
+  Napi::Value BuildCertChain(const Napi::CallbackInfo& info);
+  Napi::Value SetPkey(const Napi::CallbackInfo& info);
+  Napi::Value SetReferenceValue(const Napi::CallbackInfo& info);
+  Napi::Value SetSecretValue(const Napi::CallbackInfo& info);
+  Napi::Value SetRecipient(const Napi::CallbackInfo& info);
+  Napi::Value PushGeninfoITAV(const Napi::CallbackInfo& info);
+  Napi::Value ResetGeninfoITAVs(const Napi::CallbackInfo& info);
+  Napi::Value GetGeninfoITAVs(const Napi::CallbackInfo& info);
+  Napi::Value SetExtraCertsOut(const Napi::CallbackInfo& info);
+  Napi::Value SetNewPkey(const Napi::CallbackInfo& info);
+  Napi::Value GetNewPkey(const Napi::CallbackInfo& info);
+  Napi::Value SetIssuer(const Napi::CallbackInfo& info);
+  Napi::Value SetSubjectName(const Napi::CallbackInfo& info);
+  Napi::Value PushSubjectAltName(const Napi::CallbackInfo& info);
+  Napi::Value SetReqExtensions(const Napi::CallbackInfo& info);
+  Napi::Value ReqExtensionsHaveSAN(const Napi::CallbackInfo& info);
+  Napi::Value PushPolicy(const Napi::CallbackInfo& info);
+  Napi::Value SetOldCert(const Napi::CallbackInfo& info);
+  Napi::Value SetP10CSR(const Napi::CallbackInfo& info);
+  Napi::Value PushGenmITAV(const Napi::CallbackInfo& info);
+  Napi::Value GetStatus(const Napi::CallbackInfo& info);
+  Napi::Value GetStatusString(const Napi::CallbackInfo& info);
+  Napi::Value GetFailInfoCode(const Napi::CallbackInfo& info);
+  Napi::Value SnprintPKIStatus(const Napi::CallbackInfo& info);
+  Napi::Value GetNewCert(const Napi::CallbackInfo& info);
+  Napi::Value GetNewChain(const Napi::CallbackInfo& info);
+  Napi::Value GetCaPubs(const Napi::CallbackInfo& info);
+  Napi::Value GetExtraCertsIn(const Napi::CallbackInfo& info);
+  Napi::Value GetValidatedSrvCert(const Napi::CallbackInfo& info);
+  Napi::Value SetTransactionID(const Napi::CallbackInfo& info);
+  Napi::Value SetSenderNonce(const Napi::CallbackInfo& info);
+  Napi::Value SetSerialNumber(const Napi::CallbackInfo& info);
+
+  Napi::Value ExecCertReq(const Napi::CallbackInfo& info);
+  Napi::Value TryCertReq(const Napi::CallbackInfo& info);
+  Napi::Value ExecRR(const Napi::CallbackInfo& info);
+  Napi::Value ExecGENM(const Napi::CallbackInfo& info);
+  Napi::Value GetCaCerts(const Napi::CallbackInfo& info);
+  Napi::Value GetRootCaKeyUpdate(const Napi::CallbackInfo& info);
+
+  std::shared_ptr<CtxState> state_;  // null once closed
+};
+
+}  // namespace cmp

@@ -1,0 +1,49 @@
+// The OSSL_CMP_CTX and what a running transaction shares with the main thread.
+// Owned jointly by the JS wrapper and the job in flight, so neither close()
+// nor garbage collection can free the context under a worker thread.
+#pragma once
+
+#include <openssl/bio.h>
+#include <openssl/cmp.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+
+namespace cmp {
+
+class CtxState {
+ public:
+  CtxState();
+  ~CtxState();
+  CtxState(const CtxState&) = delete;
+  CtxState& operator=(const CtxState&) = delete;
+
+  OSSL_CMP_CTX* ctx() const { return ctx_; }
+
+  // Main thread: claims the context for one transaction.
+  bool TryBegin();
+  void End();
+  bool busy() const { return busy_.load(); }
+
+  // Any thread: ends the running transaction as soon as it can notice.
+  void Abort();
+  bool aborted();
+  // Worker thread: waits `seconds` unless aborted first; false when aborted.
+  bool Sleep(int seconds);
+
+ private:
+  // OSSL_HTTP_bio_cb_t: tunes OpenSSL's own HTTP connection and lets Abort()
+  // cut it by shutting the socket down.
+  static BIO* HttpCallback(BIO* bio, void* arg, int connect, int detail);
+
+  OSSL_CMP_CTX* ctx_;
+  std::atomic<bool> busy_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool aborted_ = false;  // guarded by mu_
+  int httpFd_ = -1;       // guarded by mu_
+};
+
+}  // namespace cmp
