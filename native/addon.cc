@@ -1,6 +1,7 @@
 #include "addon.h"
 
 #include <openssl/crypto.h>
+#include <openssl/objects.h>
 
 #include "cmp_context.h"
 #include "features.h"
@@ -9,7 +10,9 @@
 namespace cmp {
 
 Addon::Addon(Napi::Env env, Napi::Object exports) : executor(std::make_unique<Executor>(env)) {
-  DefineAddon(exports, {InstanceMethod<&Addon::SetErrorClass>("setErrorClass")});
+  DefineAddon(exports, {InstanceMethod<&Addon::SetErrorClass>("setErrorClass"),
+                       InstanceMethod<&Addon::ObjectNid>("objectNid"),
+                       InstanceMethod<&Addon::ObjectOid>("objectOid")});
   exports.Set("CmpContext", CmpContext::Define(env));
   exports.Set("opensslVersion", OpenSSL_version(OPENSSL_VERSION));
   exports.Set("features", GetFeatures().ToJs(env));
@@ -21,6 +24,24 @@ Napi::Value Addon::SetErrorClass(const Napi::CallbackInfo& info) {
   if (!info[0].IsFunction()) ThrowType(info.Env(), "errorClass must be a constructor");
   errorClass = Napi::Persistent(info[0].As<Napi::Function>());
   return info.Env().Undefined();
+}
+
+// Digest/MAC names for the *_ALGNID options, as OBJ_txt2nid resolves them.
+Napi::Value Addon::ObjectNid(const Napi::CallbackInfo& info) {
+  if (!info[0].IsString()) ThrowType(info.Env(), "name must be a string");
+  return Napi::Number::New(info.Env(), OBJ_txt2nid(info[0].As<Napi::String>().Utf8Value().c_str()));
+}
+
+// Dotted OID of an object name or OID text, null when OpenSSL knows neither.
+Napi::Value Addon::ObjectOid(const Napi::CallbackInfo& info) {
+  if (!info[0].IsString()) ThrowType(info.Env(), "name must be a string");
+  ErrQueueGuard guard;
+  ASN1_OBJECT* obj = OBJ_txt2obj(info[0].As<Napi::String>().Utf8Value().c_str(), 0);
+  if (obj == nullptr) return info.Env().Null();
+  char buf[128];
+  OBJ_obj2txt(buf, sizeof buf, obj, 1);
+  ASN1_OBJECT_free(obj);
+  return Napi::String::New(info.Env(), buf);
 }
 
 }  // namespace cmp

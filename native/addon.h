@@ -20,6 +20,8 @@ class Addon : public Napi::Addon<Addon> {
 
  private:
   Napi::Value SetErrorClass(const Napi::CallbackInfo& info);
+  Napi::Value ObjectNid(const Napi::CallbackInfo& info);
+  Napi::Value ObjectOid(const Napi::CallbackInfo& info);
 };
 
 }  // namespace cmp

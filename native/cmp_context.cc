@@ -58,6 +58,7 @@ Napi::Function CmpContext::Define(Napi::Env env) {
       {
           CMP_METHOD("reinit", Reinit),
           CMP_METHOD("close", Close),
+          CMP_METHOD("abort", Abort),
           CMP_METHOD("isBusy", IsBusy),
           CMP_METHOD("isClosed", IsClosed),
           CMP_METHOD("setOption", SetOption),
@@ -162,6 +163,11 @@ Napi::Value CmpContext::Close(const Napi::CallbackInfo& info) {
     if (state_->busy()) state_->Abort();
     state_.reset();
   }
+  return info.Env().Undefined();
+}
+
+Napi::Value CmpContext::Abort(const Napi::CallbackInfo& info) {
+  if (state_ && state_->busy()) state_->Abort();
   return info.Env().Undefined();
 }
 

@@ -129,6 +129,11 @@ Napi::Error MakeCmpError(Napi::Env env, const ErrorInfo& info) {
     if (main != nullptr) {
       message = main->reason;
       if (!main->data.empty()) message += ": " + main->data;
+      // The oldest entry is the root cause when the main one only says which step failed.
+      const OsslErrorEntry& root = info.stack.front();
+      if (&root != main) {
+        message += " (" + root.reason + (root.data.empty() ? "" : ": " + root.data) + ")";
+      }
     } else {
       message = "CMP operation failed";
     }

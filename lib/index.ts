@@ -1,0 +1,16 @@
+import { CmpError } from './errors';
+import { FeatureMode, binding } from './native';
+
+binding.setErrorClass(CmpError);
+
+export { CmpError } from './errors';
+export { CmpContext } from './context';
+export type { Itav, ItavInput, TransactionOptions, TryCertReqResult, RootCaKeyUpdate, ExtensionInput } from './context';
+export type { CertificateInput, CertificateListInput, KeyInput, CsrInput, SecretInput } from './convert';
+export { CertReqType, Option, PKIStatus, FailInfo, PopoMethod, LogLevel } from './constants';
+
+/** The text of the OpenSSL the addon runs on (the one inside this Node). */
+export const opensslVersion: string = binding.opensslVersion;
+
+/** What this OpenSSL offers, detected at run time. */
+export const features: Readonly<Record<string, FeatureMode>> = Object.freeze({ ...binding.features });

@@ -1,0 +1,103 @@
+// The addon's native surface, declared once; the public classes wrap it.
+import * as path from 'node:path';
+
+export type Der = Buffer;
+
+export interface NativeItav {
+  type: string;
+  name?: string;
+  value?: Buffer;
+}
+
+export declare class NativeCmpContext {
+  reinit(): void;
+  close(): void;
+  abort(): void;
+  isBusy(): boolean;
+  isClosed(): boolean;
+  setOption(opt: number, value: number): void;
+  getOption(opt: number): number;
+  printErrors(): void;
+  setServerPath(path: string | null): void;
+  setServer(address: string | null): void;
+  setServerPort(port: number): void;
+  setProxy(proxy: string | null): void;
+  setNoProxy(names: string | null): void;
+  setSrvCert(cert: Der | null): void;
+  setExpectedSender(name: string | null): void;
+  setTrustedStore(certs: Der[] | null): void;
+  getTrustedStore(): Der[];
+  setUntrusted(certs: Der[] | null): void;
+  getUntrusted(): Der[];
+  setCert(cert: Der | null): void;
+  buildCertChain(ownTrusted: Der[] | null, candidates: Der[] | null): void;
+  setPkey(key: Der | null): void;
+  setReferenceValue(ref: Buffer | null): void;
+  setSecretValue(secret: Buffer | null): void;
+  setRecipient(name: string | null): void;
+  pushGeninfoITAV(itav: NativeItav): void;
+  resetGeninfoITAVs(): void;
+  getGeninfoITAVs(): NativeItav[];
+  setExtraCertsOut(certs: Der[] | null): void;
+  setNewPkey(priv: boolean, key: Der | null): void;
+  getNewPkey(priv: boolean): Der | null;
+  setIssuer(name: string | null): void;
+  setSubjectName(name: string | null): void;
+  pushSubjectAltName(name: string): void;
+  setReqExtensions(exts: Der | null): void;
+  reqExtensionsHaveSAN(): boolean;
+  pushPolicy(oid: string): void;
+  setOldCert(cert: Der | null): void;
+  setP10CSR(csr: Der | null): void;
+  pushGenmITAV(itav: NativeItav): void;
+  getStatus(): number;
+  getStatusString(): string[];
+  getFailInfoCode(): number;
+  snprintPKIStatus(): string | null;
+  getNewCert(): Der | null;
+  getNewChain(): Der[];
+  getCaPubs(): Der[];
+  getExtraCertsIn(): Der[];
+  getValidatedSrvCert(): Der | null;
+  setTransactionID(id: Buffer | null): void;
+  setSenderNonce(nonce: Buffer | null): void;
+  setSerialNumber(serial: Buffer | null): void;
+  execCertReq(type: number, crm: Der | null): Promise<Der | null>;
+  tryCertReq(type: number, crm: Der | null): Promise<{ done: boolean; cert?: Der | null; checkAfter?: number }>;
+  execRR(): Promise<void>;
+  execGENM(): Promise<NativeItav[]>;
+  getCaCerts(): Promise<Der[]>;
+  getRootCaKeyUpdate(oldWithOld: Der | null): Promise<{ newWithNew: Der | null; newWithOld?: Der; oldWithNew?: Der }>;
+}
+
+export type FeatureMode = 'native' | 'emulated' | false;
+
+export interface NativeBinding {
+  CmpContext: typeof NativeCmpContext;
+  opensslVersion: string;
+  features: Record<string, FeatureMode>;
+  setErrorClass(cls: new (message: string) => Error): void;
+  objectNid(name: string): number;
+  objectOid(name: string): string | null;
+}
+
+function load(): NativeBinding {
+  const root = path.join(__dirname, '..');
+  const failures: string[] = [];
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require('node-gyp-build')(root) as NativeBinding;
+  } catch (err) {
+    failures.push((err as Error).message);
+  }
+  const hints = [
+    `openssl-cmp: could not load its native addon for ${process.platform}-${process.arch}, Node ${process.version} (N-API ${process.versions.napi}).`,
+    ...failures.map((f) => `  - ${f.split('\n')[0]}`),
+    'Possible fixes:',
+    '  - build it from source: npm rebuild openssl-cmp (needs python3, make and a C++ compiler)',
+    '  - this Node must export OpenSSL\'s CMP symbols (official Linux and macOS builds do; Windows node.exe and Electron do not)',
+  ];
+  throw new Error(hints.join('\n'));
+}
+
+export const binding: NativeBinding = load();
