@@ -9,6 +9,9 @@
 
 #include "ossl_error.h"
 
+// Exported by libcrypto 3.0+ but not declared in its public headers.
+extern "C" const ASN1_ITEM* OSSL_CMP_ITAV_it(void);
+
 namespace cmp {
 
 void FreeX509Stack(STACK_OF(X509)* sk) { sk_X509_pop_free(sk, X509_free); }
@@ -235,6 +238,9 @@ ASN1_OBJECT* OidFromText(const std::string& text) {
   return obj;
 }
 
+// ITAVs travel as DER both ways: for info types OpenSSL knows, the value is a
+// typed member of a union, so OSSL_CMP_ITAV_create with an ASN1_TYPE (or
+// get0_value on a decoded one) would confuse types. d2i/i2d pick the member.
 ItavPtr ItavFromJs(const Napi::Value& v, const char* param) {
   Napi::Env env = v.Env();
   if (!v.IsObject()) ThrowType(env, Param(param, "must be an object { type, value? }"));
@@ -242,23 +248,27 @@ ItavPtr ItavFromJs(const Napi::Value& v, const char* param) {
   std::string type = StringFromJs(o.Get("type"), (std::string(param) + ".type").c_str());
   ASN1_OBJECT* obj = OidFromText(type);
   if (obj == nullptr) ThrowOssl(env, Param(param, ("has an unknown type '" + type + "'").c_str()));
-  ASN1_TYPE* value = nullptr;
+  unsigned char* oidDer = nullptr;
+  int oidLen = i2d_ASN1_OBJECT(obj, &oidDer);
+  ASN1_OBJECT_free(obj);
+  if (oidLen <= 0) ThrowOssl(env, Param(param, "type could not be encoded"));
+  std::vector<unsigned char> content(oidDer, oidDer + oidLen);
+  OPENSSL_free(oidDer);
   Napi::Value jsValue = o.Get("value");
   if (!jsValue.IsUndefined() && !jsValue.IsNull()) {
-    std::vector<unsigned char> der = BytesFromJs(jsValue, (std::string(param) + ".value").c_str());
-    value = DecodeWhole<ASN1_TYPE, d2i_ASN1_TYPE>(der);
-    if (value == nullptr) {
-      ASN1_OBJECT_free(obj);
-      ThrowOssl(env, Param(param, "value is not a DER-encoded ASN.1 value"));
-    }
+    std::vector<unsigned char> value = BytesFromJs(jsValue, (std::string(param) + ".value").c_str());
+    content.insert(content.end(), value.begin(), value.end());
   }
-  OSSL_CMP_ITAV* itav = OSSL_CMP_ITAV_create(obj, value);
-  if (itav == nullptr) {
-    ASN1_OBJECT_free(obj);
-    ASN1_TYPE_free(value);
-    ThrowOssl(env, "out of memory");
-  }
-  return ItavPtr(itav);
+  std::vector<unsigned char> der(static_cast<size_t>(ASN1_object_size(1, static_cast<int>(content.size()), V_ASN1_SEQUENCE)));
+  unsigned char* p = der.data();
+  ASN1_put_object(&p, 1, static_cast<int>(content.size()), V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL);
+  std::copy(content.begin(), content.end(), p);
+  const unsigned char* in = der.data();
+  ItavPtr itav(static_cast<OSSL_CMP_ITAV*>(
+      static_cast<void*>(ASN1_item_d2i(nullptr, &in, static_cast<long>(der.size()), OSSL_CMP_ITAV_it()))));
+  if (itav && in != der.data() + der.size()) itav.reset();
+  if (!itav) ThrowOssl(env, Param(param, "value is not a valid DER value for its type"));
+  return itav;
 }
 
 CrmfMsgPtr CrmFromJs(const Napi::Value& v, const char* param) {
@@ -310,12 +320,19 @@ Napi::Value ItavToJs(Napi::Env env, const OSSL_CMP_ITAV* itav) {
   o.Set("type", oid);
   int nid = OBJ_obj2nid(type);
   if (nid != NID_undef) o.Set("name", OBJ_nid2sn(nid));
-  const ASN1_TYPE* value = OSSL_CMP_ITAV_get0_value(itav);
-  if (value != nullptr) {
-    unsigned char* der = nullptr;
-    int len = i2d_ASN1_TYPE(value, &der);
-    o.Set("value", DerToJs(env, len, der));
-  }
+  unsigned char* der = nullptr;
+  int len = ASN1_item_i2d(reinterpret_cast<const ASN1_VALUE*>(itav), &der, OSSL_CMP_ITAV_it());
+  if (len <= 0) ThrowOssl(env, "ITAV could not be encoded");
+  // SEQUENCE { infoType, infoValue OPTIONAL }: what follows the OID is the value.
+  const unsigned char* p = der;
+  long inner = 0, oidLen = 0;
+  int tag = 0, cls = 0;
+  ASN1_get_object(&p, &inner, &tag, &cls, len);
+  const unsigned char* end = p + inner;
+  ASN1_get_object(&p, &oidLen, &tag, &cls, end - p);
+  p += oidLen;
+  if (p < end) o.Set("value", Napi::Buffer<unsigned char>::Copy(env, p, static_cast<size_t>(end - p)));
+  OPENSSL_free(der);
   return o;
 }
 

@@ -10,6 +10,7 @@
 namespace cmp {
 
 namespace {
+thread_local CtxState* current = nullptr;
 int DropLog(const char*, const char*, int, OSSL_CMP_severity, const char*) { return 1; }
 }  // namespace
 
@@ -18,7 +19,6 @@ CtxState::CtxState() : ctx_(OSSL_CMP_CTX_new(nullptr, nullptr)) {
   // Without a log callback OpenSSL prints to stdout; a library must not.
   OSSL_CMP_CTX_set_log_cb(ctx_, DropLog);
   OSSL_CMP_CTX_set_http_cb(ctx_, HttpCallback);
-  OSSL_CMP_CTX_set_http_cb_arg(ctx_, this);
 }
 
 CtxState::~CtxState() { OSSL_CMP_CTX_free(ctx_); }
@@ -50,8 +50,12 @@ bool CtxState::Sleep(int seconds) {
   return !cv_.wait_for(lock, std::chrono::seconds(seconds), [this] { return aborted_; });
 }
 
+CtxState::Running::Running(CtxState* state) { current = state; }
+CtxState::Running::~Running() { current = nullptr; }
+
 BIO* CtxState::HttpCallback(BIO* bio, void* arg, int connect, int detail) {
-  auto* self = static_cast<CtxState*>(arg);
+  CtxState* self = current;
+  if (self == nullptr) return bio;
   std::lock_guard<std::mutex> lock(self->mu_);
   if (!connect) {  // OpenSSL is about to close the socket
     self->httpFd_ = -1;

@@ -33,6 +33,15 @@ class CtxState {
   // Worker thread: waits `seconds` unless aborted first; false when aborted.
   bool Sleep(int seconds);
 
+  // Worker thread: marks this context as the one the thread runs, for the
+  // HTTP callback (OpenSSL 3.0 takes a non-NULL http_cb_arg to mean TLS, so
+  // the state cannot travel there).
+  class Running {
+   public:
+    explicit Running(CtxState* state);
+    ~Running();
+  };
+
  private:
   // OSSL_HTTP_bio_cb_t: tunes OpenSSL's own HTTP connection and lets Abort()
   // cut it by shutting the socket down.

@@ -48,6 +48,7 @@ ExecJob::ExecJob(Napi::Env env, std::shared_ptr<CtxState> state, Napi::Object ow
       input_(std::move(input)) {}
 
 void ExecJob::Execute() {
+  CtxState::Running running(state_.get());
   ERR_clear_error();
   OSSL_CMP_CTX* ctx = state_->ctx();
   switch (input_.kind) {
@@ -119,6 +120,8 @@ ItavPtr ExecJob::ExchangeGenm(const char* requestOid, ASN1_TYPE* requestValue, c
                    "client context in unsuitable state; call reinit() before requesting %s", desc);
     return nullptr;
   }
+  // Only reached on OpenSSL < 3.2, where these info types are unknown and so
+  // carried as ASN1_ANY: ITAV_create/get0_value are type-safe for them there.
   ASN1_OBJECT* type = OBJ_txt2obj(requestOid, 1);
   OSSL_CMP_ITAV* req = OSSL_CMP_ITAV_create(type, requestValue);
   if (req == nullptr || !OSSL_CMP_CTX_push0_genm_ITAV(ctx, req)) {

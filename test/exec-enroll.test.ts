@@ -1,0 +1,127 @@
+import { X509Certificate } from 'node:crypto';
+import { CertReqType, CmpContext, PKIStatus } from '../lib';
+import { closeAll, pbmContext, signatureContext } from './helpers/context';
+import { MockServer, mockArgs, startMock } from './helpers/mock-server';
+import { Pki, makePki, removePki } from './helpers/pki';
+
+let pki: Pki;
+let server: MockServer;
+let sigServer: MockServer;
+let expected: X509Certificate;
+
+beforeAll(async () => {
+  pki = makePki();
+  server = await startMock(pki);
+  sigServer = await startMock(pki, [], mockArgs(pki, false));
+  expected = new X509Certificate(pki.read('newkey.crt'));
+});
+
+afterEach(closeAll);
+
+afterAll(async () => {
+  await server.stop();
+  await sigServer.stop();
+  removePki(pki);
+});
+
+function expectEnrolled(ctx: CmpContext, cert: X509Certificate): void {
+  expect(cert).toBeInstanceOf(X509Certificate);
+  expect(cert.raw.equals(expected.raw)).toBe(true);
+  expect(ctx.getNewCert()!.raw.equals(expected.raw)).toBe(true);
+  expect(ctx.getStatus()).toBe(PKIStatus.accepted);
+}
+
+test('IR with PBM protection returns the new certificate and caPubs', async () => {
+  const ctx = pbmContext(pki, server);
+  const cert = await ctx.execIR();
+  expectEnrolled(ctx, cert);
+  const caPubs = ctx.getCaPubs();
+  expect(caPubs).toHaveLength(1);
+  expect(caPubs[0].subject).toBe('CN=Test Root CA');
+  expect(ctx.getExtraCertsIn().length).toBeGreaterThanOrEqual(0);
+});
+
+test('CR with signature protection against a trust store', async () => {
+  const ctx = signatureContext(pki, sigServer);
+  const cert = await ctx.execCR();
+  expectEnrolled(ctx, cert);
+  expect(ctx.getNewChain().length).toBeGreaterThanOrEqual(0);
+});
+
+test('execCertReq with an explicit type equals the named method', async () => {
+  const ctx = signatureContext(pki, sigServer);
+  expectEnrolled(ctx, await ctx.execCertReq(CertReqType.CR));
+});
+
+test('KUR signed with the certificate being updated', async () => {
+  const ctx = signatureContext(pki, sigServer);
+  // the mock server expects the certid of its rsp_cert as oldCertID
+  ctx.setCert(pki.read('newkey.crt'));
+  ctx.setPkey(pki.read('newkey.key'));
+  ctx.setOldCert(pki.read('newkey.crt'));
+  const cert = await ctx.execKUR();
+  expectEnrolled(ctx, cert);
+});
+
+test('P10CR with a PKCS#10 CSR', async () => {
+  const ctx = signatureContext(pki, sigServer);
+  ctx.setP10CSR(pki.read('newkey.csr'));
+  const cert = await ctx.execP10CR();
+  expectEnrolled(ctx, cert);
+});
+
+test('RR with signature protection resolves to undefined', async () => {
+  const ctx = signatureContext(pki, sigServer);
+  ctx.setOldCert(pki.read('newkey.crt'));
+  await expect(ctx.execRR()).resolves.toBeUndefined();
+  expect(ctx.getStatus()).toBe(PKIStatus.accepted);
+});
+
+test('GENM returns the ITAVs of the genp', async () => {
+  const ctx = pbmContext(pki, server);
+  // the mock server answers a genm with the ITAVs it received
+  ctx.pushGenmITAV({ type: 'signKeyPairTypes' });
+  // suppLangTags: SEQUENCE OF UTF8String
+  const langTags = Buffer.from([0x30, 0x04, 0x0c, 0x02, 0x68, 0x69]);
+  ctx.pushGenmITAV({ type: '1.3.6.1.5.5.7.4.16', value: langTags });
+  const itavs = await ctx.execGENM();
+  expect(itavs).toHaveLength(2);
+  expect(itavs[0]).toEqual({ type: '1.3.6.1.5.5.7.4.1', name: 'signKeyPairTypes' });
+  expect(itavs[1].type).toBe('1.3.6.1.5.5.7.4.16');
+  expect(itavs[1]).toEqual({ type: '1.3.6.1.5.5.7.4.16', name: 'suppLangTags', value: langTags });
+});
+
+test('getCaCerts sends a caCerts genm; an empty answer gives an empty list', async () => {
+  const ctx = pbmContext(pki, server);
+  await expect(ctx.getCaCerts()).resolves.toEqual([]);
+  // OpenSSL's rule: the context must be clean before the next such request
+  await expect(ctx.getCaCerts()).rejects.toMatchObject({ name: 'CmpError' });
+  ctx.reinit();
+  await expect(ctx.getCaCerts()).resolves.toEqual([]);
+});
+
+test('getRootCaKeyUpdate rejects a genp without a rootCaKeyUpdate ITAV', async () => {
+  const ctx = pbmContext(pki, server);
+  const err = await ctx.getRootCaKeyUpdate(pki.read('ca.crt')).catch((e) => e);
+  expect(err.name).toBe('CmpError');
+  expect(err.message).toMatch(/rootCaKeyUpdate/);
+});
+
+test('a reinitialised context runs a second transaction with a new transactionID', async () => {
+  const ctx = pbmContext(pki, server);
+  await ctx.execIR();
+  ctx.reinit();
+  expect(ctx.getNewCert()).toBeNull();
+  expect(ctx.getStatus()).toBe(-1);
+  expectEnrolled(ctx, await ctx.execIR());
+});
+
+test('parallel transactions on separate contexts all succeed', async () => {
+  const ctxs = Array.from({ length: 8 }, () => {
+    const c = pbmContext(pki, server);
+    c.setOption(25 /* IMPLICIT_CONFIRM */, 1);
+    return c;
+  });
+  const certs = await Promise.all(ctxs.map((c) => c.execIR()));
+  for (const c of certs) expect(c.raw.equals(expected.raw)).toBe(true);
+});
