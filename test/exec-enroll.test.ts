@@ -79,16 +79,21 @@ test('RR with signature protection resolves to undefined', async () => {
 
 test('GENM returns the ITAVs of the genp', async () => {
   const ctx = pbmContext(pki, server);
-  // the mock server answers a genm with the ITAVs it received
+  // the mock server echoes the single ITAV it receives
   ctx.pushGenmITAV({ type: 'signKeyPairTypes' });
-  // suppLangTags: SEQUENCE OF UTF8String
+  expect(await ctx.execGENM()).toEqual([{ type: '1.3.6.1.5.5.7.4.2', name: 'id-it-signKeyPairTypes' }]);
+  ctx.reinit();
+  // suppLangTags: SEQUENCE OF UTF8String, given by OID
   const langTags = Buffer.from([0x30, 0x04, 0x0c, 0x02, 0x68, 0x69]);
   ctx.pushGenmITAV({ type: '1.3.6.1.5.5.7.4.16', value: langTags });
-  const itavs = await ctx.execGENM();
-  expect(itavs).toHaveLength(2);
-  expect(itavs[0]).toEqual({ type: '1.3.6.1.5.5.7.4.1', name: 'signKeyPairTypes' });
-  expect(itavs[1].type).toBe('1.3.6.1.5.5.7.4.16');
-  expect(itavs[1]).toEqual({ type: '1.3.6.1.5.5.7.4.16', name: 'suppLangTags', value: langTags });
+  expect(await ctx.execGENM()).toEqual([{ type: '1.3.6.1.5.5.7.4.16', name: 'id-it-suppLangTags', value: langTags }]);
+});
+
+test('an ITAV value that does not fit its type is refused before sending', () => {
+  const ctx = pbmContext(pki, server);
+  expect(() => ctx.pushGenmITAV({ type: 'suppLangTags', value: Buffer.from([0x0c, 0x02, 0x68, 0x69]) })).toThrow(
+    expect.objectContaining({ name: 'CmpError', message: expect.stringMatching(/not a valid DER value/) }),
+  );
 });
 
 test('getCaCerts sends a caCerts genm; an empty answer gives an empty list', async () => {
