@@ -11,13 +11,12 @@ namespace cmp {
 
 namespace {
 thread_local CtxState* current = nullptr;
-int DropLog(const char*, const char*, int, OSSL_CMP_severity, const char*) { return 1; }
 }  // namespace
 
 CtxState::CtxState() : ctx_(OSSL_CMP_CTX_new(nullptr, nullptr)) {
   if (ctx_ == nullptr) throw std::bad_alloc();
   // Without a log callback OpenSSL prints to stdout; a library must not.
-  OSSL_CMP_CTX_set_log_cb(ctx_, DropLog);
+  OSSL_CMP_CTX_set_log_cb(ctx_, LogCallback);
   OSSL_CMP_CTX_set_http_cb(ctx_, HttpCallback);
 }
 
@@ -50,7 +49,28 @@ bool CtxState::Sleep(int seconds) {
   return !cv_.wait_for(lock, std::chrono::seconds(seconds), [this] { return aborted_; });
 }
 
-CtxState::Running::Running(CtxState* state) { current = state; }
+int CtxState::LogCallback(const char* component, const char*, int, OSSL_CMP_severity level, const char* message) {
+  if (current == nullptr || message == nullptr) return 1;
+  OsslErrorEntry entry;
+  if (EntryFromPrintedError(component, message, entry)) {
+    if (level <= OSSL_CMP_LOG_ERR) current->printed_.push_back(std::move(entry));
+    return 1;
+  }
+  std::string text = message;
+  text.erase(0, text.find_first_not_of(' '));
+  if (text.rfind("sending ", 0) == 0 || text.rfind("received ", 0) == 0) {
+    current->notes_.clear();
+  } else if (level <= OSSL_CMP_LOG_INFO && current->notes_.size() < 16) {
+    current->notes_.push_back(std::move(text));
+  }
+  return 1;
+}
+
+CtxState::Running::Running(CtxState* state) {
+  current = state;
+  state->printed_.clear();
+  state->notes_.clear();
+}
 CtxState::Running::~Running() { current = nullptr; }
 
 BIO* CtxState::HttpCallback(BIO* bio, void* arg, int connect, int detail) {

@@ -10,6 +10,10 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <vector>
+
+#include "ossl_error.h"
 
 namespace cmp {
 
@@ -33,6 +37,13 @@ class CtxState {
   // Worker thread: waits `seconds` unless aborted first; false when aborted.
   bool Sleep(int seconds);
 
+  // Worker thread: errors OpenSSL printed to the log callback during the
+  // running transaction, oldest first; cleared by taking them.
+  std::vector<OsslErrorEntry> TakePrintedErrors() { return std::move(printed_); }
+  // Worker thread: what OpenSSL logged since the last message it sent or
+  // received; some checks fail with only these lines to say why.
+  const std::vector<std::string>& notes() const { return notes_; }
+
   // Worker thread: marks this context as the one the thread runs, for the
   // HTTP callback (OpenSSL 3.0 takes a non-NULL http_cb_arg to mean TLS, so
   // the state cannot travel there).
@@ -46,6 +57,8 @@ class CtxState {
   // OSSL_HTTP_bio_cb_t: tunes OpenSSL's own HTTP connection and lets Abort()
   // cut it by shutting the socket down.
   static BIO* HttpCallback(BIO* bio, void* arg, int connect, int detail);
+  static int LogCallback(const char* component, const char* file, int line, OSSL_CMP_severity level,
+                         const char* message);
 
   OSSL_CMP_CTX* ctx_;
   std::atomic<bool> busy_{false};
@@ -53,6 +66,8 @@ class CtxState {
   std::condition_variable cv_;
   bool aborted_ = false;  // guarded by mu_
   int httpFd_ = -1;       // guarded by mu_
+  std::vector<OsslErrorEntry> printed_;  // worker thread of the running transaction
+  std::vector<std::string> notes_;       // likewise
 };
 
 }  // namespace cmp

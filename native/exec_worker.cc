@@ -71,10 +71,20 @@ void ExecJob::Execute() {
       break;
   }
   if (!ok_) {
+    error_.stack = state_->TakePrintedErrors();
     error_.DrainQueue();
     error_.pkiStatus = OSSL_CMP_CTX_get_status(ctx);
     error_.failInfoCode = OSSL_CMP_CTX_get_failInfoCode(ctx);
     error_.statusString = FreeTextToStrings(OSSL_CMP_CTX_get0_statusString(ctx));
+    if (error_.stack.empty()) {
+      error_.code = "ERR_CMP_TRANSACTION_FAILED";
+      error_.message = "CMP transaction failed";
+      const char* sep = ": ";
+      for (const std::string& note : state_->notes()) {
+        error_.message += sep + note;
+        sep = "; ";
+      }
+    }
     if (state_->aborted()) {
       error_.code = "ERR_CMP_ABORTED";
       error_.message = "The CMP transaction was aborted";

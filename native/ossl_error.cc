@@ -4,6 +4,7 @@
 
 #include <cctype>
 #include <cstdio>
+#include <cstring>
 
 #include "addon.h"
 
@@ -117,6 +118,30 @@ void ErrorInfo::DrainQueue() {
   while ((e = ERR_get_error_all(nullptr, nullptr, nullptr, &data, &flags)) != 0) {
     stack.push_back(MakeEntry(e, data, flags));
   }
+}
+
+bool EntryFromPrintedError(const char* component, const char* message, OsslErrorEntry& out) {
+  static const char kPrefix[] = "OpenSSL:";
+  if (component == nullptr || message == nullptr || std::strncmp(component, kPrefix, sizeof kPrefix - 1) != 0) {
+    return false;
+  }
+  std::string rest = component + sizeof kPrefix - 1;
+  out.library = rest.substr(0, rest.find(':'));
+  std::string text = message;
+  size_t sep = text.find(" : ");
+  out.reason = text.substr(0, sep);
+  if (sep != std::string::npos) out.data = text.substr(sep + 3);
+  const char* shortLib = nullptr;
+  for (int lib = 1; lib < 64 && shortLib == nullptr; lib++) {
+    const char* name = ERR_lib_error_string(ERR_PACK(lib, 0, 0));
+    if (name != nullptr && out.library == name) {
+      shortLib = LibShortName(lib);
+      out.packed = ERR_PACK(lib, 0, 0);
+    }
+  }
+  out.code = std::string("ERR_OSSL_") + (shortLib != nullptr ? shortLib : "UNKNOWN") + "_" + CodeToken(out.reason);
+  out.line = "error:" + out.library + "::" + out.reason + (out.data.empty() ? "" : ":" + out.data);
+  return true;
 }
 
 ErrQueueGuard::ErrQueueGuard() { ERR_clear_error(); }

@@ -33,6 +33,11 @@ struct ErrorInfo {
   void DrainQueue();
 };
 
+// An error OpenSSL already took off the queue and handed to the CMP log
+// callback (OSSL_CMP_CTX_print_errors runs before every message sent):
+// component "OpenSSL:<library>:<function>", message "<reason>[ : <data>]".
+bool EntryFromPrintedError(const char* component, const char* message, OsslErrorEntry& out);
+
 // Clears stale errors on entry and discards leftovers on exit, so a call never
 // sees another call's errors nor leaves its own for Node's crypto to trip on.
 class ErrQueueGuard {

@@ -1,0 +1,66 @@
+import { CertReqType, PKIStatus } from '../lib';
+import { closeAll, pbmContext } from './helpers/context';
+import { MockServer, startMock } from './helpers/mock-server';
+import { Pki, makePki, removePki } from './helpers/pki';
+
+let pki: Pki;
+let server: MockServer;
+
+beforeAll(async () => {
+  pki = makePki();
+  server = await startMock(pki, ['-poll_count', '2', '-check_after', '1']);
+});
+afterEach(closeAll);
+afterAll(async () => {
+  await server.stop();
+  removePki(pki);
+});
+
+/** Counts timer ticks while `p` runs: a blocked event loop would show none. */
+async function ticksDuring<T>(p: Promise<T>): Promise<{ value: T; ticks: number; ms: number }> {
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 50);
+  const start = Date.now();
+  try {
+    const value = await p;
+    return { value, ticks, ms: Date.now() - start };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+test('execIR polls inside the transaction, without blocking the event loop', async () => {
+  const ctx = pbmContext(pki, server);
+  const { value: cert, ticks, ms } = await ticksDuring(ctx.execIR());
+  expect(cert.subject).toContain('CN=newkey');
+  expect(ms).toBeGreaterThanOrEqual(900); // a checkAfter wait of 1 s
+  expect(ticks).toBeGreaterThanOrEqual(Math.floor(ms / 50) - 10);
+});
+
+test('tryCertReq returns checkAfter while waiting, then the certificate', async () => {
+  const ctx = pbmContext(pki, server);
+  const first = await ctx.tryCertReq(CertReqType.IR);
+  expect(first).toEqual({ done: false, checkAfter: 1 });
+  expect(ctx.getStatus()).toBe(PKIStatus.waiting);
+  let r = first;
+  let rounds = 1;
+  while (!r.done) {
+    await new Promise((res) => setTimeout(res, (r as { checkAfter: number }).checkAfter * 1000));
+    r = await ctx.tryCertReq(CertReqType.IR);
+    rounds++;
+  }
+  expect(rounds).toBe(2);
+  expect(r.cert!.subject).toContain('CN=newkey');
+  expect(ctx.getStatus()).toBe(PKIStatus.accepted);
+});
+
+test('a negative type aborts a pending tryCertReq and tells the server', async () => {
+  const ctx = pbmContext(pki, server);
+  expect((await ctx.tryCertReq(CertReqType.IR)).done).toBe(false);
+  const aborted = await ctx.tryCertReq(-1);
+  expect(aborted).toEqual({ done: true, cert: null });
+  expect(ctx.getNewCert()).toBeNull();
+  // the server has closed the transaction: a fresh one works
+  ctx.reinit();
+  await expect(ctx.execIR()).resolves.toBeDefined();
+});
