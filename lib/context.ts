@@ -424,7 +424,10 @@ export class CmpContext {
     try {
       promise = start();
     } catch (err) {
-      return Promise.reject(err);
+      // Bad arguments throw at the call; the context's state rejects, as the transaction would.
+      const code = (err as { code?: string }).code;
+      if (code === 'ERR_CMP_CONTEXT_BUSY' || code === 'ERR_CMP_CONTEXT_CLOSED') return Promise.reject(err);
+      throw err;
     }
     if (!signal) return promise;
     const onAbort = () => this.#native.abort();

@@ -4,7 +4,7 @@ import { KeyObject, X509Certificate, createPrivateKey, createPublicKey } from 'n
 import { CmpError } from './errors';
 
 export type CertificateInput = string | Buffer | Uint8Array | X509Certificate;
-export type CertificateListInput = CertificateInput[] | string | Buffer | Uint8Array;
+export type CertificateListInput = CertificateInput[] | CertificateInput;
 export type KeyInput =
   | string
   | Buffer
@@ -72,6 +72,7 @@ export function toCertDer(input: CertificateInput | null | undefined, param: str
 export function toCertsDer(input: CertificateListInput | null | undefined, param: string): Buffer[] | null {
   if (input == null) return null;
   if (Array.isArray(input)) return input.map((c, i) => certDer(c, `${param}[${i}]`));
+  if (input instanceof X509Certificate) return [input.raw];
   if (typeof input !== 'string' && !isBytes(input)) {
     throw typeError(param, 'an array of certificates or a PEM string or buffer', input);
   }

@@ -12,8 +12,10 @@ namespace {
 
 bool Nullish(const Napi::Value& v) { return v.IsNull() || v.IsUndefined(); }
 
+// OpenSSL returns 1 on success, 0 or -1 on failure; the push0/push1
+// functions pass on sk_push's count of elements.
 void Check(Napi::Env env, int ok, const char* what) {
-  if (ok != 1) ThrowOssl(env, what);
+  if (ok <= 0) ThrowOssl(env, what);
 }
 
 int IntArg(const Napi::CallbackInfo& info, size_t i, const char* param) {
@@ -416,7 +418,7 @@ Napi::Value CmpContext::SetReqExtensions(const Napi::CallbackInfo& info) {
       ThrowOssl(info.Env(), "extensions is not a DER-encoded Extensions sequence");
     }
   }
-  if (OSSL_CMP_CTX_set0_reqExtensions(ctx, exts) != 1) {
+  if (OSSL_CMP_CTX_set0_reqExtensions(ctx, exts) <= 0) {
     sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
     ThrowOssl(info.Env(), "Cannot set request extensions");
   }
@@ -442,7 +444,7 @@ Napi::Value CmpContext::PushPolicy(const Napi::CallbackInfo& info) {
     ThrowOssl(info.Env(), "out of memory");
   }
   pinfo->policyid = oid;
-  if (OSSL_CMP_CTX_push0_policy(ctx, pinfo) != 1) {
+  if (OSSL_CMP_CTX_push0_policy(ctx, pinfo) <= 0) {
     POLICYINFO_free(pinfo);
     ThrowOssl(info.Env(), "Cannot add policy");
   }

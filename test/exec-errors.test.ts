@@ -92,9 +92,13 @@ test('wrong server certificate: responses signed by the real server are refused'
   const ctx = signatureContext(pki, server);
   ctx.setSrvCert(pki.read('other.crt'));
   const err = await failure(ctx.execCR());
-  // OpenSSL raises no error here, only logs why; the message carries that
-  expect(err.code).toBe('ERR_CMP_TRANSACTION_FAILED');
-  expect(err.message).toMatch(/does not match expected sender = \/CN=other/);
+  if (process.versions.openssl.startsWith('3.0.')) {
+    // 3.0 raises no error here, only logs why; the message carries that
+    expect(err.code).toBe('ERR_CMP_TRANSACTION_FAILED');
+    expect(err.message).toMatch(/does not match expected sender = \/CN=other/);
+  } else {
+    expect(err.code).toBe('ERR_OSSL_CMP_UNEXPECTED_SENDER');
+  }
 });
 
 test('a server certificate not issued by a trusted CA is refused', async () => {
