@@ -1,0 +1,118 @@
+#!/usr/bin/env node
+// IR enrollments against OpenSSL's mock server: this package vs `openssl cmp`
+// spawned once per enrollment, serial and 4-way concurrent. Prints
+// enrollments/s and CPU ms per enrollment for each, and the ratios.
+'use strict';
+const { execFileSync, spawn } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { CmpContext, Option, opensslVersion } = require('..');
+
+const N_OURS = Number(process.env.BENCH_N || 400);
+const N_CLI = Number(process.env.BENCH_N_CLI || 100);
+const CLK_TCK = 100; // Linux USER_HZ
+
+function makePki(dir) {
+  const run = (args) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
+  const key = (n) => run(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', `${n}.key`]);
+  key('ca');
+  run(['req', '-x509', '-new', '-key', 'ca.key', '-subj', '/CN=Bench CA', '-days', '2', '-addext', 'basicConstraints=critical,CA:TRUE', '-out', 'ca.crt']);
+  key('new');
+  run(['req', '-new', '-key', 'new.key', '-subj', '/CN=new', '-out', 'new.csr']);
+  run(['x509', '-req', '-in', 'new.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-set_serial', '2', '-days', '2', '-out', 'new.crt']);
+}
+
+function startMock(dir) {
+  const child = spawn('openssl', ['cmp', '-config', '', '-port', '0', '-srv_ref', '1234', '-srv_secret', 'pass:bench',
+    '-rsp_cert', 'new.crt', '-grant_implicitconf'], { cwd: dir, stdio: ['ignore', 'pipe', 'ignore'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = /ACCEPT \S*:(\d+)/.exec(out);
+      if (m) resolve({ port: Number(m[1]), child });
+    });
+    child.once('exit', (c) => reject(new Error(`mock server exited ${c}`)));
+  });
+}
+
+function childCpuMs() {
+  const fields = fs.readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ');
+  return ((Number(fields[13]) + Number(fields[14])) * 1000) / CLK_TCK; // cutime + cstime
+}
+
+function ownCpuMs() {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+async function measure(name, n, concurrency, once, cpu) {
+  let next = 0;
+  const cpu0 = cpu();
+  const t0 = process.hrtime.bigint();
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next++ < n) await once();
+  }));
+  const s = Number(process.hrtime.bigint() - t0) / 1e9;
+  const r = { name, n, perSec: n / s, cpuMs: (cpu() - cpu0) / n };
+  console.log(`${name.padEnd(34)} ${String(n).padStart(5)} IR  ${r.perSec.toFixed(1).padStart(8)} IR/s  ${r.cpuMs.toFixed(2).padStart(7)} CPU ms/IR`);
+  return r;
+}
+
+async function main() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cmp-bench-'));
+  makePki(dir);
+  const { port, child } = await startMock(dir);
+  const newKey = fs.readFileSync(path.join(dir, 'new.key'), 'utf8');
+  const ca = fs.readFileSync(path.join(dir, 'ca.crt'), 'utf8');
+  const cliArgs = ['cmp', '-config', '', '-cmd', 'ir', '-server', `127.0.0.1:${port}`, '-path', 'pkix/', '-ref', '1234',
+    '-secret', 'pass:bench', '-newkey', 'new.key', '-subject', '/CN=new', '-implicit_confirm', '-certout', '/dev/null'];
+
+  const ours = (implicitConfirm) => async () => {
+    const ctx = new CmpContext();
+    try {
+      ctx.setServer('127.0.0.1');
+      ctx.setServerPort(port);
+      ctx.setServerPath('pkix/');
+      ctx.setReferenceValue('1234');
+      ctx.setSecretValue('bench');
+      ctx.setNewPkey(newKey);
+      ctx.setSubjectName('/CN=new');
+      ctx.setTrustedStore(ca);
+      ctx.setOption(Option.IMPLICIT_CONFIRM, implicitConfirm ? 1 : 0);
+      await ctx.execIR();
+    } finally {
+      ctx.close();
+    }
+  };
+  const cli = (implicitConfirm) => () => new Promise((resolve, reject) => {
+    const args = implicitConfirm ? cliArgs : cliArgs.filter((a) => a !== '-implicit_confirm');
+    const p = spawn('openssl', args, { cwd: dir, stdio: 'ignore' });
+    p.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`openssl cmp exited ${code}`))));
+  });
+
+  console.log(`openssl-cmp bench: ${opensslVersion}, Node ${process.version}, ${os.cpus().length} CPUs`);
+  await measure('warm-up', 20, 1, ours(true), ownCpuMs);
+  console.log('-- IR + certConf (two round trips on one kept-alive connection)');
+  const osC = await measure('openssl-cmp serial', N_OURS, 1, ours(false), ownCpuMs);
+  const cliC = await measure('openssl cmp (spawned) serial', Math.min(N_CLI, 50), 1, cli(false), childCpuMs);
+  console.log('-- IR with implicit confirmation (one round trip)');
+  const os1 = await measure('openssl-cmp serial', N_OURS, 1, ours(true), ownCpuMs);
+  const cli1 = await measure('openssl cmp (spawned) serial', N_CLI, 1, cli(true), childCpuMs);
+  const os4 = await measure('openssl-cmp 4 concurrent', N_OURS, 4, ours(true), ownCpuMs);
+  const cli4 = await measure('openssl cmp (spawned) 4 concurrent', N_CLI, 4, cli(true), childCpuMs);
+  const ratio = (a, b) => `${(a.perSec / b.perSec).toFixed(2)}x throughput, ${(a.cpuMs / b.cpuMs).toFixed(2)}x CPU per IR`;
+  console.log('\nratios (openssl-cmp / openssl cmp):');
+  console.log(`  serial with certConf:   ${ratio(osC, cliC)}`);
+  console.log(`  serial implicitConfirm: ${ratio(os1, cli1)}`);
+  console.log(`  4 concurrent:           ${ratio(os4, cli4)}`);
+  console.log('  (CPU: this process for openssl-cmp; the spawned openssl processes for openssl cmp; the mock server is not counted)');
+  child.kill('SIGKILL');
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
