@@ -22,7 +22,9 @@ void Executor::Submit(Napi::Env env, Job* job) {
   std::lock_guard<std::mutex> lock(mu_);
   JoinExited();
   queue_.push_back(job);
-  if (idle_ == 0) {
+  // Every queued job needs a thread of its own: a notified idle thread counts
+  // as idle until it wakes, so compare against the queue, not against zero.
+  if (queue_.size() > idle_) {
     threads_.emplace_back([this] { WorkerLoop(); });
   } else {
     wake_.notify_one();
