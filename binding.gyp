@@ -10,6 +10,8 @@
         "native/exec_worker.cc",
         "native/executor.cc",
         "native/features.cc",
+        "native/message_check.cc",
+        "native/transfer_bridge.cc",
         "native/ossl_error.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -19,7 +19,25 @@ import {
 } from './convert';
 import { CertReqType, Option } from './constants';
 import { CmpError } from './errors';
-import { NativeCmpContext, NativeItav, binding } from './native';
+import { LogEntry, NativeCmpContext, NativeItav, binding } from './native';
+
+export type { LogEntry } from './native';
+
+/** Sends one DER PKIMessage, returns the DER response. */
+export type TransferCallback = (request: Buffer) => Buffer | Uint8Array | Promise<Buffer | Uint8Array>;
+/** OSSL_CMP_certConf_cb_t: 0 accepts the new certificate, failure bits reject it. */
+export type CertConfCallback = (cert: X509Certificate, failInfo: number, text: string | null) => number | Promise<number>;
+export type LogCallback = (entry: LogEntry) => void;
+
+/** HTTPS through OpenSSL's own HTTP client, as `openssl cmp -tls_used -tls_*`. */
+export interface TlsOptions {
+  cert?: CertificateInput;
+  key?: KeyInput;
+  extra?: CertificateListInput;
+  trusted?: CertificateListInput;
+  /** Name (or IP address) the server certificate must match; default: the server address. */
+  host?: string;
+}
 
 /** An InfoTypeAndValue: `type` as a dotted OID, short name or bare InfoType name; `value` the DER infoValue. */
 export interface ItavInput {
@@ -150,6 +168,51 @@ export class CmpContext {
 
   setNoProxy(names: string | null): void {
     this.#native.setNoProxy(checkString(names, 'names', true));
+  }
+
+  // --- callbacks ------------------------------------------------------------
+
+  /**
+   * OSSL_CMP_CTX_set_transfer_cb: `fn` sends each request (DER PKIMessage) and
+   * returns the DER response; null restores OpenSSL's HTTP client. A throw, a
+   * rejection, a non-buffer or undecodable bytes end the transaction with
+   * ERR_CMP_TRANSFER_FAILED, `cause` holding what the callback produced.
+   */
+  setTransferCallback(fn: TransferCallback | null): void {
+    if (fn !== null && typeof fn !== 'function') throw typeError('fn', 'a function or null', fn);
+    this.#native.setTransferCallback(fn === null ? null : (req) => Promise.resolve().then(() => fn(req)));
+  }
+
+  /** OSSL_CMP_CTX_set_certConf_cb with a JS function (sync or async). */
+  setCertConfCallback(fn: CertConfCallback | null): void {
+    if (fn !== null && typeof fn !== 'function') throw typeError('fn', 'a function or null', fn);
+    this.#native.setCertConfCallback(
+      fn === null ? null : (der, failInfo, text) => Promise.resolve().then(() => fn(new X509Certificate(der), failInfo, text)),
+    );
+  }
+
+  /** OpenSSL's own certConf check (OSSL_CMP_certConf_cb) against these trust anchors, as `-out_trusted`. */
+  setCertConfTrusted(certs: CertificateListInput | null): void {
+    this.#native.setCertConfTrusted(toCertsDer(certs, 'certs'));
+  }
+
+  /** OSSL_CMP_CTX_set_log_cb: every log line of OpenSSL's CMP code, delivered asynchronously. */
+  setLogCallback(fn: LogCallback | null): void {
+    if (fn !== null && typeof fn !== 'function') throw typeError('fn', 'a function or null', fn);
+    this.#native.setLogCallback(fn);
+  }
+
+  /** HTTPS for OpenSSL's HTTP client (in place of OSSL_CMP_CTX_set_http_cb); null for plain HTTP. */
+  setTls(options: TlsOptions | null): void {
+    if (options === null) return this.#native.setTls(null);
+    if (typeof options !== 'object') throw typeError('options', 'an object or null', options);
+    const opts: { cert?: Buffer; key?: Buffer; extra?: Buffer[]; trusted?: Buffer[]; host?: string } = {};
+    if (options.cert != null) opts.cert = toCertDer(options.cert, 'options.cert')!;
+    if (options.key != null) opts.key = toPrivateKeyDer(options.key, 'options.key');
+    if (options.extra != null) opts.extra = toCertsDer(options.extra, 'options.extra')!;
+    if (options.trusted != null) opts.trusted = toCertsDer(options.trusted, 'options.trusted')!;
+    if (options.host != null) opts.host = checkString(options.host, 'options.host')!;
+    this.#native.setTls(opts);
   }
 
   // --- server authentication ----------------------------------------------

@@ -5,7 +5,21 @@ binding.setErrorClass(CmpError);
 
 export { CmpError } from './errors';
 export { CmpContext } from './context';
-export type { Itav, ItavInput, TransactionOptions, TryCertReqResult, RootCaKeyUpdate, ExtensionInput } from './context';
+export type {
+  Itav,
+  ItavInput,
+  TransactionOptions,
+  TryCertReqResult,
+  RootCaKeyUpdate,
+  ExtensionInput,
+  TransferCallback,
+  CertConfCallback,
+  LogCallback,
+  LogEntry,
+  TlsOptions,
+} from './context';
+export { httpTransport } from './transport';
+export type { HttpTransportOptions } from './transport';
 export type { CertificateInput, CertificateListInput, KeyInput, CsrInput, SecretInput } from './convert';
 export { CertReqType, Option, PKIStatus, FailInfo, PopoMethod, LogLevel } from './constants';
 

@@ -62,12 +62,25 @@ export declare class NativeCmpContext {
   setTransactionID(id: Buffer | null): void;
   setSenderNonce(nonce: Buffer | null): void;
   setSerialNumber(serial: Buffer | null): void;
+  setTransferCallback(fn: ((req: Buffer) => Promise<unknown>) | null): void;
+  setCertConfCallback(fn: ((cert: Buffer, failInfo: number, text: string | null) => Promise<unknown>) | null): void;
+  setCertConfTrusted(certs: Der[] | null): void;
+  setLogCallback(fn: ((entry: LogEntry) => void) | null): void;
+  setTls(opts: { cert?: Der; key?: Der; extra?: Der[]; trusted?: Der[]; host?: string } | null): void;
   execCertReq(type: number, crm: Der | null): Promise<Der | null>;
   tryCertReq(type: number, crm: Der | null): Promise<{ done: boolean; cert?: Der | null; checkAfter?: number }>;
   execRR(): Promise<void>;
   execGENM(): Promise<NativeItav[]>;
   getCaCerts(): Promise<Der[]>;
   getRootCaKeyUpdate(oldWithOld: Der | null): Promise<{ newWithNew: Der | null; newWithOld?: Der; oldWithNew?: Der }>;
+}
+
+export interface LogEntry {
+  level: number;
+  component: string;
+  message: string;
+  file?: string;
+  line?: number;
 }
 
 export type FeatureMode = 'native' | 'emulated' | false;

@@ -2,6 +2,7 @@
 
 #include <openssl/bn.h>
 #include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "addon.h"
 #include "features.h"
@@ -110,6 +111,11 @@ Napi::Function CmpContext::Define(Napi::Env env) {
           CMP_METHOD("setTransactionID", SetTransactionID),
           CMP_METHOD("setSenderNonce", SetSenderNonce),
           CMP_METHOD("setSerialNumber", SetSerialNumber),
+          CMP_METHOD("setTransferCallback", SetTransferCallback),
+          CMP_METHOD("setCertConfCallback", SetCertConfCallback),
+          CMP_METHOD("setCertConfTrusted", SetCertConfTrusted),
+          CMP_METHOD("setLogCallback", SetLogCallback),
+          CMP_METHOD("setTls", SetTls),
           CMP_METHOD("execCertReq", ExecCertReq),
           CMP_METHOD("tryCertReq", TryCertReq),
           CMP_METHOD("execRR", ExecRR),
@@ -124,7 +130,7 @@ Napi::Function CmpContext::Define(Napi::Env env) {
 CmpContext::CmpContext(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CmpContext>(info) {
   ErrQueueGuard guard;
   try {
-    state_ = std::make_shared<CtxState>();
+    state_ = std::make_shared<CtxState>(info.Env().GetInstanceData<Addon>()->executor.get());
   } catch (const std::bad_alloc&) {
     ThrowOssl(info.Env(), "OSSL_CMP_CTX_new failed");
   }
@@ -200,7 +206,9 @@ Napi::Value CmpContext::GetOption(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value CmpContext::PrintErrors(const Napi::CallbackInfo& info) {
-  OSSL_CMP_CTX_print_errors(Use(info.Env()));
+  OSSL_CMP_CTX* ctx = Use(info.Env());
+  CtxState::Running running(state_.get());
+  OSSL_CMP_CTX_print_errors(ctx);
   return info.Env().Undefined();
 }
 
@@ -215,6 +223,7 @@ Napi::Value CmpContext::SetServer(const Napi::CallbackInfo& info) {
   ErrQueueGuard guard;
   auto s = OptString(info, 0, "address");
   Check(info.Env(), OSSL_CMP_CTX_set1_server(Use(info.Env()), CStr(s)), "Cannot set server address");
+  state_->SetServerName(s ? *s : "");
   return info.Env().Undefined();
 }
 
@@ -570,6 +579,89 @@ Napi::Value CmpContext::SetSerialNumber(const Napi::CallbackInfo& info) {
   ASN1_INTEGER_free(sn);
   Check(info.Env(), ok, "Cannot set serial number");
   return info.Env().Undefined();
+}
+
+// The facade passes its own async wrappers, so these always return Promises.
+Napi::Value CmpContext::SetTransferCallback(const Napi::CallbackInfo& info) {
+  Use(info.Env());
+  bool set = !Nullish(info[0]);
+  if (set && !info[0].IsFunction()) ThrowType(info.Env(), "fn must be a function or null");
+  state_->transferFn = set ? Napi::Persistent(info[0].As<Napi::Function>()) : Napi::FunctionReference();
+  state_->SetTransfer(set);
+  return info.Env().Undefined();
+}
+
+Napi::Value CmpContext::SetCertConfCallback(const Napi::CallbackInfo& info) {
+  Use(info.Env());
+  bool set = !Nullish(info[0]);
+  if (set && !info[0].IsFunction()) ThrowType(info.Env(), "fn must be a function or null");
+  state_->certConfFn = set ? Napi::Persistent(info[0].As<Napi::Function>()) : Napi::FunctionReference();
+  if (set) {
+    state_->SetCertConfJs(true);
+  } else {
+    state_->SetCertConfTrusted(nullptr);
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value CmpContext::SetCertConfTrusted(const Napi::CallbackInfo& info) {
+  ErrQueueGuard guard;
+  Use(info.Env());
+  X509StorePtr store = Nullish(info[0]) ? nullptr : StoreFromJs(info[0], "certs");
+  state_->certConfFn.Reset();
+  state_->SetCertConfTrusted(store.release());
+  return info.Env().Undefined();
+}
+
+Napi::Value CmpContext::SetLogCallback(const Napi::CallbackInfo& info) {
+  Use(info.Env());
+  bool set = !Nullish(info[0]);
+  if (set && !info[0].IsFunction()) ThrowType(info.Env(), "fn must be a function or null");
+  state_->logFn = set ? Napi::Persistent(info[0].As<Napi::Function>()) : Napi::FunctionReference();
+  state_->logToJs.store(set);
+  return info.Env().Undefined();
+}
+
+Napi::Value CmpContext::SetTls(const Napi::CallbackInfo& info) {
+  ErrQueueGuard guard;
+  Napi::Env env = info.Env();
+  Use(env);
+  if (Nullish(info[0])) {
+    state_->SetTls(nullptr, "");
+    return env.Undefined();
+  }
+  if (!info[0].IsObject()) ThrowType(env, "options must be an object or null");
+  Napi::Object o = info[0].As<Napi::Object>();
+  std::unique_ptr<SSL_CTX, Freer<SSL_CTX, SSL_CTX_free>> tls(SSL_CTX_new(TLS_client_method()));
+  if (!tls) ThrowOssl(env, "Cannot create a TLS context");
+  Napi::Value trusted = o.Get("trusted");
+  if (!Nullish(trusted)) {
+    X509StorePtr store = StoreFromJs(trusted, "tls.trusted");
+    SSL_CTX_set_cert_store(tls.get(), store.release());
+    SSL_CTX_set_verify(tls.get(), SSL_VERIFY_PEER, nullptr);
+  }
+  Napi::Value cert = o.Get("cert");
+  Napi::Value key = o.Get("key");
+  if (!Nullish(cert)) {
+    X509Ptr c = CertFromJs(cert, "tls.cert");
+    if (SSL_CTX_use_certificate(tls.get(), c.get()) != 1) ThrowOssl(env, "tls.cert cannot be used");
+  }
+  if (!Nullish(key)) {
+    PkeyPtr k = KeyFromJs(key, true, "tls.key");
+    if (SSL_CTX_use_PrivateKey(tls.get(), k.get()) != 1) ThrowOssl(env, "tls.key cannot be used");
+    if (!Nullish(cert) && SSL_CTX_check_private_key(tls.get()) != 1) ThrowOssl(env, "tls.key does not match tls.cert");
+  }
+  Napi::Value extra = o.Get("extra");
+  if (!Nullish(extra)) {
+    X509StackPtr certs = CertsFromJs(extra, "tls.extra");
+    for (int i = 0; i < sk_X509_num(certs.get()); i++) {
+      if (SSL_CTX_add1_chain_cert(tls.get(), sk_X509_value(certs.get(), i)) != 1) ThrowOssl(env, "tls.extra cannot be used");
+    }
+  }
+  Napi::Value host = o.Get("host");
+  std::string hostName = Nullish(host) ? "" : StringFromJs(host, "tls.host");
+  state_->SetTls(tls.release(), hostName);
+  return env.Undefined();
 }
 
 Napi::Value CmpContext::ExecCertReq(const Napi::CallbackInfo& info) {

@@ -74,6 +74,12 @@ class CmpContext : public Napi::ObjectWrap<CmpContext> {
   Napi::Value SetSenderNonce(const Napi::CallbackInfo& info);
   Napi::Value SetSerialNumber(const Napi::CallbackInfo& info);
 
+  Napi::Value SetTransferCallback(const Napi::CallbackInfo& info);
+  Napi::Value SetCertConfCallback(const Napi::CallbackInfo& info);
+  Napi::Value SetCertConfTrusted(const Napi::CallbackInfo& info);
+  Napi::Value SetLogCallback(const Napi::CallbackInfo& info);
+  Napi::Value SetTls(const Napi::CallbackInfo& info);
+
   Napi::Value ExecCertReq(const Napi::CallbackInfo& info);
   Napi::Value TryCertReq(const Napi::CallbackInfo& info);
   Napi::Value ExecRR(const Napi::CallbackInfo& info);

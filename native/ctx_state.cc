@@ -1,11 +1,12 @@
 #include "ctx_state.h"
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <chrono>
 #include <new>
+
+#include "executor.h"
+#include "transfer_bridge.h"
 
 namespace cmp {
 
@@ -13,18 +14,23 @@ namespace {
 thread_local CtxState* current = nullptr;
 }  // namespace
 
-CtxState::CtxState() : ctx_(OSSL_CMP_CTX_new(nullptr, nullptr)) {
+CtxState::CtxState(Executor* executor) : ctx_(OSSL_CMP_CTX_new(nullptr, nullptr)), executor_(executor) {
   if (ctx_ == nullptr) throw std::bad_alloc();
-  // Without a log callback OpenSSL prints to stdout; a library must not.
-  OSSL_CMP_CTX_set_log_cb(ctx_, LogCallback);
-  OSSL_CMP_CTX_set_http_cb(ctx_, HttpCallback);
+  Bridges::Install(this);
 }
 
-CtxState::~CtxState() { OSSL_CMP_CTX_free(ctx_); }
+CtxState::~CtxState() {
+  OSSL_CMP_CTX_free(ctx_);
+  X509_STORE_free(certConfTrusted_);
+  SSL_CTX_free(tls_);
+}
 
 bool CtxState::TryBegin() {
   bool expected = false;
   if (!busy_.compare_exchange_strong(expected, true)) return false;
+  callbackCause.Reset();
+  callbackProblem.clear();
+  transferFailed = false;
   std::lock_guard<std::mutex> lock(mu_);
   aborted_ = false;
   return true;
@@ -49,21 +55,58 @@ bool CtxState::Sleep(int seconds) {
   return !cv_.wait_for(lock, std::chrono::seconds(seconds), [this] { return aborted_; });
 }
 
-int CtxState::LogCallback(const char* component, const char*, int, OSSL_CMP_severity level, const char* message) {
-  if (current == nullptr || message == nullptr) return 1;
-  OsslErrorEntry entry;
-  if (EntryFromPrintedError(component, message, entry)) {
-    if (level <= OSSL_CMP_LOG_ERR) current->printed_.push_back(std::move(entry));
-    return 1;
+CtxState::Wait CtxState::RoundTrip(std::function<void(Napi::Env, const std::shared_ptr<JsReply>&)> invoke,
+                                   int timeoutSeconds, std::shared_ptr<JsReply>& reply) {
+  auto r = std::make_shared<JsReply>();
+  std::shared_ptr<CtxState> self = shared_from_this();
+  bool posted = executor_ != nullptr && executor_->Post([self, r, invoke](Napi::Env env) {
+    if (self->aborted()) return self->Settle(r, false, {}, 0, "aborted");
+    invoke(env, r);
+  });
+  if (!posted) return Wait::Aborted;  // the environment is going away
+  std::unique_lock<std::mutex> lock(mu_);
+  auto done = [&] { return r->settled || aborted_; };
+  if (timeoutSeconds > 0) {
+    if (!cv_.wait_for(lock, std::chrono::seconds(timeoutSeconds), done)) return Wait::TimedOut;
+  } else {
+    cv_.wait(lock, done);
   }
-  std::string text = message;
-  text.erase(0, text.find_first_not_of(' '));
-  if (text.rfind("sending ", 0) == 0 || text.rfind("received ", 0) == 0) {
-    current->notes_.clear();
-  } else if (level <= OSSL_CMP_LOG_INFO && current->notes_.size() < 16) {
-    current->notes_.push_back(std::move(text));
-  }
-  return 1;
+  if (!r->settled) return Wait::Aborted;
+  reply = r;
+  return Wait::Settled;
+}
+
+void CtxState::Settle(const std::shared_ptr<JsReply>& reply, bool ok, std::vector<unsigned char> bytes, int number,
+                      std::string problem) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (reply->settled) return;
+  reply->settled = true;
+  reply->ok = ok;
+  reply->bytes = std::move(bytes);
+  reply->number = number;
+  reply->problem = std::move(problem);
+  cv_.notify_all();
+}
+
+void CtxState::Post(std::function<void(Napi::Env)> fn) {
+  if (executor_ != nullptr) executor_->Post(std::move(fn));
+}
+
+void CtxState::SetTransfer(bool js) { Bridges::SetTransfer(this, js); }
+void CtxState::SetCertConfJs(bool js) { Bridges::SetCertConf(this, js, nullptr); }
+
+void CtxState::SetCertConfTrusted(X509_STORE* store) {
+  X509_STORE_free(certConfTrusted_);
+  certConfTrusted_ = store;
+  Bridges::SetCertConf(this, false, store);
+}
+
+void CtxState::SetTls(SSL_CTX* tls, std::string host) {
+  SSL_CTX_free(tls_);
+  tls_ = tls;
+  tlsHost_ = std::move(host);
+  // OpenSSL's HTTP client uses TLS exactly when this argument is not NULL.
+  OSSL_CMP_CTX_set_http_cb_arg(ctx_, tls_);
 }
 
 CtxState::Running::Running(CtxState* state) {
@@ -73,24 +116,6 @@ CtxState::Running::Running(CtxState* state) {
 }
 CtxState::Running::~Running() { current = nullptr; }
 
-BIO* CtxState::HttpCallback(BIO* bio, void* arg, int connect, int detail) {
-  CtxState* self = current;
-  if (self == nullptr) return bio;
-  std::lock_guard<std::mutex> lock(self->mu_);
-  if (!connect) {  // OpenSSL is about to close the socket
-    self->httpFd_ = -1;
-    return bio;
-  }
-  if (self->aborted_) return nullptr;
-  int fd = -1;
-  if (BIO_get_fd(bio, &fd) > 0 && fd >= 0) {
-    // OpenSSL writes the HTTP header and body separately; with Nagle on, every
-    // exchange after the first on a kept-alive connection stalls ~40 ms.
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    self->httpFd_ = fd;
-  }
-  return bio;
-}
+CtxState* CtxState::Current() { return current; }
 
 }  // namespace cmp

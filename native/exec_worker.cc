@@ -76,7 +76,12 @@ void ExecJob::Execute() {
     error_.pkiStatus = OSSL_CMP_CTX_get_status(ctx);
     error_.failInfoCode = OSSL_CMP_CTX_get_failInfoCode(ctx);
     error_.statusString = FreeTextToStrings(OSSL_CMP_CTX_get0_statusString(ctx));
-    if (error_.stack.empty()) {
+    if (state_->transferFailed) {
+      error_.code = "ERR_CMP_TRANSFER_FAILED";
+      error_.message = "CMP message transfer failed: " + state_->callbackProblem;
+    } else if (!state_->callbackProblem.empty()) {
+      error_.message = "CMP transaction failed: " + state_->callbackProblem;
+    } else if (error_.stack.empty()) {
       error_.code = "ERR_CMP_TRANSACTION_FAILED";
       error_.message = "CMP transaction failed";
       const char* sep = ": ";
@@ -304,7 +309,10 @@ void ExecJob::Complete(Napi::Env env) {
     if (ok_) {
       deferred_.Resolve(Result(env));
     } else {
-      deferred_.Reject(MakeCmpError(env, error_).Value());
+      Napi::Error err = MakeCmpError(env, error_);
+      if (!state_->callbackCause.IsEmpty()) err.Set("cause", state_->callbackCause.Value());
+      state_->callbackCause.Reset();
+      deferred_.Reject(err.Value());
     }
   } catch (const Napi::Error& e) {
     deferred_.Reject(e.Value());

@@ -10,7 +10,7 @@ constexpr auto kIdleRetire = std::chrono::seconds(10);
 }  // namespace
 
 Executor::Executor(Napi::Env env) {
-  tsfn_ = Napi::TypedThreadSafeFunction<Executor, void, CallJs>::New(
+  tsfn_ = Napi::TypedThreadSafeFunction<Executor, Task, CallJs>::New(
       env, "openssl-cmp transaction", 0, 1, this);
   tsfn_.Unref(env);  // only in-flight work keeps the process alive
 }
@@ -69,8 +69,29 @@ void Executor::JoinExited() {
   }
 }
 
-void Executor::CallJs(Napi::Env env, Napi::Function, Executor* self, void*) {
-  if (env != nullptr) self->DrainDone(env);
+bool Executor::Post(Task fn) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return false;
+  }
+  auto* task = new Task(std::move(fn));
+  if (tsfn_.NonBlockingCall(task) != napi_ok) {
+    delete task;
+    return false;
+  }
+  return true;
+}
+
+// A null task means "completions are waiting".
+void Executor::CallJs(Napi::Env env, Napi::Function, Executor* self, Task* task) {
+  std::unique_ptr<Task> owned(task);
+  if (env == nullptr) return;
+  if (owned) {
+    Napi::HandleScope scope(env);
+    (*owned)(env);
+  } else {
+    self->DrainDone(env);
+  }
 }
 
 void Executor::DrainDone(Napi::Env env) {

@@ -8,6 +8,7 @@
 
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <list>
 #include <mutex>
 #include <set>
@@ -35,12 +36,16 @@ class Executor {
 
   // Main thread. Takes ownership of the job.
   void Submit(Napi::Env env, Job* job);
+  // Any thread: runs `fn` on the main thread soon. False once shut down (the
+  // caller must then not wait for it).
+  bool Post(std::function<void(Napi::Env)> fn);
   // Environment teardown: aborts running jobs, joins every thread; pending
   // promises are left unsettled since no JS can observe them any more.
   void Shutdown();
 
  private:
-  static void CallJs(Napi::Env env, Napi::Function, Executor* self, void*);
+  using Task = std::function<void(Napi::Env)>;
+  static void CallJs(Napi::Env env, Napi::Function, Executor* self, Task* task);
   void WorkerLoop();
   void DrainDone(Napi::Env env);
   void JoinExited();
@@ -55,7 +60,7 @@ class Executor {
   size_t idle_ = 0;
   bool stopping_ = false;
   size_t inFlight_ = 0;  // main thread only: submitted, not yet completed
-  Napi::TypedThreadSafeFunction<Executor, void, CallJs> tsfn_;
+  Napi::TypedThreadSafeFunction<Executor, Task, CallJs> tsfn_;
 };
 
 }  // namespace cmp

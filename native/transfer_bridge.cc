@@ -1,0 +1,254 @@
+#include "transfer_bridge.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+#include <sys/socket.h>
+
+#include "convert.h"
+#include "ctx_state.h"
+#include "message_check.h"
+
+namespace cmp {
+
+namespace {
+
+constexpr int kSystemFailureBit = 1 << 25;  // PKIFailureInfo systemFailure
+
+// Calls `fn` (the facade's async wrapper, which always returns a Promise) and
+// settles `reply` with what the promise settles with.
+void CallAsync(Napi::Env env, const std::shared_ptr<CtxState>& state, Napi::FunctionReference& fn,
+               std::vector<napi_value> args, const std::shared_ptr<JsReply>& reply, bool wantBytes) {
+  auto fail = [state, reply](Napi::Value cause, std::string problem) {
+    state->callbackCause = Napi::Persistent(cause);
+    state->Settle(reply, false, {}, 0, std::move(problem));
+  };
+  Napi::Value result;
+  try {
+    result = fn.Call(args);
+  } catch (const Napi::Error& e) {
+    return fail(e.Value(), "the callback threw");
+  }
+  if (!result.IsPromise()) {
+    return fail(result, "the callback did not return a promise");
+  }
+  Napi::Object promise = result.As<Napi::Object>();
+  Napi::Function onOk = Napi::Function::New(env, [state, reply, wantBytes, fail](const Napi::CallbackInfo& info) {
+    Napi::Value v = info[0];
+    if (wantBytes) {
+      if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+        return fail(v, "the transfer callback did not produce a Buffer");
+      }
+      Napi::Uint8Array a = v.As<Napi::Uint8Array>();
+      state->Settle(reply, true, std::vector<unsigned char>(a.Data(), a.Data() + a.ByteLength()), 0, "");
+    } else {
+      if (!v.IsNumber()) return fail(v, "the certConf callback did not produce a number");
+      state->Settle(reply, true, {}, v.As<Napi::Number>().Int32Value(), "");
+    }
+  });
+  Napi::Function onErr = Napi::Function::New(env, [fail](const Napi::CallbackInfo& info) {
+    fail(info[0], "the callback failed");
+  });
+  promise.Get("then").As<Napi::Function>().Call(promise, {onOk, onErr});
+}
+
+}  // namespace
+
+void Bridges::Install(CtxState* state) {
+  OSSL_CMP_CTX* ctx = state->ctx();
+  // Without a log callback OpenSSL prints to stdout; a library must not.
+  OSSL_CMP_CTX_set_log_cb(ctx, Log);
+  OSSL_CMP_CTX_set_http_cb(ctx, Http);
+  SetTransfer(state, false);
+}
+
+void Bridges::SetTransfer(CtxState* state, bool js) {
+  OSSL_CMP_CTX_set_transfer_cb(state->ctx(), js ? TransferJs : TransferHttp);
+}
+
+void Bridges::SetCertConf(CtxState* state, bool js, X509_STORE* trusted) {
+  OSSL_CMP_CTX* ctx = state->ctx();
+  if (js) {
+    OSSL_CMP_CTX_set_certConf_cb(ctx, CertConfJs);
+    OSSL_CMP_CTX_set_certConf_cb_arg(ctx, nullptr);
+  } else if (trusted != nullptr) {
+    OSSL_CMP_CTX_set_certConf_cb(ctx, OSSL_CMP_certConf_cb);
+    OSSL_CMP_CTX_set_certConf_cb_arg(ctx, trusted);
+  } else {
+    OSSL_CMP_CTX_set_certConf_cb(ctx, nullptr);
+    OSSL_CMP_CTX_set_certConf_cb_arg(ctx, nullptr);
+  }
+}
+
+int Bridges::Log(const char* component, const char* file, int line, OSSL_CMP_severity level, const char* message) {
+  CtxState* self = CtxState::Current();
+  if (self == nullptr || message == nullptr) return 1;
+  if (self->logToJs.load()) {
+    std::shared_ptr<CtxState> state = self->shared_from_this();
+    std::string comp = component != nullptr ? component : "";
+    std::string f = file != nullptr ? file : "";
+    std::string msg = message;
+    int lvl = static_cast<int>(level);
+    state->Post([state, comp, f, line, msg, lvl](Napi::Env env) {
+      if (state->logFn.IsEmpty()) return;
+      Napi::Object entry = Napi::Object::New(env);
+      entry.Set("level", lvl);
+      entry.Set("component", comp);
+      entry.Set("message", msg);
+      if (!f.empty()) {
+        entry.Set("file", f);
+        entry.Set("line", line);
+      }
+      try {
+        state->logFn.Call({entry});
+      } catch (const Napi::Error& e) {
+        // a throwing log callback must not take the transaction down
+        e.Value();
+      }
+    });
+  }
+  OsslErrorEntry entry;
+  if (EntryFromPrintedError(component, message, entry)) {
+    if (level <= OSSL_CMP_LOG_ERR) self->printed_.push_back(std::move(entry));
+    return 1;
+  }
+  std::string text = message;
+  text.erase(0, text.find_first_not_of(' '));
+  if (text.rfind("sending ", 0) == 0 || text.rfind("received ", 0) == 0) {
+    self->notes_.clear();
+  } else if (level <= OSSL_CMP_LOG_INFO && self->notes_.size() < 16) {
+    self->notes_.push_back(std::move(text));
+  }
+  return 1;
+}
+
+BIO* Bridges::Http(BIO* bio, void* arg, int connect, int detail) {
+  CtxState* self = CtxState::Current();
+  if (self == nullptr) return bio;
+  std::lock_guard<std::mutex> lock(self->mu_);
+  if (!connect) {  // OpenSSL is about to close the connection
+    self->httpFd_ = -1;
+    return bio;
+  }
+  if (self->aborted_) return nullptr;
+  int fd = -1;
+  if (BIO_get_fd(bio, &fd) > 0 && fd >= 0) {
+    // OpenSSL writes the HTTP header and body separately; with Nagle on, every
+    // exchange after the first on a kept-alive connection stalls ~40 ms.
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    self->httpFd_ = fd;
+  }
+  SSL_CTX* tls = static_cast<SSL_CTX*>(arg);
+  if (tls == nullptr || !detail) return bio;
+  const std::string& host = self->tlsHost_.empty() ? self->server_ : self->tlsHost_;
+  BIO* sbio = BIO_new_ssl(tls, 1);
+  SSL* ssl = nullptr;
+  if (sbio == nullptr || BIO_get_ssl(sbio, &ssl) <= 0 || ssl == nullptr) {
+    BIO_free(sbio);
+    return nullptr;
+  }
+  if (!host.empty()) {
+    ASN1_OCTET_STRING* ip = a2i_IPADDRESS(host.c_str());
+    if (ip == nullptr) {
+      SSL_set_tlsext_host_name(ssl, host.c_str());
+      if (SSL_set1_host(ssl, host.c_str()) != 1) ERR_raise_data(ERR_LIB_CMP, CMP_R_INVALID_ARGS, "bad TLS host name");
+    } else {
+      ASN1_OCTET_STRING_free(ip);
+      X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host.c_str());
+    }
+  }
+  return BIO_push(sbio, bio);
+}
+
+OSSL_CMP_MSG* Bridges::TransferHttp(OSSL_CMP_CTX* ctx, const OSSL_CMP_MSG* req) {
+  OSSL_CMP_MSG* rsp = OSSL_CMP_MSG_http_perform(ctx, req);
+  std::string why;
+  if (rsp != nullptr && !ProtectionAlgIsSafe(rsp, why)) {
+    OSSL_CMP_MSG_free(rsp);
+    ERR_raise_data(ERR_LIB_CMP, CMP_R_ERROR_VALIDATING_PROTECTION, "response refused: %s", why.c_str());
+    return nullptr;
+  }
+  return rsp;
+}
+
+OSSL_CMP_MSG* Bridges::TransferJs(OSSL_CMP_CTX* ctx, const OSSL_CMP_MSG* req) {
+  CtxState* self = CtxState::Current();
+  if (self == nullptr) return nullptr;
+  unsigned char* der = nullptr;
+  int len = i2d_OSSL_CMP_MSG(const_cast<OSSL_CMP_MSG*>(req), &der);
+  if (len <= 0) return nullptr;
+  auto request = std::make_shared<std::vector<unsigned char>>(der, der + len);
+  OPENSSL_free(der);
+  int timeout = OSSL_CMP_CTX_get_option(ctx, OSSL_CMP_OPT_MSG_TIMEOUT);  // already capped by TOTAL_TIMEOUT
+  std::shared_ptr<CtxState> state = self->shared_from_this();
+  std::shared_ptr<JsReply> reply;
+  CtxState::Wait w = self->RoundTrip(
+      [state, request](Napi::Env env, const std::shared_ptr<JsReply>& r) {
+        if (state->transferFn.IsEmpty()) return state->Settle(r, false, {}, 0, "no transfer callback is set");
+        napi_value buf = Napi::Buffer<unsigned char>::Copy(env, request->data(), request->size());
+        CallAsync(env, state, state->transferFn, {buf}, r, true);
+      },
+      timeout, reply);
+  if (w == CtxState::Wait::Aborted) return nullptr;
+  self->transferFailed = true;  // until the response proves usable
+  if (w == CtxState::Wait::TimedOut) {
+    self->callbackProblem = "the transfer callback did not answer within " + std::to_string(timeout) + " s";
+    return nullptr;
+  }
+  if (!reply->ok) {
+    self->callbackProblem = reply->problem;
+    return nullptr;
+  }
+  std::string why;
+  if (!ProtectionAlgIsSafe(reply->bytes.data(), static_cast<long>(reply->bytes.size()), why)) {
+    self->callbackProblem = "response refused: " + why;
+    return nullptr;
+  }
+  const unsigned char* p = reply->bytes.data();
+  OSSL_CMP_MSG* rsp = d2i_OSSL_CMP_MSG(nullptr, &p, static_cast<long>(reply->bytes.size()));
+  if (rsp == nullptr || p != reply->bytes.data() + reply->bytes.size()) {
+    OSSL_CMP_MSG_free(rsp);
+    self->callbackProblem = "the transfer callback returned bytes that are not a DER PKIMessage";
+    return nullptr;
+  }
+  self->transferFailed = false;
+  return rsp;
+}
+
+int Bridges::CertConfJs(OSSL_CMP_CTX* ctx, X509* cert, int failInfo, const char** text) {
+  CtxState* self = CtxState::Current();
+  if (self == nullptr) return failInfo;
+  unsigned char* der = nullptr;
+  int len = i2d_X509(cert, &der);
+  if (len <= 0) return failInfo | kSystemFailureBit;
+  auto certDer = std::make_shared<std::vector<unsigned char>>(der, der + len);
+  OPENSSL_free(der);
+  std::string inText = (text != nullptr && *text != nullptr) ? *text : "";
+  bool hasText = text != nullptr && *text != nullptr;
+  int timeout = OSSL_CMP_CTX_get_option(ctx, OSSL_CMP_OPT_MSG_TIMEOUT);
+  std::shared_ptr<CtxState> state = self->shared_from_this();
+  std::shared_ptr<JsReply> reply;
+  CtxState::Wait w = self->RoundTrip(
+      [state, certDer, failInfo, inText, hasText](Napi::Env env, const std::shared_ptr<JsReply>& r) {
+        if (state->certConfFn.IsEmpty()) return state->Settle(r, true, {}, failInfo, "");
+        napi_value c = Napi::Buffer<unsigned char>::Copy(env, certDer->data(), certDer->size());
+        napi_value t = hasText ? Napi::String::New(env, inText) : env.Null();
+        CallAsync(env, state, state->certConfFn, {c, Napi::Number::New(env, failInfo), t}, r, false);
+      },
+      timeout, reply);
+  if (w != CtxState::Wait::Settled) {
+    if (w == CtxState::Wait::TimedOut) {
+      self->callbackProblem = "the certConf callback did not answer within " + std::to_string(timeout) + " s";
+    }
+    return failInfo | kSystemFailureBit;
+  }
+  if (!reply->ok) {
+    self->callbackProblem = reply->problem;
+    return failInfo | kSystemFailureBit;
+  }
+  return reply->number;
+}
+
+}  // namespace cmp
