@@ -310,13 +310,16 @@ void ExecJob::Complete(Napi::Env env) {
       deferred_.Resolve(Result(env));
     } else {
       Napi::Error err = MakeCmpError(env, error_);
-      if (!state_->callbackCause.IsEmpty()) err.Set("cause", state_->callbackCause.Value());
-      state_->callbackCause.Reset();
+      bool fromCallback = state_->transferFailed || !state_->callbackProblem.empty();
+      if (fromCallback && !state_->callbackCause.IsEmpty()) {
+        err.Set("cause", state_->callbackCause.Value().As<Napi::Object>().Get("value"));
+      }
       deferred_.Reject(err.Value());
     }
   } catch (const Napi::Error& e) {
     deferred_.Reject(e.Value());
   }
+  state_->callbackCause.Reset();
 }
 
 }  // namespace cmp

@@ -16,41 +16,62 @@ namespace {
 
 constexpr int kSystemFailureBit = 1 << 25;  // PKIFailureInfo systemFailure
 
+// Keeps any JS value, primitives included (Node-API 8 references only objects).
+void KeepCause(CtxState& state, Napi::Value cause) {
+  Napi::Object holder = Napi::Object::New(cause.Env());
+  holder.Set("value", cause);
+  state.callbackCause = Napi::Persistent(holder.As<Napi::Value>());
+}
+
 // Calls `fn` (the facade's async wrapper, which always returns a Promise) and
-// settles `reply` with what the promise settles with.
+// settles `reply` with what the promise settles with. Whatever happens on the
+// way, the reply is settled: the worker is waiting for it.
 void CallAsync(Napi::Env env, const std::shared_ptr<CtxState>& state, Napi::FunctionReference& fn,
                std::vector<napi_value> args, const std::shared_ptr<JsReply>& reply, bool wantBytes) {
   auto fail = [state, reply](Napi::Value cause, std::string problem) {
-    state->callbackCause = Napi::Persistent(cause);
+    KeepCause(*state, cause);
     state->Settle(reply, false, {}, 0, std::move(problem));
   };
-  Napi::Value result;
-  try {
-    result = fn.Call(args);
-  } catch (const Napi::Error& e) {
-    return fail(e.Value(), "the callback threw");
-  }
-  if (!result.IsPromise()) {
-    return fail(result, "the callback did not return a promise");
-  }
-  Napi::Object promise = result.As<Napi::Object>();
-  Napi::Function onOk = Napi::Function::New(env, [state, reply, wantBytes, fail](const Napi::CallbackInfo& info) {
+  auto onOk = [state, reply, wantBytes, fail](const Napi::CallbackInfo& info) {
     Napi::Value v = info[0];
     if (wantBytes) {
       if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
         return fail(v, "the transfer callback did not produce a Buffer");
       }
       Napi::Uint8Array a = v.As<Napi::Uint8Array>();
+      KeepCause(*state, v);  // in case the bytes turn out not to be a PKIMessage
       state->Settle(reply, true, std::vector<unsigned char>(a.Data(), a.Data() + a.ByteLength()), 0, "");
     } else {
       if (!v.IsNumber()) return fail(v, "the certConf callback did not produce a number");
       state->Settle(reply, true, {}, v.As<Napi::Number>().Int32Value(), "");
     }
-  });
-  Napi::Function onErr = Napi::Function::New(env, [fail](const Napi::CallbackInfo& info) {
-    fail(info[0], "the callback failed");
-  });
-  promise.Get("then").As<Napi::Function>().Call(promise, {onOk, onErr});
+  };
+  try {
+    Napi::Value result = fn.Call(args);
+    if (!result.IsPromise()) return fail(result, "the callback did not return a promise");
+    Napi::Object promise = result.As<Napi::Object>();
+    Napi::Function ok = Napi::Function::New(env, [onOk, state, reply](const Napi::CallbackInfo& info) {
+      try {
+        onOk(info);
+      } catch (const Napi::Error& e) {
+        state->Settle(reply, false, {}, 0, e.Message());
+      }
+    });
+    Napi::Function err = Napi::Function::New(env, [fail, state, reply](const Napi::CallbackInfo& info) {
+      try {
+        fail(info[0], "the callback failed");
+      } catch (const Napi::Error& e) {
+        state->Settle(reply, false, {}, 0, e.Message());
+      }
+    });
+    promise.Get("then").As<Napi::Function>().Call(promise, {ok, err});
+  } catch (const Napi::Error& e) {
+    try {
+      fail(e.Value(), "the callback threw");
+    } catch (const Napi::Error&) {
+      state->Settle(reply, false, {}, 0, "the callback threw");
+    }
+  }
 }
 
 }  // namespace
