@@ -53,3 +53,25 @@ test('terminating a worker_thread with a transaction in flight', () => {
   expect(r.stdout.trim()).toBe('worker exited 1');
   expect(r.ms).toBeLessThan(10000);
 });
+
+test('process.exit() while transactions wait in JS transfer callbacks', () => {
+  const r = child('exit-in-callback');
+  expect(r.signal).toBeNull();
+  expect(r.status).toBe(0);
+  expect(r.ms).toBeLessThan(10000);
+});
+
+test('close() and GC while the transaction waits in a JS callback; a late answer is harmless', () => {
+  const r = child('close-in-callback', ['--expose-gc']);
+  expect(r.signal).toBeNull();
+  expect(r.status).toBe(0);
+  expect(r.stdout.trim()).toBe('rejected ERR_CMP_ABORTED');
+});
+
+test('terminating a worker_thread whose transaction waits in a JS callback', () => {
+  const r = child('worker-in-callback');
+  expect(r.signal).toBeNull();
+  expect(r.status).toBe(0);
+  expect(r.stdout.trim()).toBe('worker exited 1');
+  expect(r.ms).toBeLessThan(10000);
+});
