@@ -41,7 +41,9 @@ void CtxState::End() { busy_.store(false); }
 void CtxState::Abort() {
   std::lock_guard<std::mutex> lock(mu_);
   aborted_ = true;
-  if (httpFd_ >= 0) shutdown(httpFd_, SHUT_RDWR);
+  // Only an exchange under way is cut: a connection idle between polls stays
+  // usable for withdrawing the pending request.
+  if (httpFd_ >= 0 && inExchange_) shutdown(httpFd_, SHUT_RDWR);
   cv_.notify_all();
 }
 
@@ -53,6 +55,11 @@ bool CtxState::aborted() {
 bool CtxState::Sleep(int seconds) {
   std::unique_lock<std::mutex> lock(mu_);
   return !cv_.wait_for(lock, std::chrono::seconds(seconds), [this] { return aborted_; });
+}
+
+void CtxState::SuspendAbort(bool suspended) {
+  std::lock_guard<std::mutex> lock(mu_);
+  aborted_ = !suspended;
 }
 
 CtxState::Wait CtxState::RoundTrip(std::function<void(Napi::Env, const std::shared_ptr<JsReply>&)> invoke,

@@ -50,6 +50,9 @@ class CtxState : public std::enable_shared_from_this<CtxState> {
   bool aborted();
   // Worker thread: waits `seconds` unless aborted first; false when aborted.
   bool Sleep(int seconds);
+  // Worker thread: lets one last exchange through after an abort (telling the
+  // server a pending request is withdrawn); the abort stands again after it.
+  void SuspendAbort(bool suspended);
 
   enum class Wait { Settled, TimedOut, Aborted };
   // Worker thread: runs `invoke` on the main thread and waits for it to
@@ -106,6 +109,7 @@ class CtxState : public std::enable_shared_from_this<CtxState> {
   std::condition_variable cv_;
   bool aborted_ = false;  // guarded by mu_
   int httpFd_ = -1;       // guarded by mu_
+  bool inExchange_ = false;  // guarded by mu_: an HTTP exchange is under way
   std::vector<OsslErrorEntry> printed_;  // worker thread of the running transaction
   std::vector<std::string> notes_;       // likewise
   X509_STORE* certConfTrusted_ = nullptr;

@@ -104,7 +104,8 @@ bool ExecJob::RunCertReq() {
   if (input_.kind == Transaction::TryCertReq) {
     int r = OSSL_CMP_try_certreq(ctx, type, input_.crm.get(), &checkAfter_);
     done_ = r != -1;
-    return r != 0;
+    if (r == 0 && state_->aborted() && type >= 0) Farewell();
+    return r != 0 && !state_->aborted();
   }
   if (OSSL_CMP_CTX_get_status(ctx) == OSSL_CMP_PKISTATUS_waiting) {
     // A tryCertReq left pending: OpenSSL's exec starts afresh; let it.
@@ -116,14 +117,28 @@ bool ExecJob::RunCertReq() {
   for (;;) {
     int after = 0;
     int r = OSSL_CMP_try_certreq(ctx, type, input_.crm.get(), &after);
+    if (r == 0 && state_->aborted()) Farewell();
     if (r != -1) return r == 1;
     if (!state_->Sleep(after)) {
-      ERR_set_mark();
-      (void)OSSL_CMP_try_certreq(ctx, -1, nullptr, &after);
-      ERR_pop_to_mark();
+      Farewell();
       return false;
     }
   }
+}
+
+void ExecJob::Farewell() {
+  OSSL_CMP_CTX* ctx = state_->ctx();
+  if (OSSL_CMP_CTX_get_status(ctx) != OSSL_CMP_PKISTATUS_waiting) return;
+  constexpr int kFarewellSeconds = 5;
+  int saved = OSSL_CMP_CTX_get_option(ctx, OSSL_CMP_OPT_MSG_TIMEOUT);
+  OSSL_CMP_CTX_set_option(ctx, OSSL_CMP_OPT_MSG_TIMEOUT, saved > 0 && saved < kFarewellSeconds ? saved : kFarewellSeconds);
+  state_->SuspendAbort(true);
+  ERR_set_mark();
+  int ignored = 0;
+  (void)OSSL_CMP_try_certreq(ctx, -1, nullptr, &ignored);
+  ERR_pop_to_mark();
+  state_->SuspendAbort(false);
+  OSSL_CMP_CTX_set_option(ctx, OSSL_CMP_OPT_MSG_TIMEOUT, saved);
 }
 
 ItavPtr ExecJob::ExchangeGenm(const char* requestOid, ASN1_TYPE* requestValue, const char* expectedOid,

@@ -32,6 +32,8 @@ class ExecJob : public Job {
 
  private:
   bool RunCertReq();
+  // After an abort: withdraws a pending request at the server, briefly.
+  void Farewell();
   bool RunCaCerts();
   bool RunRootCaKeyUpdate();
   // OpenSSL 3.0 has no OSSL_CMP_get1_*: a genm with the info type's OID and

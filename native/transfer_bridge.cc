@@ -184,7 +184,16 @@ BIO* Bridges::Http(BIO* bio, void* arg, int connect, int detail) {
 }
 
 OSSL_CMP_MSG* Bridges::TransferHttp(OSSL_CMP_CTX* ctx, const OSSL_CMP_MSG* req) {
+  CtxState* self = CtxState::Current();
+  auto exchanging = [self](bool on) {
+    if (self == nullptr) return;
+    std::lock_guard<std::mutex> lock(self->mu_);
+    self->inExchange_ = on;
+    if (on && self->aborted_ && self->httpFd_ >= 0) shutdown(self->httpFd_, SHUT_RDWR);
+  };
+  exchanging(true);
   OSSL_CMP_MSG* rsp = OSSL_CMP_MSG_http_perform(ctx, req);
+  exchanging(false);
   std::string why;
   if (rsp != nullptr && !ProtectionAlgIsSafe(rsp, why)) {
     OSSL_CMP_MSG_free(rsp);

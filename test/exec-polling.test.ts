@@ -1,4 +1,4 @@
-import { CertReqType, PKIStatus } from '../lib';
+import { CertReqType, PKIStatus, httpTransport } from '../lib';
 import { closeAll, pbmContext } from './helpers/context';
 import { MockServer, startMock } from './helpers/mock-server';
 import { Pki, makePki, removePki } from './helpers/pki';
@@ -63,4 +63,41 @@ test('a negative type aborts a pending tryCertReq and tells the server', async (
   // the server has closed the transaction: a fresh one works
   ctx.reinit();
   await expect(ctx.execIR()).resolves.toBeDefined();
+});
+
+describe('aborting a pending request tells the server', () => {
+  let slow: MockServer;
+  beforeEach(async () => {
+    slow = await startMock(pki, ['-poll_count', '3', '-check_after', '30', '-verbosity', '7']);
+  });
+  afterEach(() => slow.stop());
+
+  test('an AbortSignal during the poll wait of execIR', async () => {
+    const ctx = pbmContext(pki, slow);
+    const ac = new AbortController();
+    const p = ctx.execIR({ signal: ac.signal });
+    await new Promise((r) => setTimeout(r, 300));
+    ac.abort();
+    await expect(p).rejects.toMatchObject({ code: 'ERR_CMP_ABORTED' });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(slow.output()).toMatch(/StatusString: "polling aborted"/);
+  });
+
+  test('an AbortSignal while a tryCertReq poll waits in a JS transport', async () => {
+    const ctx = pbmContext(pki, slow);
+    const send = httpTransport(`http://127.0.0.1:${slow.port}/pkix/`);
+    let stall = false;
+    ctx.setTransferCallback(async (req) => {
+      if (stall) await new Promise((r) => setTimeout(r, 2000));
+      return send(req);
+    });
+    expect((await ctx.tryCertReq(CertReqType.IR)).done).toBe(false);
+    stall = true;
+    const ac = new AbortController();
+    const p = ctx.tryCertReq(CertReqType.IR, null, { signal: ac.signal });
+    setTimeout(() => ac.abort(), 100);
+    await expect(p).rejects.toMatchObject({ code: 'ERR_CMP_ABORTED' });
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(slow.output()).toMatch(/StatusString: "polling aborted"/);
+  });
 });

@@ -4,6 +4,8 @@ import { Pki } from './pki';
 
 export interface MockServer {
   port: number;
+  /** What the server printed so far (its own log). */
+  output(): string;
   stop(): Promise<void>;
 }
 
@@ -28,15 +30,15 @@ export function startMock(pki: Pki, extra: string[] = [], base: string[] = mockA
   });
   return new Promise((resolve, reject) => {
     let out = '';
+    let started = false;
     const onData = (d: Buffer) => {
       out += d.toString();
       const m = /ACCEPT \S*:(\d+)/.exec(out);
-      if (m) {
-        child.stdout!.off('data', onData);
-        child.stdout!.resume();
-        child.stderr!.resume();
+      if (m && !started) {
+        started = true;
         resolve({
           port: Number(m[1]),
+          output: () => out,
           stop: () =>
             new Promise<void>((done) => {
               if (child.exitCode !== null) return done();
