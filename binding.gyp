@@ -10,6 +10,7 @@
         "native/exec_worker.cc",
         "native/executor.cc",
         "native/features.cc",
+        "native/js_link.cc",
         "native/message_check.cc",
         "native/transfer_bridge.cc",
         "native/ossl_error.cc"

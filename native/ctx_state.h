@@ -9,62 +9,27 @@
 #include <openssl/ssl.h>
 
 #include <atomic>
-#include <condition_variable>
-#include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "js_link.h"
 #include "ossl_error.h"
 
 namespace cmp {
 
-class Executor;
-
-// The answer of a JS callback, filled on the main thread, read by the worker.
-struct JsReply {
-  bool settled = false;
-  bool ok = false;
-  std::vector<unsigned char> bytes;  // transfer: the DER response
-  int number = 0;                    // certConf: the failure bits
-  std::string problem;               // why it failed, for the error message
-};
-
-class CtxState : public std::enable_shared_from_this<CtxState> {
+class CtxState : public JsLink {
  public:
   explicit CtxState(Executor* executor);
-  ~CtxState();
-  CtxState(const CtxState&) = delete;
-  CtxState& operator=(const CtxState&) = delete;
+  ~CtxState() override;
 
   OSSL_CMP_CTX* ctx() const { return ctx_; }
+  std::shared_ptr<CtxState> self() { return std::static_pointer_cast<CtxState>(shared_from_this()); }
 
   // Main thread: claims the context for one transaction.
   bool TryBegin();
   void End();
   bool busy() const { return busy_.load(); }
-
-  // Any thread: ends the running transaction as soon as it can notice.
-  void Abort();
-  bool aborted();
-  // Worker thread: waits `seconds` unless aborted first; false when aborted.
-  bool Sleep(int seconds);
-  // Worker thread: lets one last exchange through after an abort (telling the
-  // server a pending request is withdrawn); the abort stands again after it.
-  void SuspendAbort(bool suspended);
-
-  enum class Wait { Settled, TimedOut, Aborted };
-  // Worker thread: runs `invoke` on the main thread and waits for it to
-  // settle the reply, for at most `timeoutSeconds` (0: no limit) and never
-  // past an abort.
-  Wait RoundTrip(std::function<void(Napi::Env, const std::shared_ptr<JsReply>&)> invoke, int timeoutSeconds,
-                 std::shared_ptr<JsReply>& reply);
-  // Any thread.
-  void Settle(const std::shared_ptr<JsReply>& reply, bool ok, std::vector<unsigned char> bytes, int number,
-              std::string problem);
-  // Worker thread: posts without waiting (log lines).
-  void Post(std::function<void(Napi::Env)> fn);
 
   // Worker thread: errors OpenSSL printed to the log callback during the
   // running transaction, oldest first; cleared by taking them.
@@ -75,6 +40,7 @@ class CtxState : public std::enable_shared_from_this<CtxState> {
   // Worker thread: set when a JS callback failed the transaction.
   std::string callbackProblem;
   bool transferFailed = false;
+  std::vector<unsigned char> badResponse;  // bytes a transport returned that were no PKIMessage
 
   // Marks, for the thread it runs on, the context whose OpenSSL callbacks fire
   // there: the log and HTTP callbacks have no argument that could carry it
@@ -90,7 +56,7 @@ class CtxState : public std::enable_shared_from_this<CtxState> {
   Napi::FunctionReference transferFn;
   Napi::FunctionReference certConfFn;
   Napi::FunctionReference logFn;
-  Napi::Reference<Napi::Value> callbackCause;  // what a failing callback produced
+  std::atomic<bool> logToJs{false};
 
   // Main thread, between transactions.
   void SetTransfer(bool js);
@@ -98,17 +64,15 @@ class CtxState : public std::enable_shared_from_this<CtxState> {
   void SetCertConfTrusted(X509_STORE* store);  // takes ownership; null: none
   void SetTls(SSL_CTX* tls, std::string host);  // takes ownership; null: plain HTTP
   void SetServerName(std::string server) { server_ = std::move(server); }
-  std::atomic<bool> logToJs{false};
+
+ protected:
+  void OnAbortLocked() override;
 
  private:
   friend struct Bridges;
   OSSL_CMP_CTX* ctx_;
   std::atomic<bool> busy_{false};
-  Executor* executor_ = nullptr;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool aborted_ = false;  // guarded by mu_
-  int httpFd_ = -1;       // guarded by mu_
+  int httpFd_ = -1;          // guarded by mu_
   bool inExchange_ = false;  // guarded by mu_: an HTTP exchange is under way
   std::vector<OsslErrorEntry> printed_;  // worker thread of the running transaction
   std::vector<std::string> notes_;       // likewise

@@ -326,8 +326,10 @@ void ExecJob::Complete(Napi::Env env) {
     } else {
       Napi::Error err = MakeCmpError(env, error_);
       bool fromCallback = state_->transferFailed || !state_->callbackProblem.empty();
-      if (fromCallback && !state_->callbackCause.IsEmpty()) {
-        err.Set("cause", state_->callbackCause.Value().As<Napi::Object>().Get("value"));
+      if (!state_->badResponse.empty()) {
+        err.Set("cause", Napi::Buffer<unsigned char>::Copy(env, state_->badResponse.data(), state_->badResponse.size()));
+      } else if (fromCallback && !state_->callbackCause.IsEmpty()) {
+        err.Set("cause", state_->Cause());
       }
       deferred_.Reject(err.Value());
     }

@@ -16,62 +16,23 @@ namespace {
 
 constexpr int kSystemFailureBit = 1 << 25;  // PKIFailureInfo systemFailure
 
-// Keeps any JS value, primitives included (Node-API 8 references only objects).
-void KeepCause(CtxState& state, Napi::Value cause) {
-  Napi::Object holder = Napi::Object::New(cause.Env());
-  holder.Set("value", cause);
-  state.callbackCause = Napi::Persistent(holder.As<Napi::Value>());
+bool ToBytes(Napi::Value v, JsReply& r, std::string& problem) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    problem = "the transfer callback did not produce a Buffer";
+    return false;
+  }
+  Napi::Uint8Array a = v.As<Napi::Uint8Array>();
+  r.bytes.assign(a.Data(), a.Data() + a.ByteLength());
+  return true;
 }
 
-// Calls `fn` (the facade's async wrapper, which always returns a Promise) and
-// settles `reply` with what the promise settles with. Whatever happens on the
-// way, the reply is settled: the worker is waiting for it.
-void CallAsync(Napi::Env env, const std::shared_ptr<CtxState>& state, Napi::FunctionReference& fn,
-               std::vector<napi_value> args, const std::shared_ptr<JsReply>& reply, bool wantBytes) {
-  auto fail = [state, reply](Napi::Value cause, std::string problem) {
-    KeepCause(*state, cause);
-    state->Settle(reply, false, {}, 0, std::move(problem));
-  };
-  auto onOk = [state, reply, wantBytes, fail](const Napi::CallbackInfo& info) {
-    Napi::Value v = info[0];
-    if (wantBytes) {
-      if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
-        return fail(v, "the transfer callback did not produce a Buffer");
-      }
-      Napi::Uint8Array a = v.As<Napi::Uint8Array>();
-      KeepCause(*state, v);  // in case the bytes turn out not to be a PKIMessage
-      state->Settle(reply, true, std::vector<unsigned char>(a.Data(), a.Data() + a.ByteLength()), 0, "");
-    } else {
-      if (!v.IsNumber()) return fail(v, "the certConf callback did not produce a number");
-      state->Settle(reply, true, {}, v.As<Napi::Number>().Int32Value(), "");
-    }
-  };
-  try {
-    Napi::Value result = fn.Call(args);
-    if (!result.IsPromise()) return fail(result, "the callback did not return a promise");
-    Napi::Object promise = result.As<Napi::Object>();
-    Napi::Function ok = Napi::Function::New(env, [onOk, state, reply](const Napi::CallbackInfo& info) {
-      try {
-        onOk(info);
-      } catch (const Napi::Error& e) {
-        state->Settle(reply, false, {}, 0, e.Message());
-      }
-    });
-    Napi::Function err = Napi::Function::New(env, [fail, state, reply](const Napi::CallbackInfo& info) {
-      try {
-        fail(info[0], "the callback failed");
-      } catch (const Napi::Error& e) {
-        state->Settle(reply, false, {}, 0, e.Message());
-      }
-    });
-    promise.Get("then").As<Napi::Function>().Call(promise, {ok, err});
-  } catch (const Napi::Error& e) {
-    try {
-      fail(e.Value(), "the callback threw");
-    } catch (const Napi::Error&) {
-      state->Settle(reply, false, {}, 0, "the callback threw");
-    }
+bool ToNumber(Napi::Value v, JsReply& r, std::string& problem) {
+  if (!v.IsNumber()) {
+    problem = "the certConf callback did not produce a number";
+    return false;
   }
+  r.number = v.As<Napi::Number>().Int32Value();
+  return true;
 }
 
 }  // namespace
@@ -106,7 +67,7 @@ int Bridges::Log(const char* component, const char* file, int line, OSSL_CMP_sev
   CtxState* self = CtxState::Current();
   if (self == nullptr || message == nullptr) return 1;
   if (self->logToJs.load()) {
-    std::shared_ptr<CtxState> state = self->shared_from_this();
+    std::shared_ptr<CtxState> state = self->self();
     std::string comp = component != nullptr ? component : "";
     std::string f = file != nullptr ? file : "";
     std::string msg = message;
@@ -212,13 +173,13 @@ OSSL_CMP_MSG* Bridges::TransferJs(OSSL_CMP_CTX* ctx, const OSSL_CMP_MSG* req) {
   auto request = std::make_shared<std::vector<unsigned char>>(der, der + len);
   OPENSSL_free(der);
   int timeout = OSSL_CMP_CTX_get_option(ctx, OSSL_CMP_OPT_MSG_TIMEOUT);  // already capped by TOTAL_TIMEOUT
-  std::shared_ptr<CtxState> state = self->shared_from_this();
+  std::shared_ptr<CtxState> state = self->self();
   std::shared_ptr<JsReply> reply;
   CtxState::Wait w = self->RoundTrip(
       [state, request](Napi::Env env, const std::shared_ptr<JsReply>& r) {
-        if (state->transferFn.IsEmpty()) return state->Settle(r, false, {}, 0, "no transfer callback is set");
+        if (state->transferFn.IsEmpty()) return state->Settle(r, false, "no transfer callback is set");
         napi_value buf = Napi::Buffer<unsigned char>::Copy(env, request->data(), request->size());
-        CallAsync(env, state, state->transferFn, {buf}, r, true);
+        state->CallAsync(env, state->transferFn, {buf}, r, ToBytes);
       },
       timeout, reply);
   if (w == CtxState::Wait::Aborted) return nullptr;
@@ -241,6 +202,7 @@ OSSL_CMP_MSG* Bridges::TransferJs(OSSL_CMP_CTX* ctx, const OSSL_CMP_MSG* req) {
   if (rsp == nullptr || p != reply->bytes.data() + reply->bytes.size()) {
     OSSL_CMP_MSG_free(rsp);
     self->callbackProblem = "the transfer callback returned bytes that are not a DER PKIMessage";
+    self->badResponse = std::move(reply->bytes);
     return nullptr;
   }
   self->transferFailed = false;
@@ -258,14 +220,17 @@ int Bridges::CertConfJs(OSSL_CMP_CTX* ctx, X509* cert, int failInfo, const char*
   std::string inText = (text != nullptr && *text != nullptr) ? *text : "";
   bool hasText = text != nullptr && *text != nullptr;
   int timeout = OSSL_CMP_CTX_get_option(ctx, OSSL_CMP_OPT_MSG_TIMEOUT);
-  std::shared_ptr<CtxState> state = self->shared_from_this();
+  std::shared_ptr<CtxState> state = self->self();
   std::shared_ptr<JsReply> reply;
   CtxState::Wait w = self->RoundTrip(
       [state, certDer, failInfo, inText, hasText](Napi::Env env, const std::shared_ptr<JsReply>& r) {
-        if (state->certConfFn.IsEmpty()) return state->Settle(r, true, {}, failInfo, "");
+        if (state->certConfFn.IsEmpty()) {
+          r->number = failInfo;
+          return state->Settle(r, true);
+        }
         napi_value c = Napi::Buffer<unsigned char>::Copy(env, certDer->data(), certDer->size());
         napi_value t = hasText ? Napi::String::New(env, inText) : env.Null();
-        CallAsync(env, state, state->certConfFn, {c, Napi::Number::New(env, failInfo), t}, r, false);
+        state->CallAsync(env, state->certConfFn, {c, Napi::Number::New(env, failInfo), t}, r, ToNumber);
       },
       timeout, reply);
   if (w != CtxState::Wait::Settled) {

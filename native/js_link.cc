@@ -1,0 +1,105 @@
+#include "js_link.h"
+
+#include <chrono>
+
+#include "executor.h"
+
+namespace cmp {
+
+void JsLink::Abort() {
+  std::lock_guard<std::mutex> lock(mu_);
+  aborted_ = true;
+  OnAbortLocked();
+  cv_.notify_all();
+}
+
+bool JsLink::aborted() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return aborted_;
+}
+
+void JsLink::SuspendAbort(bool suspended) {
+  std::lock_guard<std::mutex> lock(mu_);
+  aborted_ = !suspended;
+}
+
+bool JsLink::Sleep(int seconds) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return !cv_.wait_for(lock, std::chrono::seconds(seconds), [this] { return aborted_; });
+}
+
+JsLink::Wait JsLink::RoundTrip(Invoke invoke, int timeoutSeconds, std::shared_ptr<JsReply>& reply) {
+  auto r = std::make_shared<JsReply>();
+  std::shared_ptr<JsLink> self = shared_from_this();
+  bool posted = executor_ != nullptr && executor_->Post([self, r, invoke](Napi::Env env) {
+    if (self->aborted()) return self->Settle(r, false, "aborted");
+    invoke(env, r);
+  });
+  if (!posted) return Wait::Aborted;  // the environment is going away
+  std::unique_lock<std::mutex> lock(mu_);
+  auto done = [&] { return r->settled || aborted_; };
+  if (timeoutSeconds > 0) {
+    if (!cv_.wait_for(lock, std::chrono::seconds(timeoutSeconds), done)) return Wait::TimedOut;
+  } else {
+    cv_.wait(lock, done);
+  }
+  if (!r->settled) return Wait::Aborted;
+  reply = r;
+  return Wait::Settled;
+}
+
+void JsLink::Settle(const std::shared_ptr<JsReply>& reply, bool ok, std::string problem) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (reply->settled) return;
+  reply->settled = true;
+  reply->ok = ok;
+  reply->problem = std::move(problem);
+  cv_.notify_all();
+}
+
+void JsLink::Post(std::function<void(Napi::Env)> fn) {
+  if (executor_ != nullptr) executor_->Post(std::move(fn));
+}
+
+void JsLink::KeepCause(Napi::Value cause) {
+  Napi::Object holder = Napi::Object::New(cause.Env());
+  holder.Set("value", cause);
+  callbackCause = Napi::Persistent(holder.As<Napi::Value>());
+}
+
+Napi::Value JsLink::Cause() { return callbackCause.Value().As<Napi::Object>().Get("value"); }
+
+void JsLink::CallAsync(Napi::Env env, Napi::FunctionReference& fn, std::vector<napi_value> args,
+                       const std::shared_ptr<JsReply>& reply, Convert convert) {
+  std::shared_ptr<JsLink> self = shared_from_this();
+  auto fail = [self, reply](Napi::Value cause, std::string problem) {
+    try {
+      self->KeepCause(cause);
+    } catch (const Napi::Error&) {
+      // the cause is lost, the failure is not
+    }
+    self->Settle(reply, false, std::move(problem));
+  };
+  try {
+    Napi::Value result = fn.Call(args);
+    if (!result.IsPromise()) return fail(result, "the callback did not return a promise");
+    Napi::Object promise = result.As<Napi::Object>();
+    Napi::Function onOk = Napi::Function::New(env, [self, reply, convert, fail](const Napi::CallbackInfo& info) {
+      try {
+        std::string problem;
+        if (!convert(info[0], *reply, problem)) return fail(info[0], problem);
+        self->Settle(reply, true);
+      } catch (const Napi::Error& e) {
+        fail(e.Value(), e.Message());
+      }
+    });
+    Napi::Function onErr = Napi::Function::New(env, [fail](const Napi::CallbackInfo& info) {
+      fail(info[0], "the callback failed");
+    });
+    promise.Get("then").As<Napi::Function>().Call(promise, {onOk, onErr});
+  } catch (const Napi::Error& e) {
+    fail(e.Value(), "the callback threw");
+  }
+}
+
+}  // namespace cmp
