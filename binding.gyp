@@ -4,6 +4,8 @@
       "target_name": "openssl_cmp",
       "sources": [
         "native/addon.cc",
+        "native/cert_issuer.cc",
+        "native/cmp_server.cc",
         "native/cmp_context.cc",
         "native/convert.cc",
         "native/ctx_state.cc",

@@ -19,6 +19,7 @@ import {
 } from './convert';
 import { CertReqType, Option } from './constants';
 import { CmpError } from './errors';
+import { oidDer, tlv } from './der';
 import { LogEntry, NativeCmpContext, NativeItav, binding } from './native';
 
 export type { LogEntry } from './native';
@@ -521,46 +522,19 @@ function serialBytes(serial: bigint | number | string | Buffer): Buffer {
   return Buffer.from(hex, 'hex');
 }
 
-// --- minimal DER for the Extensions list form ---------------------------------
-
-function derLength(n: number): Buffer {
-  if (n < 0x80) return Buffer.from([n]);
-  const bytes: number[] = [];
-  for (let v = n; v > 0; v >>= 8) bytes.unshift(v & 0xff);
-  return Buffer.from([0x80 | bytes.length, ...bytes]);
-}
-
-function tlv(tag: number, content: Buffer): Buffer {
-  return Buffer.concat([Buffer.from([tag]), derLength(content.length), content]);
-}
-
-function oidDer(oid: string, param: string): Buffer {
-  const dotted = binding.objectOid(oid);
-  if (dotted === null) throw new CmpError(`${param}: unknown object '${oid}'`, { code: 'ERR_CMP_INVALID_ARGUMENT' });
-  const arcs = dotted.split('.').map((a) => BigInt(a));
-  const out: number[] = [Number(arcs[0] * 40n + arcs[1])];
-  for (const arc of arcs.slice(2)) {
-    const chunk: number[] = [];
-    let v = arc;
-    do {
-      chunk.unshift(Number(v & 0x7fn));
-      v >>= 7n;
-    } while (v > 0n);
-    for (let i = 0; i < chunk.length - 1; i++) chunk[i] |= 0x80;
-    out.push(...chunk);
-  }
-  return tlv(0x06, Buffer.from(out));
-}
-
 function encodeExtensions(exts: ExtensionInput[]): Buffer {
-  const items = exts.map((e, i) => {
-    if (e === null || typeof e !== 'object') throw typeError(`exts[${i}]`, 'an object { oid, value, critical? }', e);
-    checkString(e.oid, `exts[${i}].oid`);
-    const value = toBytes(e.value, `exts[${i}].value`)!;
-    const parts = [oidDer(e.oid, `exts[${i}].oid`)];
-    if (e.critical) parts.push(Buffer.from([0x01, 0x01, 0xff]));
-    parts.push(tlv(0x04, value));
-    return tlv(0x30, Buffer.concat(parts));
-  });
-  return tlv(0x30, Buffer.concat(items));
+  return tlv(
+    0x30,
+    Buffer.concat(
+      exts.map((e, i) => {
+        if (e === null || typeof e !== 'object') throw typeError(`exts[${i}]`, 'an object { oid, value, critical? }', e);
+        checkString(e.oid, `exts[${i}].oid`);
+        const value = toBytes(e.value, `exts[${i}].value`)!;
+        const parts = [oidDer(e.oid, `exts[${i}].oid`)];
+        if (e.critical) parts.push(Buffer.from([0x01, 0x01, 0xff]));
+        parts.push(tlv(0x04, value));
+        return tlv(0x30, Buffer.concat(parts));
+      }),
+    ),
+  );
 }

@@ -19,6 +19,10 @@ export type {
   TlsOptions,
 } from './context';
 export { httpTransport } from './transport';
+export { CmpServer } from './server';
+export type { CmpServerOptions, CmpServerHandlers, CertRequest, RevocationRequest, HandlerResult, ListenOptions } from './server';
+export { TestCa } from './test-ca';
+export type { TestCaOptions } from './test-ca';
 export type { HttpTransportOptions } from './transport';
 export type { CertificateInput, CertificateListInput, KeyInput, CsrInput, SecretInput } from './convert';
 export { CertReqType, Option, PKIStatus, FailInfo, PopoMethod, LogLevel } from './constants';

@@ -83,10 +83,31 @@ export interface LogEntry {
   line?: number;
 }
 
+export declare class NativeCmpServer {
+  constructor(options: Record<string, unknown>, dispatch: (kind: string, info: any) => Promise<unknown>);
+  handle(request: Buffer): Promise<Buffer>;
+  close(): void;
+}
+
+export interface IssueOptions {
+  issuerCert?: Buffer;
+  issuerKey: Buffer;
+  publicKey: Buffer;
+  subject: string | Buffer;
+  serial: Buffer;
+  notBefore: number;
+  notAfter: number;
+  extensions?: Buffer | null;
+  ca?: boolean;
+}
+
 export type FeatureMode = 'native' | 'emulated' | false;
 
 export interface NativeBinding {
   CmpContext: typeof NativeCmpContext;
+  CmpServer: typeof NativeCmpServer;
+  issueCertificate(options: IssueOptions): Buffer;
+  nameFromDer(der: Buffer): string;
   opensslVersion: string;
   features: Record<string, FeatureMode>;
   setErrorClass(cls: new (message: string) => Error): void;

@@ -3,7 +3,9 @@
 #include <openssl/crypto.h>
 #include <openssl/objects.h>
 
+#include "cert_issuer.h"
 #include "cmp_context.h"
+#include "cmp_server.h"
 #include "features.h"
 #include "ossl_error.h"
 
@@ -14,6 +16,9 @@ Addon::Addon(Napi::Env env, Napi::Object exports) : executor(std::make_unique<Ex
                        InstanceMethod<&Addon::ObjectNid>("objectNid"),
                        InstanceMethod<&Addon::ObjectOid>("objectOid")});
   exports.Set("CmpContext", CmpContext::Define(env));
+  exports.Set("CmpServer", CmpServer::Define(env));
+  exports.Set("issueCertificate", Napi::Function::New(env, IssueCertificate, "issueCertificate"));
+  exports.Set("nameFromDer", Napi::Function::New(env, NameFromDer, "nameFromDer"));
   exports.Set("opensslVersion", OpenSSL_version(OPENSSL_VERSION));
   exports.Set("features", GetFeatures().ToJs(env));
   // Threads must be gone before the environment (and this instance) is.

@@ -1,0 +1,311 @@
+// CmpServer: OpenSSL's CMP server with JS handlers, in process or over HTTP.
+import * as http from 'node:http';
+import { AddressInfo } from 'node:net';
+import { KeyObject, createPublicKey } from 'node:crypto';
+import {
+  CertificateInput,
+  CertificateListInput,
+  KeyInput,
+  SecretInput,
+  toBytes,
+  toCertDer,
+  toCertsDer,
+  toPrivateKeyDer,
+  typeError,
+} from './convert';
+import { PKIStatus } from './constants';
+import type { Itav, ItavInput, TransferCallback } from './context';
+import { CmpError } from './errors';
+import { NativeCmpServer, binding } from './native';
+import { TestCa } from './test-ca';
+
+/** What a certificate request (IR, CR, P10CR, KUR) asks for. */
+export interface CertRequest {
+  type: 'ir' | 'cr' | 'p10cr' | 'kur';
+  certReqId: number;
+  /** One-line form, "/CN=a/O=b"; null when the request has none. */
+  subject: string | null;
+  subjectDer: Buffer | null;
+  publicKey: KeyObject | null;
+  /** DER Extensions of the template or CSR. */
+  extensions: Buffer | null;
+  /** DER PKCS#10 request (P10CR). */
+  csr: Buffer | null;
+  /** KUR: the certificate to be updated. */
+  oldCertId: { issuer: string; serial: bigint } | null;
+}
+
+export interface RevocationRequest {
+  issuer: string;
+  serial: bigint;
+}
+
+/**
+ * A handler's answer: certificates, a status (rejection with failInfo bits and
+ * text), or "waiting" with the seconds after which the client should poll.
+ */
+export type HandlerResult =
+  | { cert: CertificateInput; chain?: CertificateListInput; caPubs?: CertificateListInput }
+  | { status: number; failInfo?: number; text?: string }
+  | { waiting: true; checkAfter: number };
+
+export interface CmpServerHandlers {
+  certReq?(req: CertRequest): HandlerResult | Promise<HandlerResult>;
+  /** Called on each pollReq of a request answered with `waiting` (default: certReq again). */
+  pollReq?(req: CertRequest): HandlerResult | Promise<HandlerResult>;
+  rr?(req: RevocationRequest): HandlerResult | void | Promise<HandlerResult | void>;
+  genm?(req: { itavs: Itav[] }): ItavInput[] | Promise<ItavInput[]>;
+  /** false rejects the confirmation. */
+  certConf?(conf: { certReqId: number; certHash: Buffer | null; status: string | null }): boolean | void | Promise<boolean | void>;
+  error?(err: { status: string; errorCode: number; details: string[] }): void;
+}
+
+export interface CmpServerOptions {
+  /** PBM: reference (senderKID) and shared secret. */
+  ref?: SecretInput;
+  secret?: SecretInput;
+  /** Signature protection: the server's certificate and key. */
+  cert?: CertificateInput;
+  key?: KeyInput;
+  /** Trust anchors for signature-protected requests, and intermediates. */
+  trusted?: CertificateListInput;
+  untrusted?: CertificateListInput;
+  /** The CA that issues when no handlers are given (a new TestCa otherwise). */
+  ca?: TestCa;
+  handlers?: CmpServerHandlers;
+  grantImplicitConfirm?: boolean;
+  acceptUnprotected?: boolean;
+  acceptRaVerified?: boolean;
+  sendUnprotectedErrors?: boolean;
+  /** Seconds an unfinished transaction is kept (default 300). */
+  transactionTimeout?: number;
+  maxTransactions?: number;
+}
+
+export interface ListenOptions {
+  host?: string;
+  port?: number;
+  path?: string;
+  /** Largest request body accepted, in bytes (default 1 MiB). */
+  maxRequestBytes?: number;
+}
+
+const CONTENT_TYPE = 'application/pkixcmp';
+
+function certDers(certs: CertificateListInput | undefined, param: string): Buffer[] | undefined {
+  return certs === undefined ? undefined : toCertsDer(certs, param)!;
+}
+
+export class CmpServer {
+  readonly #options: CmpServerOptions;
+  readonly #ready: Promise<NativeCmpServer>;
+  #ca: TestCa | undefined;
+  #http: http.Server | undefined;
+  #closed = false;
+
+  constructor(options: CmpServerOptions = {}) {
+    if (options === null || typeof options !== 'object') throw typeError('options', 'an object', options);
+    this.#options = options;
+    this.#ca = options.ca;
+    this.#ready = this.#start();
+    this.#ready.catch(() => {}); // surfaced by handle()
+  }
+
+  /** The issuing CA when the server runs on the built-in one. */
+  async ca(): Promise<TestCa | undefined> {
+    await this.#ready;
+    return this.#ca;
+  }
+
+  async #start(): Promise<NativeCmpServer> {
+    const o = this.#options;
+    let handlers = o.handlers;
+    if (!handlers) {
+      this.#ca ??= await TestCa.create();
+      handlers = this.#ca.handlers();
+    }
+    const native: Record<string, unknown> = {
+      ref: toBytes(o.ref, 'ref'),
+      secret: toBytes(o.secret, 'secret'),
+      cert: toCertDer(o.cert, 'cert'),
+      key: o.key == null ? null : toPrivateKeyDer(o.key, 'key'),
+      trusted: certDers(o.trusted, 'trusted'),
+      untrusted: certDers(o.untrusted, 'untrusted'),
+      grantImplicitConfirm: !!o.grantImplicitConfirm,
+      acceptUnprotected: !!o.acceptUnprotected,
+      acceptRaVerified: !!o.acceptRaVerified,
+      sendUnprotectedErrors: !!o.sendUnprotectedErrors,
+      transactionTimeout: o.transactionTimeout,
+      maxTransactions: o.maxTransactions,
+    };
+    if (native.secret == null && native.key == null && this.#ca) {
+      // no credentials given: sign responses as the CA itself
+      native.cert = this.#ca.cert.raw;
+      native.key = this.#ca.key.export({ format: 'der', type: 'pkcs8' });
+    }
+    const h = handlers;
+    return new binding.CmpServer(native, (kind, info) => Promise.resolve().then(() => dispatch(h, kind, info)));
+  }
+
+  /** Answers one DER PKIMessage, off the main thread. */
+  async handle(request: Buffer | Uint8Array): Promise<Buffer> {
+    const der = toBytes(request, 'request')!;
+    if (this.#closed) throw new CmpError('The CMP server is closed', { code: 'ERR_CMP_SERVER_CLOSED' });
+    return (await this.#ready).handle(der);
+  }
+
+  /** A transfer callback for CmpContext.setTransferCallback: the server in process. */
+  readonly transfer: TransferCallback = (request) => this.handle(request);
+
+  /** Serves CMP over HTTP (RFC 6712): POST of application/pkixcmp, keep-alive. */
+  async listen(options: ListenOptions = {}): Promise<{ url: string; port: number }> {
+    if (this.#http) throw new CmpError('The server is listening already', { code: 'ERR_CMP_SERVER_LISTENING' });
+    await this.#ready;
+    const path = options.path ?? '/pkix/';
+    const limit = options.maxRequestBytes ?? 1 << 20;
+    const server = http.createServer((req, res) => this.#serveHttp(req, res, path, limit));
+    server.keepAliveTimeout = 5000;
+    this.#http = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
+    });
+    const addr = server.address() as AddressInfo;
+    const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+    return { url: `http://${host}:${addr.port}${path}`, port: addr.port };
+  }
+
+  #serveHttp(req: http.IncomingMessage, res: http.ServerResponse, path: string, limit: number): void {
+    const fail = (status: number, text: string): void => {
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      res.writeHead(status, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(text) });
+      res.end(text);
+    };
+    const url = (req.url ?? '').split('?')[0];
+    if (url !== path && url !== path.replace(/\/$/, '')) return fail(404, 'not found\n');
+    if (req.method !== 'POST') return fail(405, 'use POST\n');
+    const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+    if (type !== CONTENT_TYPE) return fail(415, `content type must be ${CONTENT_TYPE}\n`);
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > limit) {
+      fail(413, 'request too large\n');
+      return void req.destroy();
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        fail(413, 'request too large\n');
+        req.destroy();
+      } else {
+        chunks.push(c);
+      }
+    });
+    req.on('end', () => {
+      if (size > limit) return;
+      this.handle(Buffer.concat(chunks)).then(
+        (rsp) => {
+          res.writeHead(200, { 'content-type': CONTENT_TYPE, 'content-length': rsp.length });
+          res.end(rsp);
+        },
+        (err: CmpError) => fail(err.code === 'ERR_CMP_BAD_REQUEST' ? 400 : 500, `${err.message}\n`),
+      );
+    });
+  }
+
+  /** Stops listening and refuses further requests. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const server = this.#http;
+    this.#http = undefined;
+    if (server) {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections?.();
+      });
+    }
+    try {
+      (await this.#ready).close();
+    } catch {
+      // never started
+    }
+  }
+}
+
+function bigSerial(b: Buffer | null): bigint {
+  return b && b.length ? BigInt(`0x${b.toString('hex')}`) : 0n;
+}
+
+interface NativeCertReq {
+  type: CertRequest['type'];
+  certReqId: number;
+  subject: Buffer | null;
+  publicKey: Buffer | null;
+  extensions: Buffer | null;
+  csr: Buffer | null;
+  oldCertId: { issuer: Buffer | null; serial: Buffer | null } | null;
+}
+
+function certRequest(n: NativeCertReq): CertRequest {
+  return {
+    type: n.type,
+    certReqId: n.certReqId,
+    subject: n.subject ? binding.nameFromDer(n.subject) : null,
+    subjectDer: n.subject,
+    publicKey: n.publicKey ? createPublicKey({ key: n.publicKey, format: 'der', type: 'spki' }) : null,
+    extensions: n.extensions,
+    csr: n.csr,
+    oldCertId: n.oldCertId
+      ? { issuer: n.oldCertId.issuer ? binding.nameFromDer(n.oldCertId.issuer) : '', serial: bigSerial(n.oldCertId.serial) }
+      : null,
+  };
+}
+
+function normalize(r: HandlerResult | void | undefined): Record<string, unknown> {
+  if (r == null) return { status: PKIStatus.accepted };
+  if ('waiting' in r && r.waiting) return { status: PKIStatus.waiting, checkAfter: Math.max(0, Math.floor(r.checkAfter)) };
+  if ('cert' in r && r.cert) {
+    return {
+      status: PKIStatus.accepted,
+      cert: toCertDer(r.cert, 'cert'),
+      chain: r.chain === undefined ? undefined : toCertsDer(r.chain, 'chain'),
+      caPubs: r.caPubs === undefined ? undefined : toCertsDer(r.caPubs, 'caPubs'),
+    };
+  }
+  const s = r as { status: number; failInfo?: number; text?: string };
+  return { status: s.status, failInfo: s.failInfo ?? 0, text: s.text };
+}
+
+async function dispatch(h: CmpServerHandlers, kind: string, info: any): Promise<Record<string, unknown>> {
+  switch (kind) {
+    case 'certReq':
+      if (!h.certReq) return { status: PKIStatus.rejection, failInfo: 1 << 2, text: 'certificate requests are not served here' };
+      return normalize(await h.certReq(certRequest(info)));
+    case 'pollReq': {
+      const fn = h.pollReq ?? h.certReq;
+      if (!fn) return { status: PKIStatus.rejection, failInfo: 1 << 2 };
+      return normalize(await fn(certRequest(info)));
+    }
+    case 'rr':
+      if (!h.rr) return { status: PKIStatus.rejection, failInfo: 1 << 2, text: 'revocation is not served here' };
+      return normalize(await h.rr({ issuer: info.issuer ? binding.nameFromDer(info.issuer) : '', serial: bigSerial(info.serial) }));
+    case 'genm':
+      return { itavs: h.genm ? await h.genm({ itavs: info.itavs }) : info.itavs };
+    case 'certConf':
+      return { accept: h.certConf ? (await h.certConf(info)) !== false : true };
+    case 'error':
+      try {
+        h.error?.(info);
+      } catch {
+        // informational only
+      }
+      return {};
+    default:
+      throw new Error(`unknown server callback ${kind}`);
+  }
+}
+

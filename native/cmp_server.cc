@@ -1,0 +1,575 @@
+#include "cmp_server.h"
+
+#include <openssl/crmf.h>
+#include <openssl/err.h>
+
+#include <ctime>
+
+#include "addon.h"
+#include "features.h"
+#include "message_check.h"
+#include "ossl_error.h"
+
+namespace cmp {
+
+namespace {
+
+constexpr int kHandlerTimeout = 120;  // seconds a JS handler may take
+
+// What a JS handler decided, converted on the main thread.
+struct Decision {
+  int status = OSSL_CMP_PKISTATUS_accepted;
+  int failInfo = 0;
+  std::string text;
+  X509Ptr cert;
+  X509StackPtr chain, caPubs;
+  int checkAfter = -1;  // >= 0: "waiting"
+  ItavStackPtr itavs;
+  bool accept = true;
+};
+
+// What a certificate request asks for, gathered on the worker thread.
+struct CertReqInfo {
+  std::string type;
+  int certReqId = 0;
+  std::vector<unsigned char> subject, publicKey, extensions, csr, oldIssuer, oldSerial;
+  std::string sender;
+};
+
+// Runs an i2d function and keeps its output.
+template <typename I2d>
+std::vector<unsigned char> Der(I2d i2d) {
+  unsigned char* der = nullptr;
+  int len = i2d(&der);
+  std::vector<unsigned char> out;
+  if (len > 0 && der != nullptr) out.assign(der, der + len);
+  OPENSSL_free(der);
+  return out;
+}
+
+std::vector<unsigned char> NameDer(const X509_NAME* name) {
+  return name == nullptr ? std::vector<unsigned char>() : Der([&](unsigned char** out) { return i2d_X509_NAME(name, out); });
+}
+
+std::vector<unsigned char> IntegerBytes(const ASN1_INTEGER* i) {
+  std::vector<unsigned char> out;
+  BIGNUM* bn = i == nullptr ? nullptr : ASN1_INTEGER_to_BN(i, nullptr);
+  if (bn != nullptr) {
+    out.resize(static_cast<size_t>(BN_num_bytes(bn)));
+    BN_bn2bin(bn, out.data());
+    BN_free(bn);
+  }
+  return out;
+}
+
+// CertTemplate's publicKey is [6] IMPLICIT SubjectPublicKeyInfo; OpenSSL 3.0
+// has no getter for it, so it is taken from the template's DER.
+std::vector<unsigned char> TemplatePublicKey(const OSSL_CRMF_CERTTEMPLATE* tmpl) {
+  std::vector<unsigned char> t = Der([&](unsigned char** out) { return i2d_OSSL_CRMF_CERTTEMPLATE(const_cast<OSSL_CRMF_CERTTEMPLATE*>(tmpl), out); });
+  if (t.empty()) return {};
+  const unsigned char* p = t.data();
+  long len = 0;
+  int tag = 0, cls = 0;
+  if ((ASN1_get_object(&p, &len, &tag, &cls, static_cast<long>(t.size())) & 0x80) != 0) return {};
+  const unsigned char* end = p + len;
+  while (p < end) {
+    const unsigned char* start = p;
+    int ret = ASN1_get_object(&p, &len, &tag, &cls, end - p);
+    if ((ret & 0x80) != 0) return {};
+    if (cls == V_ASN1_CONTEXT_SPECIFIC && tag == 6) {
+      std::vector<unsigned char> spki(static_cast<size_t>(ASN1_object_size(1, static_cast<int>(len), V_ASN1_SEQUENCE)));
+      unsigned char* q = spki.data();
+      ASN1_put_object(&q, 1, static_cast<int>(len), V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL);
+      std::copy(p, p + len, q);
+      return spki;
+    }
+    p += len;
+    (void)start;
+  }
+  return {};
+}
+
+const char* BodyName(int type) {
+  switch (type) {
+    case OSSL_CMP_IR: return "ir";
+    case OSSL_CMP_CR: return "cr";
+    case OSSL_CMP_P10CR: return "p10cr";
+    case OSSL_CMP_KUR: return "kur";
+    default: return "unknown";
+  }
+}
+
+Napi::Value Bytes(Napi::Env env, const std::vector<unsigned char>& v) {
+  if (v.empty()) return env.Null();
+  return Napi::Buffer<unsigned char>::Copy(env, v.data(), v.size());
+}
+
+Napi::Object CertReqToJs(Napi::Env env, const CertReqInfo& in) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("type", in.type);
+  o.Set("certReqId", in.certReqId);
+  o.Set("subject", Bytes(env, in.subject));
+  o.Set("publicKey", Bytes(env, in.publicKey));
+  o.Set("extensions", Bytes(env, in.extensions));
+  o.Set("csr", Bytes(env, in.csr));
+  if (!in.oldIssuer.empty() || !in.oldSerial.empty()) {
+    Napi::Object old = Napi::Object::New(env);
+    old.Set("issuer", Bytes(env, in.oldIssuer));
+    old.Set("serial", Bytes(env, in.oldSerial));
+    o.Set("oldCertId", old);
+  } else {
+    o.Set("oldCertId", env.Null());
+  }
+  o.Set("sender", in.sender);
+  return o;
+}
+
+// The facade normalises every handler result to this shape.
+bool ToDecision(Napi::Value v, JsReply& r, std::string& problem) {
+  if (!v.IsObject()) {
+    problem = "the handler did not produce an object";
+    return false;
+  }
+  Napi::Object o = v.As<Napi::Object>();
+  auto d = std::make_shared<Decision>();
+  auto num = [&](const char* k, int def) {
+    Napi::Value x = o.Get(k);
+    return x.IsNumber() ? x.As<Napi::Number>().Int32Value() : def;
+  };
+  d->status = num("status", OSSL_CMP_PKISTATUS_accepted);
+  d->failInfo = num("failInfo", 0);
+  d->checkAfter = num("checkAfter", -1);
+  if (o.Get("text").IsString()) d->text = o.Get("text").As<Napi::String>().Utf8Value();
+  if (o.Has("accept")) d->accept = o.Get("accept").ToBoolean();
+  Napi::Value cert = o.Get("cert");
+  if (!cert.IsUndefined() && !cert.IsNull()) d->cert = CertFromJs(cert, "cert");
+  Napi::Value chain = o.Get("chain");
+  if (chain.IsArray()) d->chain = CertsFromJs(chain, "chain");
+  Napi::Value caPubs = o.Get("caPubs");
+  if (caPubs.IsArray()) d->caPubs = CertsFromJs(caPubs, "caPubs");
+  Napi::Value itavs = o.Get("itavs");
+  if (itavs.IsArray()) {
+    d->itavs.reset(sk_OSSL_CMP_ITAV_new_null());
+    Napi::Array arr = itavs.As<Napi::Array>();
+    for (uint32_t i = 0; i < arr.Length(); i++) {
+      ItavPtr itav = ItavFromJs(arr.Get(i), "itavs[]");
+      sk_OSSL_CMP_ITAV_push(d->itavs.get(), itav.release());
+    }
+  }
+  r.payload = d;
+  return true;
+}
+
+std::shared_ptr<Decision> Ask(ServerState* server, const char* kind, std::function<Napi::Value(Napi::Env)> build) {
+  std::shared_ptr<ServerState> state = server->self();
+  std::string what = kind;
+  std::shared_ptr<JsReply> reply;
+  JsLink::Wait w = server->RoundTrip(
+      [state, what, build](Napi::Env env, const std::shared_ptr<JsReply>& r) {
+        if (state->dispatch.IsEmpty()) return state->Settle(r, false, "the server is closed");
+        state->CallAsync(env, state->dispatch, {Napi::String::New(env, what), build(env)}, r, ToDecision);
+      },
+      kHandlerTimeout, reply);
+  if (w != JsLink::Wait::Settled || !reply->ok) {
+    std::string problem = w == JsLink::Wait::TimedOut ? "timed out"
+                          : w == JsLink::Wait::Aborted ? "the server was closed"
+                                                       : reply->problem;
+    ERR_raise_data(ERR_LIB_CMP, CMP_R_ERROR_PROCESSING_MESSAGE, "%s handler: %s", what.c_str(), problem.c_str());
+    return nullptr;
+  }
+  return std::static_pointer_cast<Decision>(reply->payload);
+}
+
+Session* SessionOf(OSSL_CMP_SRV_CTX* srv) { return static_cast<Session*>(OSSL_CMP_SRV_CTX_get0_custom_ctx(srv)); }
+
+OSSL_CMP_PKISI* StatusOf(const Decision& d) {
+  return OSSL_CMP_STATUSINFO_new(d.status, d.failInfo, d.text.empty() ? nullptr : d.text.c_str());
+}
+
+std::shared_ptr<CertReqInfo> Gather(const OSSL_CMP_MSG* req, int certReqId, const OSSL_CRMF_MSG* crm,
+                                    const X509_REQ* p10cr) {
+  auto in = std::make_shared<CertReqInfo>();
+  in->type = BodyName(OSSL_CMP_MSG_get_bodytype(req));
+  in->certReqId = certReqId;
+  const OSSL_CMP_PKIHEADER* hdr = OSSL_CMP_MSG_get0_header(req);
+  (void)hdr;
+  if (p10cr != nullptr) {
+    in->csr = Der([&](unsigned char** out) { return i2d_X509_REQ(const_cast<X509_REQ*>(p10cr), out); });
+    in->subject = NameDer(X509_REQ_get_subject_name(p10cr));
+    in->publicKey = Der([&](unsigned char** out) { return i2d_PUBKEY(X509_REQ_get0_pubkey(const_cast<X509_REQ*>(p10cr)), out); });
+    STACK_OF(X509_EXTENSION)* exts = X509_REQ_get_extensions(const_cast<X509_REQ*>(p10cr));
+    if (exts != nullptr) {
+      in->extensions = Der([&](unsigned char** out) { return i2d_X509_EXTENSIONS(exts, out); });
+      sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+    }
+  } else if (crm != nullptr) {
+    const OSSL_CRMF_CERTTEMPLATE* tmpl = OSSL_CRMF_MSG_get0_tmpl(crm);
+    in->subject = NameDer(OSSL_CRMF_CERTTEMPLATE_get0_subject(tmpl));
+    in->publicKey = TemplatePublicKey(tmpl);
+    X509_EXTENSIONS* exts = OSSL_CRMF_CERTTEMPLATE_get0_extensions(tmpl);
+    if (exts != nullptr) {
+      in->extensions = Der([&](unsigned char** out) { return i2d_X509_EXTENSIONS(exts, out); });
+    }
+    OSSL_CRMF_CERTID* old = OSSL_CRMF_MSG_get0_regCtrl_oldCertID(crm);
+    if (old != nullptr) {
+      in->oldIssuer = NameDer(OSSL_CRMF_CERTID_get0_issuer(old));
+      in->oldSerial = IntegerBytes(OSSL_CRMF_CERTID_get0_serialNumber(old));
+    }
+  }
+  return in;
+}
+
+OSSL_CMP_PKISI* CertReqCb(OSSL_CMP_SRV_CTX* srv, const OSSL_CMP_MSG* req, int certReqId, const OSSL_CRMF_MSG* crm,
+                          const X509_REQ* p10cr, X509** certOut, STACK_OF(X509)** chainOut,
+                          STACK_OF(X509)** caPubs) {
+  Session* s = SessionOf(srv);
+  std::shared_ptr<Decision> d;
+  if (s->decided) {  // polling finished: the answer is already known
+    d = std::static_pointer_cast<Decision>(s->decided);
+    s->decided.reset();
+  } else {
+    std::shared_ptr<CertReqInfo> in = Gather(req, certReqId, crm, p10cr);
+    d = Ask(s->server, "certReq", [in](Napi::Env env) { return CertReqToJs(env, *in); });
+    if (!d) return nullptr;
+    if (d->checkAfter >= 0) {
+      OSSL_CMP_MSG_free(s->pendingRequest);
+      s->pendingRequest = OSSL_CMP_MSG_dup(req);
+      s->pendingInfo = in;
+      return OSSL_CMP_STATUSINFO_new(OSSL_CMP_PKISTATUS_waiting, 0, nullptr);
+    }
+  }
+  OSSL_CMP_MSG_free(s->pendingRequest);
+  s->pendingRequest = nullptr;
+  if (d->cert) *certOut = X509_dup(d->cert.get());
+  if (d->chain) *chainOut = X509_chain_up_ref(d->chain.get());
+  if (d->caPubs) *caPubs = X509_chain_up_ref(d->caPubs.get());
+  return StatusOf(*d);
+}
+
+int PollReqCb(OSSL_CMP_SRV_CTX* srv, const OSSL_CMP_MSG* req, int certReqId, OSSL_CMP_MSG** certReq,
+              int64_t* checkAfter) {
+  Session* s = SessionOf(srv);
+  *certReq = nullptr;
+  if (s->pendingRequest == nullptr) {
+    ERR_raise_data(ERR_LIB_CMP, CMP_R_UNEXPECTED_PKIBODY, "no request is pending");
+    return 0;
+  }
+  std::shared_ptr<CertReqInfo> in = std::static_pointer_cast<CertReqInfo>(s->pendingInfo);
+  std::shared_ptr<Decision> d = Ask(s->server, "pollReq", [in](Napi::Env env) { return CertReqToJs(env, *in); });
+  if (!d) return 0;
+  if (d->checkAfter >= 0) {
+    *checkAfter = d->checkAfter;
+    return 1;
+  }
+  s->decided = d;
+  *certReq = OSSL_CMP_MSG_dup(s->pendingRequest);
+  *checkAfter = 0;
+  return *certReq != nullptr;
+}
+
+OSSL_CMP_PKISI* RrCb(OSSL_CMP_SRV_CTX* srv, const OSSL_CMP_MSG* req, const X509_NAME* issuer,
+                     const ASN1_INTEGER* serial) {
+  std::vector<unsigned char> iss = NameDer(issuer);
+  std::vector<unsigned char> ser = IntegerBytes(serial);
+  std::shared_ptr<Decision> d = Ask(SessionOf(srv)->server, "rr", [iss, ser](Napi::Env env) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("issuer", Bytes(env, iss));
+    o.Set("serial", Bytes(env, ser));
+    return o;
+  });
+  return d ? StatusOf(*d) : nullptr;
+}
+
+int GenmCb(OSSL_CMP_SRV_CTX* srv, const OSSL_CMP_MSG* req, const STACK_OF(OSSL_CMP_ITAV)* in,
+           STACK_OF(OSSL_CMP_ITAV)** out) {
+  // ITAVs cross as DER, converted on the main thread.
+  auto copy = std::shared_ptr<STACK_OF(OSSL_CMP_ITAV)>(
+      sk_OSSL_CMP_ITAV_deep_copy(in, OSSL_CMP_ITAV_dup, OSSL_CMP_ITAV_free), FreeItavStack);
+  std::shared_ptr<Decision> d = Ask(SessionOf(srv)->server, "genm", [copy](Napi::Env env) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("itavs", ItavsToJs(env, copy.get()));
+    return o;
+  });
+  if (!d) return 0;
+  *out = d->itavs ? d->itavs.release() : sk_OSSL_CMP_ITAV_new_null();
+  return *out != nullptr;
+}
+
+std::string StatusText(const OSSL_CMP_PKISI* si) {
+  char buf[OSSL_CMP_PKISI_BUFLEN];
+  return si != nullptr && OSSL_CMP_snprint_PKIStatusInfo(si, buf, sizeof buf) != nullptr ? buf : "";
+}
+
+void ErrorCb(OSSL_CMP_SRV_CTX* srv, const OSSL_CMP_MSG* req, const OSSL_CMP_PKISI* si, const ASN1_INTEGER* code,
+             const OSSL_CMP_PKIFREETEXT* details) {
+  std::string status = StatusText(si);
+  std::vector<std::string> texts = FreeTextToStrings(details);
+  long errorCode = code != nullptr ? ASN1_INTEGER_get(code) : -1;
+  std::shared_ptr<ServerState> state = SessionOf(srv)->server->self();
+  state->Post([state, status, texts, errorCode](Napi::Env env) {
+    if (state->dispatch.IsEmpty()) return;
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("status", status);
+    o.Set("errorCode", Napi::Number::New(env, static_cast<double>(errorCode)));
+    Napi::Array a = Napi::Array::New(env, texts.size());
+    for (size_t i = 0; i < texts.size(); i++) a.Set(i, texts[i]);
+    o.Set("details", a);
+    try {
+      state->dispatch.Call({Napi::String::New(env, "error"), o});
+    } catch (const Napi::Error&) {
+      // informational only
+    }
+  });
+}
+
+int CertConfCb(OSSL_CMP_SRV_CTX* srv, const OSSL_CMP_MSG* req, int certReqId, const ASN1_OCTET_STRING* certHash,
+               const OSSL_CMP_PKISI* si) {
+  std::vector<unsigned char> hash;
+  if (certHash != nullptr) hash.assign(certHash->data, certHash->data + certHash->length);
+  std::string status = StatusText(si);
+  std::shared_ptr<Decision> d = Ask(SessionOf(srv)->server, "certConf", [certReqId, hash, status](Napi::Env env) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("certReqId", certReqId);
+    o.Set("certHash", Bytes(env, hash));
+    o.Set("status", status.empty() ? env.Null() : Napi::String::New(env, status));
+    return o;
+  });
+  return d && d->accept ? 1 : 0;
+}
+
+int DropLog(const char*, const char*, int, OSSL_CMP_severity, const char*) { return 1; }
+
+std::string Hex(const ASN1_OCTET_STRING* s) {
+  static const char digits[] = "0123456789abcdef";
+  std::string out;
+  if (s == nullptr) return out;
+  for (int i = 0; i < s->length; i++) {
+    out += digits[s->data[i] >> 4];
+    out += digits[s->data[i] & 15];
+  }
+  return out;
+}
+
+}  // namespace
+
+Session::~Session() {
+  OSSL_CMP_SRV_CTX_free(srv);
+  OSSL_CMP_MSG_free(pendingRequest);
+}
+
+ServerState::ServerState(Executor* executor, ServerConfig config) : JsLink(executor), config_(std::move(config)) {}
+
+ServerState::~ServerState() = default;
+
+OSSL_CMP_SRV_CTX* ServerState::NewServerContext(Session* session) {
+  OSSL_CMP_SRV_CTX* srv = OSSL_CMP_SRV_CTX_new(nullptr, nullptr);
+  if (srv == nullptr) return nullptr;
+  OSSL_CMP_CTX* ctx = OSSL_CMP_SRV_CTX_get0_cmp_ctx(srv);
+  bool ok = OSSL_CMP_SRV_CTX_init(srv, session, CertReqCb, RrCb, GenmCb, ErrorCb, CertConfCb, PollReqCb) &&
+            OSSL_CMP_SRV_CTX_set_grant_implicit_confirm(srv, config_.grantImplicitConfirm) &&
+            OSSL_CMP_SRV_CTX_set_accept_unprotected(srv, config_.acceptUnprotected) &&
+            OSSL_CMP_SRV_CTX_set_accept_raverified(srv, config_.acceptRaVerified) &&
+            OSSL_CMP_SRV_CTX_set_send_unprotected_errors(srv, config_.sendUnprotectedErrors) &&
+            OSSL_CMP_CTX_set_log_cb(ctx, DropLog);
+  if (ok && config_.hasRef) {
+    ok = OSSL_CMP_CTX_set1_referenceValue(ctx, config_.ref.data(), static_cast<int>(config_.ref.size()));
+  }
+  if (ok && config_.hasSecret) {
+    ok = OSSL_CMP_CTX_set1_secretValue(ctx, config_.secret.data(), static_cast<int>(config_.secret.size()));
+  }
+  if (ok && config_.cert) ok = OSSL_CMP_CTX_set1_cert(ctx, config_.cert.get());
+  if (ok && config_.key) ok = OSSL_CMP_CTX_set1_pkey(ctx, config_.key.get());
+  if (ok && config_.untrusted) ok = OSSL_CMP_CTX_set1_untrusted(ctx, config_.untrusted.get());
+  if (ok && config_.trusted) {
+    X509_STORE* store = X509_STORE_new();
+    for (int i = 0; store != nullptr && i < sk_X509_num(config_.trusted.get()); i++) {
+      X509_STORE_add_cert(store, sk_X509_value(config_.trusted.get(), i));
+    }
+    ok = store != nullptr && OSSL_CMP_CTX_set0_trustedStore(ctx, store);
+    if (!ok) X509_STORE_free(store);
+  }
+  // CVE-2026-63074: OpenSSL 3.1+ can be told not to cache extraCerts at all;
+  // on 3.0 the cache lives only as long as this one transaction's context.
+  if (ok && GetFeatures().noCacheExtraCerts) (void)OSSL_CMP_CTX_set_option(ctx, 37 /* NO_CACHE_EXTRACERTS */, 1);
+  if (!ok) {
+    OSSL_CMP_SRV_CTX_free(srv);
+    return nullptr;
+  }
+  return srv;
+}
+
+std::shared_ptr<Session> ServerState::Acquire(const std::string& tid, std::string& error) {
+  std::lock_guard<std::mutex> lock(sessionsMu_);
+  time_t now = time(nullptr);
+  for (auto it = sessions_.begin(); it != sessions_.end();) {
+    if (!it->second->busy && now - it->second->lastUsed > config_.transactionTimeout) {
+      it = sessions_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  auto found = tid.empty() ? sessions_.end() : sessions_.find(tid);
+  if (found != sessions_.end()) {
+    if (found->second->busy) {
+      error = "another message of this transaction is being processed";
+      return nullptr;
+    }
+    found->second->busy = true;
+    return found->second;
+  }
+  if (sessions_.size() >= config_.maxTransactions) {
+    error = "too many open transactions";
+    return nullptr;
+  }
+  auto s = std::make_shared<Session>();
+  s->server = this;
+  s->srv = NewServerContext(s.get());
+  if (s->srv == nullptr) {
+    error = "cannot create a server context";
+    return nullptr;
+  }
+  s->busy = true;
+  if (!tid.empty()) sessions_[tid] = s;
+  return s;
+}
+
+void ServerState::Release(const std::string& tid, const std::shared_ptr<Session>& s) {
+  bool closed = OSSL_CMP_CTX_get_status(OSSL_CMP_SRV_CTX_get0_cmp_ctx(s->srv)) == OSSL_CMP_PKISTATUS_unspecified;
+  std::lock_guard<std::mutex> lock(sessionsMu_);
+  s->busy = false;
+  s->lastUsed = time(nullptr);
+  if (closed && !tid.empty()) {
+    auto it = sessions_.find(tid);
+    if (it != sessions_.end() && it->second == s) sessions_.erase(it);
+  }
+}
+
+bool ServerState::Process(const std::vector<unsigned char>& request, std::vector<unsigned char>& response,
+                          std::string& error) {
+  std::string why;
+  if (!ProtectionAlgIsSafe(request.data(), static_cast<long>(request.size()), why)) {
+    error = "request refused: " + why;
+    return false;
+  }
+  const unsigned char* p = request.data();
+  OSSL_CMP_MSG* req = d2i_OSSL_CMP_MSG(nullptr, &p, static_cast<long>(request.size()));
+  if (req == nullptr || p != request.data() + request.size()) {
+    OSSL_CMP_MSG_free(req);
+    error = "the request is not a DER PKIMessage";
+    return false;
+  }
+  std::string tid = Hex(OSSL_CMP_HDR_get0_transactionID(OSSL_CMP_MSG_get0_header(req)));
+  std::shared_ptr<Session> s = Acquire(tid, error);
+  if (!s) {
+    OSSL_CMP_MSG_free(req);
+    return false;
+  }
+  OSSL_CMP_MSG* rsp = OSSL_CMP_SRV_process_request(s->srv, req);
+  OSSL_CMP_MSG_free(req);
+  Release(tid, s);
+  if (rsp == nullptr) {
+    error = "no response could be produced";
+    return false;
+  }
+  response = Der([&](unsigned char** out) { return i2d_OSSL_CMP_MSG(rsp, out); });
+  OSSL_CMP_MSG_free(rsp);
+  if (response.empty()) {
+    error = "the response could not be encoded";
+    return false;
+  }
+  return true;
+}
+
+namespace {
+
+class ServerJob : public Job {
+ public:
+  ServerJob(Napi::Env env, std::shared_ptr<ServerState> state, Napi::Object owner, std::vector<unsigned char> req)
+      : state_(std::move(state)),
+        owner_(Napi::Persistent(owner)),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        request_(std::move(req)) {}
+  Napi::Promise promise() const { return deferred_.Promise(); }
+  void Execute() override {
+    ERR_clear_error();
+    ok_ = state_->Process(request_, response_, error_.message);
+    if (!ok_) error_.DrainQueue();
+    ERR_clear_error();
+  }
+  void Complete(Napi::Env env) override {
+    if (ok_) {
+      deferred_.Resolve(Napi::Buffer<unsigned char>::Copy(env, response_.data(), response_.size()));
+    } else {
+      error_.code = "ERR_CMP_BAD_REQUEST";
+      deferred_.Reject(MakeCmpError(env, error_).Value());
+    }
+  }
+  void Abort() override { state_->Abort(); }
+
+ private:
+  std::shared_ptr<ServerState> state_;
+  Napi::ObjectReference owner_;
+  Napi::Promise::Deferred deferred_;
+  std::vector<unsigned char> request_, response_;
+  bool ok_ = false;
+  ErrorInfo error_;
+};
+
+bool Nullish(const Napi::Value& v) { return v.IsNull() || v.IsUndefined(); }
+
+}  // namespace
+
+Napi::Function CmpServer::Define(Napi::Env env) {
+  return DefineClass(env, "NativeCmpServer",
+                     {InstanceMethod<&CmpServer::Handle>("handle"), InstanceMethod<&CmpServer::Close>("close")});
+}
+
+CmpServer::CmpServer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CmpServer>(info) {
+  Napi::Env env = info.Env();
+  ErrQueueGuard guard;
+  if (!info[0].IsObject()) ThrowType(env, "options must be an object");
+  if (!info[1].IsFunction()) ThrowType(env, "dispatch must be a function");
+  Napi::Object o = info[0].As<Napi::Object>();
+  ServerConfig c;
+  if (!Nullish(o.Get("ref"))) {
+    c.ref = BytesFromJs(o.Get("ref"), "ref");
+    c.hasRef = true;
+  }
+  if (!Nullish(o.Get("secret"))) {
+    c.secret = BytesFromJs(o.Get("secret"), "secret");
+    c.hasSecret = true;
+  }
+  if (!Nullish(o.Get("cert"))) c.cert = CertFromJs(o.Get("cert"), "cert");
+  if (!Nullish(o.Get("key"))) c.key = KeyFromJs(o.Get("key"), true, "key");
+  if (!Nullish(o.Get("trusted"))) c.trusted = CertsFromJs(o.Get("trusted"), "trusted");
+  if (!Nullish(o.Get("untrusted"))) c.untrusted = CertsFromJs(o.Get("untrusted"), "untrusted");
+  c.grantImplicitConfirm = o.Get("grantImplicitConfirm").ToBoolean();
+  c.acceptUnprotected = o.Get("acceptUnprotected").ToBoolean();
+  c.acceptRaVerified = o.Get("acceptRaVerified").ToBoolean();
+  c.sendUnprotectedErrors = o.Get("sendUnprotectedErrors").ToBoolean();
+  if (o.Get("transactionTimeout").IsNumber()) c.transactionTimeout = o.Get("transactionTimeout").As<Napi::Number>().Int32Value();
+  if (o.Get("maxTransactions").IsNumber()) {
+    c.maxTransactions = static_cast<size_t>(o.Get("maxTransactions").As<Napi::Number>().Int64Value());
+  }
+  if (!c.hasSecret && !c.key) ThrowCode(env, "ERR_CMP_INVALID_ARGUMENT", "a CmpServer needs a secret or a key to protect its responses");
+  state_ = std::make_shared<ServerState>(env.GetInstanceData<Addon>()->executor.get(), std::move(c));
+  state_->dispatch = Napi::Persistent(info[1].As<Napi::Function>());
+}
+
+Napi::Value CmpServer::Handle(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::vector<unsigned char> req = BytesFromJs(info[0], "request");
+  if (state_->dispatch.IsEmpty()) ThrowCode(env, "ERR_CMP_SERVER_CLOSED", "The CMP server is closed");
+  auto* job = new ServerJob(env, state_, Value(), std::move(req));
+  Napi::Promise promise = job->promise();
+  env.GetInstanceData<Addon>()->executor->Submit(env, job);
+  return promise;
+}
+
+Napi::Value CmpServer::Close(const Napi::CallbackInfo& info) {
+  state_->Abort();
+  state_->dispatch.Reset();
+  return info.Env().Undefined();
+}
+
+}  // namespace cmp

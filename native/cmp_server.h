@@ -1,0 +1,81 @@
+// CmpServer: OpenSSL's CMP server (OSSL_CMP_SRV_CTX) with its callbacks
+// answered by one JS dispatcher function. OpenSSL keeps one transaction per
+// server context, so each transaction gets a context of its own, found again
+// by its transactionID; abandoned ones expire.
+#pragma once
+
+#include <napi.h>
+#include <openssl/cmp.h>
+
+#include <ctime>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "convert.h"
+#include "js_link.h"
+
+namespace cmp {
+
+struct ServerConfig {
+  std::vector<unsigned char> ref, secret;
+  bool hasRef = false, hasSecret = false;
+  X509Ptr cert;
+  PkeyPtr key;
+  X509StackPtr trusted, untrusted;
+  bool grantImplicitConfirm = false, acceptUnprotected = false, acceptRaVerified = false,
+       sendUnprotectedErrors = false;
+  int transactionTimeout = 300;  // seconds an unfinished transaction is kept
+  size_t maxTransactions = 10000;
+};
+
+class ServerState;
+
+// One transaction's server context and what polling needs to remember.
+struct Session {
+  OSSL_CMP_SRV_CTX* srv = nullptr;
+  ServerState* server = nullptr;
+  time_t lastUsed = 0;
+  bool busy = false;
+  OSSL_CMP_MSG* pendingRequest = nullptr;    // the cert request answered with "waiting"
+  std::shared_ptr<void> pendingInfo;          // what it asked for, for the pollReq handler
+  std::shared_ptr<void> decided;              // its answer, once polling produced one
+  ~Session();
+};
+
+class ServerState : public JsLink {
+ public:
+  ServerState(Executor* executor, ServerConfig config);
+  ~ServerState() override;
+
+  // Worker thread: answers one DER request; false with `error` on a request
+  // that cannot be answered with a CMP message at all.
+  bool Process(const std::vector<unsigned char>& request, std::vector<unsigned char>& response, std::string& error);
+
+  Napi::FunctionReference dispatch;  // main thread only
+  std::shared_ptr<ServerState> self() { return std::static_pointer_cast<ServerState>(shared_from_this()); }
+
+ private:
+  std::shared_ptr<Session> Acquire(const std::string& tid, std::string& error);
+  void Release(const std::string& tid, const std::shared_ptr<Session>& s);
+  OSSL_CMP_SRV_CTX* NewServerContext(Session* session);
+
+  ServerConfig config_;
+  std::mutex sessionsMu_;
+  std::map<std::string, std::shared_ptr<Session>> sessions_;
+};
+
+class CmpServer : public Napi::ObjectWrap<CmpServer> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit CmpServer(const Napi::CallbackInfo& info);
+
+ private:
+  Napi::Value Handle(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+  std::shared_ptr<ServerState> state_;
+};
+
+}  // namespace cmp
