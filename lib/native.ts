@@ -86,6 +86,7 @@ export interface LogEntry {
 export declare class NativeCmpServer {
   constructor(options: Record<string, unknown>, dispatch: (kind: string, info: any) => Promise<unknown>);
   handle(request: Buffer): Promise<Buffer>;
+  openTransactions(): number;
   close(): void;
 }
 

@@ -138,8 +138,9 @@ export class CmpServer {
       transactionTimeout: o.transactionTimeout,
       maxTransactions: o.maxTransactions,
     };
-    if (native.secret == null && native.key == null && this.#ca) {
-      // no credentials given: sign responses as the CA itself
+    if (native.key == null && this.#ca) {
+      // no signing credentials given: sign responses as the CA itself (PBM
+      // requests are still answered with PBM when a secret is set)
       native.cert = this.#ca.cert.raw;
       native.key = this.#ca.key.export({ format: 'der', type: 'pkcs8' });
     }
@@ -215,6 +216,11 @@ export class CmpServer {
         (err: CmpError) => fail(err.code === 'ERR_CMP_BAD_REQUEST' ? 400 : 500, `${err.message}\n`),
       );
     });
+  }
+
+  /** Transactions begun and not yet finished (expired ones excluded). */
+  async openTransactions(): Promise<number> {
+    return (await this.#ready).openTransactions();
   }
 
   /** Stops listening and refuses further requests. */

@@ -444,6 +444,11 @@ void ServerState::Release(const std::string& tid, const std::shared_ptr<Session>
   }
 }
 
+size_t ServerState::OpenTransactions() {
+  std::lock_guard<std::mutex> lock(sessionsMu_);
+  return sessions_.size();
+}
+
 bool ServerState::Process(const std::vector<unsigned char>& request, std::vector<unsigned char>& response,
                           std::string& error) {
   std::string why;
@@ -521,7 +526,8 @@ bool Nullish(const Napi::Value& v) { return v.IsNull() || v.IsUndefined(); }
 
 Napi::Function CmpServer::Define(Napi::Env env) {
   return DefineClass(env, "NativeCmpServer",
-                     {InstanceMethod<&CmpServer::Handle>("handle"), InstanceMethod<&CmpServer::Close>("close")});
+                     {InstanceMethod<&CmpServer::Handle>("handle"), InstanceMethod<&CmpServer::Close>("close"),
+                      InstanceMethod<&CmpServer::OpenTransactions>("openTransactions")});
 }
 
 CmpServer::CmpServer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CmpServer>(info) {
@@ -564,6 +570,10 @@ Napi::Value CmpServer::Handle(const Napi::CallbackInfo& info) {
   Napi::Promise promise = job->promise();
   env.GetInstanceData<Addon>()->executor->Submit(env, job);
   return promise;
+}
+
+Napi::Value CmpServer::OpenTransactions(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(state_->OpenTransactions()));
 }
 
 Napi::Value CmpServer::Close(const Napi::CallbackInfo& info) {

@@ -54,6 +54,7 @@ class ServerState : public JsLink {
   // that cannot be answered with a CMP message at all.
   bool Process(const std::vector<unsigned char>& request, std::vector<unsigned char>& response, std::string& error);
 
+  size_t OpenTransactions();
   Napi::FunctionReference dispatch;  // main thread only
   std::shared_ptr<ServerState> self() { return std::static_pointer_cast<ServerState>(shared_from_this()); }
 
@@ -75,6 +76,7 @@ class CmpServer : public Napi::ObjectWrap<CmpServer> {
  private:
   Napi::Value Handle(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value OpenTransactions(const Napi::CallbackInfo& info);
   std::shared_ptr<ServerState> state_;
 };
 

@@ -1,0 +1,328 @@
+import { execFile } from 'node:child_process';
+import { X509Certificate, createPublicKey, generateKeyPairSync } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { CertReqType, CmpContext, CmpError, CmpServer, FailInfo, Option, PKIStatus, TestCa } from '../lib';
+import { closeAll, track } from './helpers/context';
+import { Pki, makePki, removePki } from './helpers/pki';
+
+const run = promisify(execFile);
+let pki: Pki;
+let ca: TestCa;
+let server: CmpServer;
+
+beforeAll(async () => {
+  pki = makePki();
+  ca = await TestCa.create({ subject: '/CN=Server Test CA/O=openssl-cmp' });
+  server = new CmpServer({ ref: 'ref', secret: 'sec', ca, trusted: ca.cert });
+  // (signature-protected requests are answered as the CA itself)
+});
+afterEach(closeAll);
+afterAll(async () => {
+  await server.close();
+  removePki(pki);
+});
+
+function client(srv: CmpServer = server) {
+  const ctx = track(new CmpContext());
+  ctx.setTransferCallback(srv.transfer);
+  ctx.setReferenceValue('ref');
+  ctx.setSecretValue('sec');
+  ctx.setTrustedStore(ca.cert);
+  return ctx;
+}
+
+function newKey() {
+  return generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+}
+
+async function enroll(subject = '/CN=device/O=Test') {
+  const ctx = client();
+  const key = newKey();
+  ctx.setNewPkey(key);
+  ctx.setSubjectName(subject);
+  const cert = await ctx.execIR();
+  ctx.close();
+  return { cert, key };
+}
+
+describe('in process, through server.transfer', () => {
+  test('IR: a real certificate for the requested key, subject and SANs, issued by the CA', async () => {
+    const ctx = client();
+    const key = newKey();
+    ctx.setNewPkey(key);
+    ctx.setSubjectName('/CN=dev-1/O=Acme');
+    ctx.pushSubjectAltName('DNS:dev-1.acme.example');
+    const cert = await ctx.execIR();
+    expect(cert.subject).toBe('CN=dev-1\nO=Acme');
+    expect(cert.issuer).toBe('CN=Server Test CA\nO=openssl-cmp');
+    expect(cert.subjectAltName).toBe('DNS:dev-1.acme.example');
+    expect(cert.publicKey.equals(createPublicKey(key))).toBe(true);
+    expect(cert.verify(ca.cert.publicKey)).toBe(true);
+    expect(ctx.getCaPubs()[0].raw.equals(ca.cert.raw)).toBe(true);
+    expect(ca.certificate(cert.serialNumber)).toBeDefined();
+  });
+
+  test('CR signed with an enrolled certificate, against the trusted CA', async () => {
+    const { cert, key } = await enroll('/CN=signer');
+    const ctx = track(new CmpContext());
+    ctx.setTransferCallback(server.transfer);
+    ctx.setCert(cert);
+    ctx.setPkey(key);
+    ctx.setTrustedStore(ca.cert);
+    ctx.setNewPkey(newKey());
+    ctx.setSubjectName('/CN=second');
+    const c2 = await ctx.execCR();
+    expect(c2.subject).toBe('CN=second');
+  });
+
+  test('KUR replaces, RR revokes, and a revoked certificate cannot be updated', async () => {
+    const { cert, key } = await enroll('/CN=renew-me');
+    const kur = client();
+    kur.setCert(cert);
+    kur.setPkey(key);
+    kur.setOldCert(cert);
+    kur.setNewPkey(newKey());
+    const renewed = await kur.execKUR();
+    expect(renewed.subject).toBe('CN=renew-me');
+    expect(renewed.serialNumber).not.toBe(cert.serialNumber);
+
+    const rr = client();
+    rr.setOldCert(renewed);
+    await rr.execRR();
+    expect(ca.isRevoked(renewed.serialNumber)).toBe(true);
+
+    const again = client();
+    again.setCert(cert);
+    again.setPkey(key);
+    again.setOldCert(renewed);
+    again.setNewPkey(newKey());
+    const err: CmpError = await again.execKUR().catch((e) => e);
+    expect(err).toBeInstanceOf(CmpError);
+    expect(err.failInfo).toContain('certRevoked');
+  });
+
+  test('P10CR from a PKCS#10 CSR', async () => {
+    const ctx = client();
+    ctx.setP10CSR(pki.read('newkey.csr'));
+    const cert = await ctx.execP10CR();
+    expect(cert.subject).toBe('CN=newkey\nO=Test');
+  });
+
+  test('GENM: caCerts and rootCaKeyUpdate answered by the CA', async () => {
+    const ctx = client();
+    const cas = await ctx.getCaCerts();
+    expect(cas.map((c) => c.raw.equals(ca.cert.raw))).toEqual([true]);
+    ctx.reinit();
+    await expect(ctx.getRootCaKeyUpdate(ca.cert)).resolves.toEqual({ newWithNew: null });
+  });
+
+  test('RR of an unknown certificate is rejected with badCertId', async () => {
+    const ctx = client();
+    ctx.setOldCert(pki.read('client.crt'));
+    const err: CmpError = await ctx.execRR().catch((e) => e);
+    expect(err.pkiStatus).toBe(PKIStatus.rejection);
+    expect(err.failInfo).toEqual(['badCertId']);
+  });
+});
+
+describe('handlers', () => {
+  test('rejection with failInfo and text, field by field', async () => {
+    const srv = new CmpServer({ ref: 'ref', secret: 'sec', handlers: {
+      certReq: () => ({ status: PKIStatus.rejection, failInfo: 1 << FailInfo.badPOP | 1 << FailInfo.notAuthorized, text: 'not today' }),
+    } });
+    const ctx = client(srv);
+    ctx.setNewPkey(newKey());
+    ctx.setSubjectName('/CN=x');
+    const err: CmpError = await ctx.execIR().catch((e) => e);
+    expect(err.code).toBe('ERR_OSSL_CMP_REQUEST_REJECTED_BY_SERVER');
+    expect(err.failInfo).toEqual(['badPOP', 'notAuthorized']);
+    expect(err.statusString).toEqual(['not today']);
+    await srv.close();
+  });
+
+  test('waiting, then the certificate: polling through execIR and tryCertReq', async () => {
+    let polls = 0;
+    const srv = new CmpServer({ ref: 'ref', secret: 'sec', handlers: {
+      certReq: () => ({ waiting: true, checkAfter: 0 }),
+      pollReq: (req) => (++polls % 3 ? { waiting: true, checkAfter: 0 } : { cert: ca.issue({ publicKey: req.publicKey!, subject: req.subjectDer! }) }),
+    } });
+    const ctx = client(srv);
+    ctx.setNewPkey(newKey());
+    ctx.setSubjectName('/CN=patient');
+    expect((await ctx.execIR()).subject).toBe('CN=patient');
+    expect(polls).toBe(3);
+    ctx.reinit();
+    const first = await ctx.tryCertReq(CertReqType.IR);
+    expect(first).toEqual({ done: false, checkAfter: 0 });
+    let r = first;
+    while (!r.done) r = await ctx.tryCertReq(CertReqType.IR);
+    expect(r.cert!.subject).toBe('CN=patient');
+    await srv.close();
+  });
+
+  test('certConf and error handlers see what the client sent; implicit confirmation skips certConf', async () => {
+    const confs: unknown[] = [];
+    const errors: unknown[] = [];
+    const handlers = { ...ca.handlers(), certConf: (c: unknown) => void confs.push(c), error: (e: unknown) => void errors.push(e) };
+    const srv = new CmpServer({ ref: 'ref', secret: 'sec', handlers, grantImplicitConfirm: true });
+    const ctx = client(srv);
+    ctx.setNewPkey(newKey());
+    ctx.setSubjectName('/CN=c');
+    await ctx.execIR();
+    expect(confs).toHaveLength(1);
+    ctx.reinit();
+    ctx.setOption(Option.IMPLICIT_CONFIRM, 1);
+    await ctx.execIR();
+    expect(confs).toHaveLength(1);
+    ctx.reinit();
+    ctx.setOption(Option.IMPLICIT_CONFIRM, 0);
+    ctx.setCertConfCallback(() => 1 << FailInfo.badCertTemplate);
+    await expect(ctx.execIR()).rejects.toBeInstanceOf(CmpError);
+    expect(confs).toHaveLength(2);
+    await srv.close();
+  });
+
+  test('a throwing handler becomes a CMP error message, not a crash', async () => {
+    const srv = new CmpServer({ ref: 'ref', secret: 'sec', handlers: { certReq: () => { throw new Error('db down'); } } });
+    const ctx = client(srv);
+    ctx.setNewPkey(newKey());
+    ctx.setSubjectName('/CN=x');
+    const err: CmpError = await ctx.execIR().catch((e) => e);
+    expect(err.code).toBe('ERR_OSSL_CMP_RECEIVED_ERROR');
+    expect(err.pkiStatus).toBe(PKIStatus.rejection);
+    await srv.close();
+  });
+
+  test('abandoned transactions expire; maxTransactions bounds the open ones', async () => {
+    const srv = new CmpServer({ ref: 'ref', secret: 'sec', ca, transactionTimeout: 1, maxTransactions: 2 });
+    const abandon = async () => {
+      const ctx = client(srv);
+      let n = 0;
+      ctx.setTransferCallback(async (req) => {
+        if (n++ === 1) throw new Error('client went away before certConf');
+        return srv.handle(req);
+      });
+      ctx.setNewPkey(newKey());
+      ctx.setSubjectName('/CN=gone');
+      await expect(ctx.execIR()).rejects.toBeInstanceOf(CmpError);
+    };
+    await abandon();
+    await abandon();
+    const third = client(srv);
+    third.setNewPkey(newKey());
+    third.setSubjectName('/CN=third');
+    const err: CmpError = await third.execIR().catch((e) => e);
+    expect((err.cause as CmpError).message).toMatch(/too many open transactions/);
+    await new Promise((r) => setTimeout(r, 2100));
+    third.reinit();
+    await expect(third.execIR()).resolves.toBeInstanceOf(X509Certificate);
+    await srv.close();
+  });
+});
+
+describe('over HTTP', () => {
+  let url: string;
+  let port: number;
+  let http: CmpServer;
+
+  beforeAll(async () => {
+    http = new CmpServer({ ref: 'ref', secret: 'sec', ca, trusted: ca.cert });
+    ({ url, port } = await http.listen());
+    fs.writeFileSync(pki.file('testca.crt'), ca.cert.toString());
+  });
+  afterAll(() => http.close());
+
+  const cli = (args: string[]) =>
+    run('openssl', ['cmp', '-config', '', '-server', `127.0.0.1:${port}`, '-path', 'pkix/', ...args], { cwd: pki.dir });
+
+  test('openssl cmp: IR with PBM, then KUR, RR and GENM with the result', async () => {
+    await cli(['-cmd', 'ir', '-ref', 'ref', '-secret', 'pass:sec', '-newkey', 'client.key', '-subject', '/CN=from-openssl',
+      '-certout', 'issued.pem']);
+    const cert = new X509Certificate(pki.read('issued.pem'));
+    expect(cert.subject).toBe('CN=from-openssl');
+    expect(cert.verify(ca.cert.publicKey)).toBe(true);
+    await cli(['-cmd', 'kur', '-cert', 'issued.pem', '-key', 'client.key', '-newkey', 'newkey.key', '-trusted', 'testca.crt',
+      '-certout', 'renewed.pem']);
+    const renewed = new X509Certificate(pki.read('renewed.pem'));
+    expect(renewed.subject).toBe('CN=from-openssl');
+    await cli(['-cmd', 'rr', '-ref', 'ref', '-secret', 'pass:sec', '-oldcert', 'renewed.pem']);
+    expect(ca.isRevoked(renewed.serialNumber)).toBe(true);
+    const genm = await cli(['-cmd', 'genm', '-ref', 'ref', '-secret', 'pass:sec', '-infotype', 'signKeyPairTypes']);
+    expect(genm.stderr + genm.stdout).toMatch(/signKeyPairTypes/);
+  });
+
+  test('openssl cmp: CR with signature protection, P10CR, implicit confirm', async () => {
+    const { cert, key } = await enroll('/CN=http-signer');
+    fs.writeFileSync(pki.file('signer.crt'), cert.toString());
+    fs.writeFileSync(pki.file('signer.key'), key.export({ format: 'pem', type: 'pkcs8' }));
+    await cli(['-cmd', 'cr', '-cert', 'signer.crt', '-key', 'signer.key', '-newkey', 'newkey.key', '-subject', '/CN=cr-http',
+      '-trusted', 'testca.crt', '-certout', 'cr.pem']);
+    expect(new X509Certificate(pki.read('cr.pem')).subject).toBe('CN=cr-http');
+    await cli(['-cmd', 'p10cr', '-ref', 'ref', '-secret', 'pass:sec', '-csr', 'newkey.csr', '-certout', 'p10.pem', '-implicit_confirm']);
+    expect(new X509Certificate(pki.read('p10.pem')).subject).toBe('CN=newkey\nO=Test');
+  });
+
+  test('64 parallel clients without implicit confirmation, each with its own fresh key, all succeed', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 64 }, async (_, i) => {
+        const ctx = track(new CmpContext());
+        ctx.setServer('127.0.0.1');
+        ctx.setServerPort(port);
+        ctx.setServerPath('pkix/');
+        ctx.setReferenceValue('ref');
+        ctx.setSecretValue('sec');
+        ctx.setTrustedStore(ca.cert);
+        const key = newKey();
+        ctx.setNewPkey(key);
+        ctx.setSubjectName(`/CN=parallel-${i}`);
+        const cert = await ctx.execIR();
+        return cert.subject === `CN=parallel-${i}` && cert.publicKey.equals(createPublicKey(key));
+      }),
+    );
+    expect(results.filter(Boolean)).toHaveLength(64);
+  }, 60000);
+
+  test('bad HTTP requests get HTTP errors', async () => {
+    const post = (body: Buffer, type = 'application/pkixcmp', p = '/pkix/') =>
+      fetch(`http://127.0.0.1:${port}${p}`, { method: 'POST', headers: { 'content-type': type }, body });
+    expect((await post(Buffer.from('junk'))).status).toBe(400);
+    expect((await post(Buffer.from('junk'), 'text/plain')).status).toBe(415);
+    expect((await post(Buffer.alloc(2 << 20))).status).toBe(413);
+    expect((await post(Buffer.from('junk'), 'application/pkixcmp', '/other')).status).toBe(404);
+    expect((await fetch(url)).status).toBe(405);
+  });
+});
+
+describe('hostile input', () => {
+  test('a request with crafted PBM protectionAlg parameters (CVE-2026-63076) is refused, not a crash', async () => {
+    const ctx = client();
+    ctx.setNewPkey(newKey());
+    ctx.setSubjectName('/CN=x');
+    let captured: Buffer | undefined;
+    ctx.setTransferCallback(async (req) => {
+      captured = req;
+      return server.handle(req);
+    });
+    await ctx.execIR();
+    const pbm = Buffer.from('06092a864886f67d07420d', 'hex');
+    const at = captured!.indexOf(pbm) + pbm.length;
+    expect(captured![at]).toBe(0x30);
+    const evil = Buffer.from(captured!);
+    evil[at] = 0x04;
+    const err: CmpError = await server.handle(evil).catch((e) => e);
+    expect(err.code).toBe('ERR_CMP_BAD_REQUEST');
+    expect(err.message).toMatch(/CVE-2026-63076/);
+  });
+
+  test('a flood of requests with unique extraCerts does not grow memory without bound (CVE-2026-63074)', async () => {
+    const { stdout } = await run(process.execPath, ['--expose-gc', path.join(__dirname, 'fixtures', 'server-flood.js'), '1000'],
+      { timeout: 60000 });
+    const { same, unique, open } = JSON.parse(stdout.trim());
+    expect(open).toBe(0);
+    // a cache of extraCerts would keep a parsed X509 (3 KiB and more) per unique certificate on top
+    // of what resending one and the same certificate costs
+    expect(unique - same).toBeLessThan(1536);
+  }, 60000);
+});
