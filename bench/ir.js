@@ -7,7 +7,7 @@ const { execFileSync, spawn } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { CmpContext, Option, opensslVersion } = require('..');
+const { CmpContext, CmpServer, Option, TestCa, opensslVersion } = require('..');
 
 const N_OURS = Number(process.env.BENCH_N || 400);
 const N_CLI = Number(process.env.BENCH_N_CLI || 100);
@@ -65,21 +65,22 @@ async function main() {
   makePki(dir);
   const { port, child } = await startMock(dir);
   const newKey = fs.readFileSync(path.join(dir, 'new.key'), 'utf8');
-  const ca = fs.readFileSync(path.join(dir, 'ca.crt'), 'utf8');
+  const caPem = fs.readFileSync(path.join(dir, 'ca.crt'), 'utf8');
   const cliArgs = ['cmp', '-config', '', '-cmd', 'ir', '-server', `127.0.0.1:${port}`, '-path', 'pkix/', '-ref', '1234',
     '-secret', 'pass:bench', '-newkey', 'new.key', '-subject', '/CN=new', '-implicit_confirm', '-certout', '/dev/null'];
 
-  const ours = (implicitConfirm) => async () => {
+  const ours = (implicitConfirm, target = { port, trusted: caPem }) => async () => {
     const ctx = new CmpContext();
     try {
+      if (target.transfer) ctx.setTransferCallback(target.transfer);
       ctx.setServer('127.0.0.1');
-      ctx.setServerPort(port);
+      ctx.setServerPort(target.port ?? 1);
       ctx.setServerPath('pkix/');
       ctx.setReferenceValue('1234');
       ctx.setSecretValue('bench');
       ctx.setNewPkey(newKey);
       ctx.setSubjectName('/CN=new');
-      ctx.setTrustedStore(ca);
+      ctx.setTrustedStore(target.trusted);
       ctx.setOption(Option.IMPLICIT_CONFIRM, implicitConfirm ? 1 : 0);
       await ctx.execIR();
     } finally {
@@ -102,6 +103,17 @@ async function main() {
   const cli1 = await measure('openssl cmp (spawned) serial', N_CLI, 1, cli(true), childCpuMs);
   const os4 = await measure('openssl-cmp 4 concurrent', N_OURS, 4, ours(true), ownCpuMs);
   const cli4 = await measure('openssl cmp (spawned) 4 concurrent', N_CLI, 4, cli(true), childCpuMs);
+  console.log('-- against this package\'s CmpServer, issuing a real certificate per IR (IR + certConf;')
+  console.log('   CPU counts client and server, both in this process)');
+  const ca = await TestCa.create();
+  const server = new CmpServer({ ref: '1234', secret: 'bench', ca });
+  const { port: srvPort } = await server.listen();
+  const overHttp = { port: srvPort, trusted: ca.cert };
+  const inProcess = { transfer: server.transfer, trusted: ca.cert };
+  await measure('CmpServer over HTTP, serial', N_OURS, 1, ours(false, overHttp), ownCpuMs);
+  await measure('CmpServer over HTTP, 8 concurrent', N_OURS, 8, ours(false, overHttp), ownCpuMs);
+  await measure('CmpServer in process, 8 concurrent', N_OURS, 8, ours(false, inProcess), ownCpuMs);
+  await server.close();
   const ratio = (a, b) => `${(a.perSec / b.perSec).toFixed(2)}x throughput, ${(a.cpuMs / b.cpuMs).toFixed(2)}x CPU per IR`;
   console.log('\nratios (openssl-cmp / openssl cmp):');
   console.log(`  serial with certConf:   ${ratio(osC, cliC)}`);

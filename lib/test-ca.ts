@@ -32,12 +32,14 @@ export class TestCa {
   readonly key: KeyObject;
   readonly days: number;
   readonly #issued = new Map<string, X509Certificate>();
+  readonly #keyDer: Buffer; // exported once: issuing is per request
   readonly #revoked = new Set<string>();
 
   private constructor(cert: X509Certificate, key: KeyObject, days: number) {
     this.cert = cert;
     this.key = key;
     this.days = days;
+    this.#keyDer = key.export({ format: 'der', type: 'pkcs8' });
   }
 
   static async create(options: TestCaOptions = {}): Promise<TestCa> {
@@ -74,7 +76,7 @@ export class TestCa {
     const cert = new X509Certificate(
       binding.issueCertificate({
         issuerCert: this.cert.raw,
-        issuerKey: this.key.export({ format: 'der', type: 'pkcs8' }),
+        issuerKey: this.#keyDer,
         publicKey: spki,
         subject: req.subject,
         serial: TestCa.#newSerial(),
