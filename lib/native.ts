@@ -109,6 +109,8 @@ export interface NativeBinding {
   CmpServer: typeof NativeCmpServer;
   issueCertificate(options: IssueOptions): Buffer;
   nameFromDer(der: Buffer): string;
+  readConfig(path: string): Record<string, Record<string, string>>;
+  parsePkcs12(der: Buffer, passphrase: string): { key: Buffer | null; cert: Buffer | null; ca: Buffer[] };
   opensslVersion: string;
   features: Record<string, FeatureMode>;
   setErrorClass(cls: new (message: string) => Error): void;

@@ -7,6 +7,7 @@
 #include "cmp_context.h"
 #include "cmp_server.h"
 #include "features.h"
+#include "file_formats.h"
 #include "ossl_error.h"
 
 namespace cmp {
@@ -19,6 +20,8 @@ Addon::Addon(Napi::Env env, Napi::Object exports) : executor(std::make_unique<Ex
   exports.Set("CmpServer", CmpServer::Define(env));
   exports.Set("issueCertificate", Napi::Function::New(env, IssueCertificate, "issueCertificate"));
   exports.Set("nameFromDer", Napi::Function::New(env, NameFromDer, "nameFromDer"));
+  exports.Set("readConfig", Napi::Function::New(env, ReadConfig, "readConfig"));
+  exports.Set("parsePkcs12", Napi::Function::New(env, ParsePkcs12, "parsePkcs12"));
   exports.Set("opensslVersion", OpenSSL_version(OPENSSL_VERSION));
   exports.Set("features", GetFeatures().ToJs(env));
   // Threads must be gone before the environment (and this instance) is.

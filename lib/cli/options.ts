@@ -1,0 +1,158 @@
+// The option set of `openssl cmp` (OpenSSL 3.0), by name and value type, in
+// the order of its help text. Types as OpenSSL's option parser knows them:
+// '-' flag, 's' string, 'n' integer, 'N' non-negative, 'p' positive.
+
+export type OptType = '-' | 's' | 'n' | 'N' | 'p';
+
+export interface OptSpec {
+  name: string;
+  type: OptType;
+  help: string;
+  /** Server (mock) side option. */
+  server?: boolean;
+  /** Not read from config files. */
+  cmdlineOnly?: boolean;
+}
+
+const o = (name: string, type: OptType, help: string, extra: Partial<OptSpec> = {}): OptSpec => ({ name, type, help, ...extra });
+
+export const SECTIONS: Array<[string, OptSpec[]]> = [
+  ['General options', [
+    o('help', '-', 'Display this summary', { cmdlineOnly: true }),
+    o('config', 's', 'Configuration file to use. "" = none. Default from env variable OPENSSL_CONF', { cmdlineOnly: true }),
+    o('section', 's', 'Section(s) in config file to get options from. "" = \'default\'. Default \'cmp\'', { cmdlineOnly: true }),
+    o('verbosity', 'N', 'Log level; 3=ERR, 4=WARN, 6=INFO, 7=DEBUG, 8=TRACE. Default 6 = INFO'),
+  ]],
+  ['Generic message options', [
+    o('cmd', 's', 'CMP request to send: ir/cr/kur/p10cr/rr/genm'),
+    o('infotype', 's', 'InfoType name for requesting specific info in genm, e.g. \'signKeyPairTypes\''),
+    o('geninfo', 's', 'generalInfo integer values to place in request PKIHeader with given OID'),
+  ]],
+  ['Certificate enrollment options', [
+    o('newkey', 's', 'Private or public key for the requested cert. Default: CSR key or client key'),
+    o('newkeypass', 's', 'New private key pass phrase source'),
+    o('subject', 's', 'Distinguished Name (DN) of subject to use in the requested cert template'),
+    o('issuer', 's', 'DN of the issuer to place in the requested certificate template'),
+    o('days', 'N', 'Requested validity time of the new certificate in number of days'),
+    o('reqexts', 's', 'Name of config file section defining certificate request extensions'),
+    o('sans', 's', 'Subject Alt Names (IPADDR/DNS/URI) to add as (critical) cert req extension'),
+    o('san_nodefault', '-', 'Do not take default SANs from reference certificate (see -oldcert)'),
+    o('policies', 's', 'Name of config file section defining policies certificate request extension'),
+    o('policy_oids', 's', 'Policy OID(s) to add as policies certificate request extension'),
+    o('policy_oids_critical', '-', 'Flag the policy OID(s) given with -policy_oids as critical'),
+    o('popo', 'n', 'Proof-of-Possession (POPO) method to use for ir/cr/kur'),
+    o('csr', 's', 'PKCS#10 CSR file in PEM or DER format to convert or to use in p10cr'),
+    o('out_trusted', 's', 'Certificates to trust when verifying newly enrolled certificates'),
+    o('implicit_confirm', '-', 'Request implicit confirmation of newly enrolled certificates'),
+    o('disable_confirm', '-', 'Do not confirm newly enrolled certificate w/o requesting implicit confirmation'),
+    o('certout', 's', 'File to save newly enrolled certificate'),
+    o('chainout', 's', 'File to save the chain of newly enrolled certificate'),
+  ]],
+  ['Certificate enrollment and revocation options', [
+    o('oldcert', 's', 'Certificate to be updated (defaulting to -cert) or to be revoked in rr'),
+    o('revreason', 'n', 'Reason code to include in revocation request (rr); possible values: 0..6, 8..10 (see RFC5280, 5.3.1) or -1'),
+  ]],
+  ['Message transfer options', [
+    o('server', 's', '[http[s]://]address[:port][/path] of CMP server. Default port 80 or 443'),
+    o('proxy', 's', '[http[s]://]address[:port][/path] of HTTP(S) proxy to use; path is ignored'),
+    o('no_proxy', 's', 'List of addresses of servers not to use HTTP(S) proxy for'),
+    o('recipient', 's', 'DN of CA. Default: subject of -srvcert, -issuer, issuer of -oldcert or -cert'),
+    o('path', 's', 'HTTP path (aka CMP alias) at the CMP server. Default from -server, else "/"'),
+    o('keep_alive', 'N', 'Persistent HTTP connections. 0: no, 1 (the default): request, 2: require'),
+    o('msg_timeout', 'N', 'Number of seconds allowed per CMP message round trip, or 0 for infinite'),
+    o('total_timeout', 'N', 'Overall time an enrollment incl. polling may take. Default 0 = infinite'),
+  ]],
+  ['Server authentication options', [
+    o('trusted', 's', 'Certificates to use as trust anchors when verifying signed CMP responses'),
+    o('untrusted', 's', 'Intermediate CA certs for chain construction for CMP/TLS/enrolled certs'),
+    o('srvcert', 's', 'Server cert to pin and trust directly when verifying signed CMP responses'),
+    o('expect_sender', 's', 'DN of expected sender of responses. Defaults to subject of -srvcert, if any'),
+    o('ignore_keyusage', '-', 'Ignore CMP signer cert key usage, else \'digitalSignature\' must be allowed'),
+    o('unprotected_errors', '-', 'Accept missing or invalid protection of regular error messages and negative certificate responses'),
+    o('extracertsout', 's', 'File to save extra certificates received in the extraCerts field'),
+    o('cacertsout', 's', 'File to save CA certificates received in the caPubs field of \'ip\' messages'),
+  ]],
+  ['Client authentication options', [
+    o('ref', 's', 'Reference value to use as senderKID in case no -cert is given'),
+    o('secret', 's', 'Prefer PBM (over signatures) for protecting msgs with given password source'),
+    o('cert', 's', 'Client\'s CMP signer certificate; its public key must match the -key argument'),
+    o('own_trusted', 's', 'Optional certs to verify chain building for own CMP signer cert'),
+    o('key', 's', 'CMP signer private key, not used when -secret given'),
+    o('keypass', 's', 'Client private key (and cert and old cert) pass phrase source'),
+    o('digest', 's', 'Digest to use in message protection and POPO signatures. Default \'sha256\''),
+    o('mac', 's', 'MAC algorithm to use in PBM-based message protection. Default \'hmac-sha1\''),
+    o('extracerts', 's', 'Certificates to append in extraCerts field of outgoing messages'),
+    o('unprotected_requests', '-', 'Send messages without CMP-level protection'),
+  ]],
+  ['Credentials format options', [
+    o('certform', 's', 'Format (PEM or DER) to use when saving a certificate to a file. Default PEM'),
+    o('keyform', 's', 'Format of the key input (ENGINE, other values ignored)'),
+    o('otherpass', 's', 'Pass phrase source potentially needed for loading certificates of others'),
+    o('engine', 's', 'Use crypto engine with given identifier, possibly a hardware device.'),
+  ]],
+  ['TLS connection options', [
+    o('tls_used', '-', 'Enable using TLS (also when other TLS options are not set)'),
+    o('tls_cert', 's', 'Client\'s TLS certificate. May include chain to be provided to TLS server'),
+    o('tls_key', 's', 'Private key for the client\'s TLS certificate'),
+    o('tls_keypass', 's', 'Pass phrase source for the client\'s private TLS key (and TLS cert)'),
+    o('tls_extra', 's', 'Extra certificates to provide to TLS server during TLS handshake'),
+    o('tls_trusted', 's', 'Trusted certificates to use for verifying the TLS server certificate'),
+    o('tls_host', 's', 'Address to be checked (rather than -server) during TLS host name validation'),
+  ]],
+  ['Client-side debugging options', [
+    o('batch', '-', 'Do not interactively prompt for input when a password is required etc.'),
+    o('repeat', 'p', 'Invoke the transaction the given positive number of times. Default 1'),
+    o('reqin', 's', 'Take sequence of CMP requests from file(s)'),
+    o('reqin_new_tid', '-', 'Use fresh transactionID for CMP requests read from -reqin'),
+    o('reqout', 's', 'Save sequence of CMP requests to file(s)'),
+    o('rspin', 's', 'Process sequence of CMP responses provided in file(s), skipping server'),
+    o('rspout', 's', 'Save sequence of CMP responses to file(s)'),
+    o('use_mock_srv', '-', 'Use internal mock server at API level, bypassing socket-based HTTP'),
+  ]],
+  ['Mock server options', [
+    o('port', 's', 'Act as HTTP-based mock server listening on given port', { server: true }),
+    o('max_msgs', 'N', 'max number of messages handled by HTTP mock server. Default: 0 = unlimited', { server: true }),
+    o('srv_ref', 's', 'Reference value to use as senderKID of server in case no -srv_cert is given', { server: true }),
+    o('srv_secret', 's', 'Password source for server authentication with a pre-shared key (secret)', { server: true }),
+    o('srv_cert', 's', 'Certificate of the server', { server: true }),
+    o('srv_key', 's', 'Private key used by the server for signing messages', { server: true }),
+    o('srv_keypass', 's', 'Server private key (and cert) pass phrase source', { server: true }),
+    o('srv_trusted', 's', 'Trusted certificates for client authentication', { server: true }),
+    o('srv_untrusted', 's', 'Intermediate certs that may be useful for verifying CMP protection', { server: true }),
+    o('rsp_cert', 's', 'Certificate to be returned as mock enrollment result', { server: true }),
+    o('rsp_extracerts', 's', 'Extra certificates to be included in mock certification responses', { server: true }),
+    o('rsp_capubs', 's', 'CA certificates to be included in mock ip response', { server: true }),
+    o('poll_count', 'N', 'Number of times the client must poll before receiving a certificate', { server: true }),
+    o('check_after', 'N', 'The check_after value (time to wait) to include in poll response', { server: true }),
+    o('grant_implicitconf', '-', 'Grant implicit confirmation of newly enrolled certificate', { server: true }),
+    o('pkistatus', 'N', 'PKIStatus to be included in server response. Possible values: 0..6', { server: true }),
+    o('failure', 'N', 'A single failure info bit number to include in server response, 0..26', { server: true }),
+    o('failurebits', 'N', 'Number representing failure bits to include in server response, 0..2^27 - 1', { server: true }),
+    o('statusstring', 's', 'Status string to be included in server response', { server: true }),
+    o('send_error', '-', 'Force server to reply with error message', { server: true }),
+    o('send_unprotected', '-', 'Send response messages without CMP-level protection', { server: true }),
+    o('send_unprot_err', '-', 'In case of negative responses, server shall send unprotected error messages, certificate responses (IP/CP/KUP), and revocation responses (RP). WARNING: This setting leads to behavior violating RFC 4210', { server: true }),
+    o('accept_unprotected', '-', 'Accept missing or invalid protection of requests', { server: true }),
+    o('accept_unprot_err', '-', 'Accept unprotected error messages from client', { server: true }),
+    o('accept_raverified', '-', 'Accept RAVERIFIED as proof-of-possession (POPO)', { server: true }),
+  ]],
+];
+
+export const OPTIONS: ReadonlyMap<string, OptSpec> = new Map(SECTIONS.flatMap(([, opts]) => opts.map((x) => [x.name, x])));
+
+/** camelCase of an option name, as the library's option objects spell it. */
+export function camel(name: string): string {
+  return name.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+export function helpText(prog: string): string {
+  const lines = [`Usage: ${prog} [options]`, 'Valid options are:'];
+  for (const [title, opts] of SECTIONS) {
+    lines.push('', `${title}:`);
+    for (const x of opts) {
+      const arg = x.type === '-' ? '' : x.type === 's' ? ' val' : ' nonneg';
+      lines.push(` -${(x.name + arg).padEnd(24)} ${x.help}`);
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}

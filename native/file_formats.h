@@ -1,0 +1,14 @@
+// OpenSSL file formats Node's crypto does not read: OpenSSL config files
+// (NCONF, so $var, .include and [default] behave as in OpenSSL) and PKCS#12.
+#pragma once
+
+#include <napi.h>
+
+namespace cmp {
+
+// readConfig(path) -> { [section]: { [name]: value } } with values expanded.
+Napi::Value ReadConfig(const Napi::CallbackInfo& info);
+// parsePkcs12(der, passphrase) -> { key: DER PKCS#8 | null, cert: DER | null, ca: DER[] }
+Napi::Value ParsePkcs12(const Napi::CallbackInfo& info);
+
+}  // namespace cmp
