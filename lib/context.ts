@@ -95,6 +95,16 @@ export class CmpContext {
     this.#native = new binding.CmpContext();
   }
 
+  /**
+   * A context configured from `openssl cmp` options in camelCase, as
+   * `openssl cmp` configures its own (see also loadConfig).
+   */
+  static fromOptions(options: Record<string, string | number | boolean>): CmpContext {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { contextFromOptions } = require('./cli/main') as typeof import('./cli/main');
+    return contextFromOptions(options);
+  }
+
   /** OSSL_CMP_CTX_reinit: prepares the context for the next transaction. */
   reinit(): void {
     this.#native.reinit();

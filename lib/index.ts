@@ -1,7 +1,4 @@
-import { CmpError } from './errors';
 import { FeatureMode, binding } from './native';
-
-binding.setErrorClass(CmpError);
 
 export { CmpError } from './errors';
 export { CmpContext } from './context';
@@ -23,6 +20,7 @@ export { CmpServer } from './server';
 export type { CmpServerOptions, CmpServerHandlers, CertRequest, RevocationRequest, HandlerResult, ListenOptions } from './server';
 export { TestCa } from './test-ca';
 export type { TestCaOptions } from './test-ca';
+export { loadConfig } from './cli/config';
 export type { HttpTransportOptions } from './transport';
 export type { CertificateInput, CertificateListInput, KeyInput, CsrInput, SecretInput } from './convert';
 export { CertReqType, Option, PKIStatus, FailInfo, PopoMethod, LogLevel } from './constants';

@@ -1,5 +1,6 @@
 // The addon's native surface, declared once; the public classes wrap it.
 import * as path from 'node:path';
+import { CmpError } from './errors';
 
 export type Der = Buffer;
 
@@ -138,3 +139,5 @@ function load(): NativeBinding {
 }
 
 export const binding: NativeBinding = load();
+// Native code throws instances of the facade's error class, whichever module loads first.
+binding.setErrorClass(CmpError);

@@ -77,6 +77,10 @@ export interface CmpServerOptions {
   acceptUnprotected?: boolean;
   acceptRaVerified?: boolean;
   sendUnprotectedErrors?: boolean;
+  /** Send all responses without protection (as `openssl cmp -send_unprotected`). */
+  sendUnprotected?: boolean;
+  /** Accept unprotected error messages from clients (as `-accept_unprot_err`). */
+  acceptUnprotectedErrors?: boolean;
   /** Seconds an unfinished transaction is kept (default 300). */
   transactionTimeout?: number;
   maxTransactions?: number;
@@ -135,6 +139,8 @@ export class CmpServer {
       acceptUnprotected: !!o.acceptUnprotected,
       acceptRaVerified: !!o.acceptRaVerified,
       sendUnprotectedErrors: !!o.sendUnprotectedErrors,
+      sendUnprotected: !!o.sendUnprotected,
+      acceptUnprotectedErrors: !!o.acceptUnprotectedErrors,
       transactionTimeout: o.transactionTimeout,
       maxTransactions: o.maxTransactions,
     };

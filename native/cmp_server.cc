@@ -370,7 +370,9 @@ OSSL_CMP_SRV_CTX* ServerState::NewServerContext(Session* session) {
             OSSL_CMP_SRV_CTX_set_accept_unprotected(srv, config_.acceptUnprotected) &&
             OSSL_CMP_SRV_CTX_set_accept_raverified(srv, config_.acceptRaVerified) &&
             OSSL_CMP_SRV_CTX_set_send_unprotected_errors(srv, config_.sendUnprotectedErrors) &&
-            OSSL_CMP_CTX_set_log_cb(ctx, DropLog);
+            OSSL_CMP_CTX_set_log_cb(ctx, DropLog) &&
+            OSSL_CMP_CTX_set_option(ctx, OSSL_CMP_OPT_UNPROTECTED_SEND, config_.sendUnprotected) &&
+            OSSL_CMP_CTX_set_option(ctx, OSSL_CMP_OPT_UNPROTECTED_ERRORS, config_.acceptUnprotectedErrors);
   if (ok && config_.hasRef) {
     ok = OSSL_CMP_CTX_set1_referenceValue(ctx, config_.ref.data(), static_cast<int>(config_.ref.size()));
   }
@@ -553,6 +555,8 @@ CmpServer::CmpServer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CmpServe
   c.acceptUnprotected = o.Get("acceptUnprotected").ToBoolean();
   c.acceptRaVerified = o.Get("acceptRaVerified").ToBoolean();
   c.sendUnprotectedErrors = o.Get("sendUnprotectedErrors").ToBoolean();
+  c.sendUnprotected = o.Get("sendUnprotected").ToBoolean();
+  c.acceptUnprotectedErrors = o.Get("acceptUnprotectedErrors").ToBoolean();
   if (o.Get("transactionTimeout").IsNumber()) c.transactionTimeout = o.Get("transactionTimeout").As<Napi::Number>().Int32Value();
   if (o.Get("maxTransactions").IsNumber()) {
     c.maxTransactions = static_cast<size_t>(o.Get("maxTransactions").As<Napi::Number>().Int64Value());

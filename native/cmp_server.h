@@ -26,7 +26,7 @@ struct ServerConfig {
   PkeyPtr key;
   X509StackPtr trusted, untrusted;
   bool grantImplicitConfirm = false, acceptUnprotected = false, acceptRaVerified = false,
-       sendUnprotectedErrors = false;
+       sendUnprotectedErrors = false, sendUnprotected = false, acceptUnprotectedErrors = false;
   int transactionTimeout = 300;  // seconds an unfinished transaction is kept
   size_t maxTransactions = 10000;
 };

@@ -1,0 +1,47 @@
+// Command-line syntax as OpenSSL's option parser takes it: -opt value,
+// -opt=value, --opt; numbers checked per type; later options override.
+import { OPTIONS, OptSpec } from './options';
+
+export type OptValue = string | number | boolean;
+export type OptMap = Map<string, OptValue>;
+
+export class UsageError extends Error {}
+
+export function checkNumber(spec: OptSpec, text: string, where: string): number {
+  if (!/^-?\d+$/.test(text)) throw new UsageError(`${where}Non-numeric value "${text}" for option -${spec.name}`);
+  const n = Number(text);
+  if (spec.type === 'N' && n < 0) throw new UsageError(`${where}Negative number "${text}" for option -${spec.name}`);
+  if (spec.type === 'p' && n <= 0) throw new UsageError(`${where}Non-positive number "${text}" for option -${spec.name}`);
+  return n;
+}
+
+/** Parses argv (without the program name); throws UsageError as OpenSSL would complain. */
+export function parseArgs(argv: string[], prog: string): OptMap {
+  const out: OptMap = new Map();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (!arg.startsWith('-') || arg === '-') {
+      throw new UsageError(`${prog}: Unknown option: ${arg}\n${prog}: Use -help for summary.`);
+    }
+    let name = arg.replace(/^--?/, '');
+    let value: string | undefined;
+    const eq = name.indexOf('=');
+    if (eq >= 0) {
+      value = name.slice(eq + 1);
+      name = name.slice(0, eq);
+    }
+    const spec = OPTIONS.get(name);
+    if (!spec) throw new UsageError(`${prog}: Unknown option: -${name}\n${prog}: Use -help for summary.`);
+    if (spec.type === '-') {
+      if (value !== undefined) throw new UsageError(`${prog}: Option -${name} does not take a value`);
+      out.set(name, true);
+      continue;
+    }
+    if (value === undefined) {
+      if (i + 1 >= argv.length) throw new UsageError(`${prog}: Option -${name} needs a value`);
+      value = argv[++i];
+    }
+    out.set(name, spec.type === 's' ? value : checkNumber(spec, value, `${prog}: `));
+  }
+  return out;
+}

@@ -1,0 +1,60 @@
+// OpenSSL config files with `openssl cmp -section` semantics: for each option,
+// the sections are searched from the last named to the first, and each lookup
+// falls back to [default] as OpenSSL's NCONF_get_string does.
+import { binding } from '../native';
+import { OptMap, UsageError, checkNumber } from './args';
+import { OPTIONS, camel } from './options';
+
+export type ConfigData = Record<string, Record<string, string>>;
+
+export function readConfigFile(file: string): ConfigData {
+  return binding.readConfig(file);
+}
+
+function lookup(conf: ConfigData, section: string, name: string): string | undefined {
+  return conf[section]?.[name] ?? conf.default?.[name];
+}
+
+/** Splits -section's list as openssl does: commas and/or whitespace; "" means 'default'. */
+export function sectionList(sections: string): string[] {
+  const list = sections.split(/[,\s]+/).filter(Boolean);
+  return list.length ? list : ['default'];
+}
+
+/** The option values a config file gives, by option name (OpenSSL's spelling). */
+export function optionsFromConfig(conf: ConfigData, sections: string): OptMap {
+  const out: OptMap = new Map();
+  const list = sectionList(sections);
+  for (const spec of OPTIONS.values()) {
+    if (spec.cmdlineOnly) continue;
+    let text: string | undefined;
+    for (let i = list.length - 1; i >= 0 && text === undefined; i--) text = lookup(conf, list[i], spec.name);
+    if (text === undefined) continue;
+    if (spec.type === '-' || spec.type === 'n' || spec.type === 'N' || spec.type === 'p') {
+      if (text === '' || !/^-?\d+$/.test(text)) continue; // as openssl: not a number, not provided
+      const n = checkNumber(spec, text, 'config option: ');
+      out.set(spec.name, spec.type === '-' ? n !== 0 : n);
+    } else {
+      out.set(spec.name, text);
+    }
+  }
+  return out;
+}
+
+/** Which config sections a run uses and whether each was found. */
+export function missingSections(conf: ConfigData, sections: string): string[] {
+  return sectionList(sections).filter((s) => s !== 'default' && !(s in conf));
+}
+
+/**
+ * loadConfig(file, sections): the `openssl cmp` options an OpenSSL config
+ * file gives for these sections, as an option object with camelCase names.
+ */
+export function loadConfig(file: string, sections = 'cmp'): Record<string, string | number | boolean> {
+  const conf = readConfigFile(file);
+  const missing = missingSections(conf, sections);
+  if (missing.length) throw new UsageError(`no [${missing[0]}] section found in config file '${file}'`);
+  const out: Record<string, string | number | boolean> = {};
+  for (const [k, v] of optionsFromConfig(conf, sections)) out[camel(k)] = v;
+  return out;
+}

@@ -1,0 +1,439 @@
+// `openssl-cmp`: runs `openssl cmp` command lines and config files unchanged.
+import { X509Certificate } from 'node:crypto';
+import * as fs from 'node:fs';
+import { CmpContext } from '../context';
+import { CertReqType, LogLevel, Option } from '../constants';
+import { CmpError } from '../errors';
+import { CmpServer, CmpServerHandlers, HandlerResult } from '../server';
+import { TestCa } from '../test-ca';
+import { httpTransport } from '../transport';
+import { OptMap, UsageError, parseArgs } from './args';
+import { missingSections, optionsFromConfig, readConfigFile } from './config';
+import { CliError, loadBytes, loadCert, loadCerts, loadKey, readPass, saveCerts } from './files';
+import { OPTIONS, camel, helpText } from './options';
+
+const PROG = 'cmp';
+const DEFAULT_CONFIG = '/usr/lib/ssl/openssl.cnf';
+
+export interface CliIo {
+  out: (text: string) => void;
+  err: (text: string) => void;
+}
+
+const defaultIo: CliIo = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
+
+class Opts {
+  constructor(private readonly m: OptMap) {}
+  str(name: string): string | undefined {
+    const v = this.m.get(name);
+    return typeof v === 'string' && v !== '' ? v : undefined; // an empty value resets the option
+  }
+  num(name: string): number | undefined {
+    const v = this.m.get(name);
+    return typeof v === 'number' ? v : undefined;
+  }
+  flag(name: string): boolean {
+    return this.m.get(name) === true;
+  }
+}
+
+/** Runs one `openssl cmp` command line; resolves to the exit status. */
+export async function main(argv: string[], io: CliIo = defaultIo): Promise<number> {
+  const info = (t: string) => io.err(`CMP info: ${t}\n`);
+  const fail = (t: string) => {
+    io.err(`CMP error: ${t}\n`);
+    return 1;
+  };
+  if (argv.length === 0) {
+    io.err(helpText(PROG));
+    return 1;
+  }
+  try {
+    // -config and -section take effect before anything else, as in openssl
+    let configFile: string | undefined;
+    let section = 'cmp';
+    for (let i = 0; i < argv.length - 1; i++) {
+      if (argv[i] === '-config') configFile = argv[++i];
+      else if (argv[i] === '-section') section = argv[++i];
+    }
+    if (section === '') section = 'default';
+    const merged: OptMap = new Map();
+    const file = configFile ?? process.env.OPENSSL_CONF ?? DEFAULT_CONFIG;
+    if (file !== '' && (configFile !== undefined || process.env.OPENSSL_CONF !== undefined || fs.existsSync(file))) {
+      info(`using section(s) '${section}' of OpenSSL configuration file '${file}'`);
+      let conf;
+      try {
+        conf = readConfigFile(file);
+      } catch (err) {
+        return fail(`cannot load config file '${file}': ${(err as Error).message}`);
+      }
+      const missing = missingSections(conf, section);
+      if (section === 'cmp' && missing.length) {
+        info(`no [cmp] section found in config file '${file}'; will thus use just [default] and unnamed section if present`);
+      } else if (missing.length) {
+        return fail(`no [${missing[missing.length - 1]}] section found in config file '${file}'`);
+      }
+      for (const [k, v] of optionsFromConfig(conf, section)) merged.set(k, v);
+    }
+    for (const [k, v] of parseArgs(argv, PROG)) merged.set(k, v);
+    const o = new Opts(merged);
+    if (o.flag('help')) {
+      io.err(helpText(PROG));
+      return 0;
+    }
+    if (o.str('port') !== undefined) {
+      if (o.flag('tls_used')) return fail('-tls_used option not supported with -port option');
+      if (o.str('server') !== undefined || o.flag('use_mock_srv')) return fail('The -port option excludes -server and -use_mock_srv');
+      return await serve(o, io);
+    }
+    return await runClient(o, io);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err(`${err.message}\n`);
+      return 1;
+    }
+    if (err instanceof CliError || err instanceof CmpError) return fail(err.message);
+    throw err;
+  }
+}
+
+// --- the mock server, here issuing real certificates when no -rsp_cert is given
+
+async function mockServer(o: Opts): Promise<CmpServer> {
+  const pass = (name: string) => readPass(o.str(name), `-${name}`);
+  const rspCert = o.str('rsp_cert') ? loadCert(o.str('rsp_cert')!, 'certificate to be returned by the mock server') : undefined;
+  const rspExtra = o.str('rsp_extracerts') ? loadCerts(o.str('rsp_extracerts')!, 'CMP extra certificates for mock server') : undefined;
+  const rspCaPubs = o.str('rsp_capubs') ? loadCerts(o.str('rsp_capubs')!, 'caPubs certificates for mock server') : undefined;
+  let polls = o.num('poll_count') ?? 0;
+  const checkAfter = o.num('check_after') ?? 1;
+  const status = o.num('pkistatus') ?? 0;
+  const failBits = (o.num('failurebits') ?? 0) | (o.num('failure') !== undefined ? 1 << o.num('failure')! : 0);
+  const text = o.str('statusstring');
+  const sendError = o.flag('send_error');
+  const answer = (issue: () => HandlerResult): HandlerResult => {
+    if (sendError) throw new Error('mock server is configured to send an error');
+    if (status !== 0 && status !== 1) return { status, failInfo: failBits, text };
+    return issue();
+  };
+  const base: CmpServerHandlers | undefined = rspCert ? undefined : (await TestCa.create()).handlers();
+  const handlers: CmpServerHandlers = {
+    certReq: async (req) => {
+      if (polls > 0) {
+        polls--;
+        return { waiting: true, checkAfter };
+      }
+      return answer(() => {
+        if (rspCert) return { cert: rspCert, chain: rspExtra, caPubs: rspCaPubs };
+        return base!.certReq!(req) as HandlerResult;
+      });
+    },
+    pollReq: (req) => {
+      if (polls > 0) {
+        polls--;
+        return { waiting: true, checkAfter };
+      }
+      return handlers.certReq!(req);
+    },
+    rr: (req) => answer(() => (rspCert ? { status: 0 } : (base!.rr!(req) as HandlerResult))),
+    genm: ({ itavs }) => {
+      if (sendError) throw new Error('mock server is configured to send an error');
+      return itavs;
+    },
+  };
+  const server = new CmpServer({
+    ref: o.str('srv_ref'),
+    secret: pass('srv_secret'),
+    cert: o.str('srv_cert') ? loadCert(o.str('srv_cert')!, 'certificate of the mock server', pass('srv_keypass')) : undefined,
+    key: o.str('srv_key') ? loadKey(o.str('srv_key')!, 'private key of the mock server', pass('srv_keypass')) : undefined,
+    trusted: o.str('srv_trusted') ? loadCerts(o.str('srv_trusted')!, 'trusted certificates for mock server') : undefined,
+    untrusted: o.str('srv_untrusted') ? loadCerts(o.str('srv_untrusted')!, 'untrusted certificates for mock server') : undefined,
+    grantImplicitConfirm: o.flag('grant_implicitconf'),
+    sendUnprotected: o.flag('send_unprotected'),
+    sendUnprotectedErrors: o.flag('send_unprot_err'),
+    acceptUnprotected: o.flag('accept_unprotected'),
+    acceptUnprotectedErrors: o.flag('accept_unprot_err'),
+    acceptRaVerified: o.flag('accept_raverified'),
+    handlers,
+  });
+  return server;
+}
+
+async function serve(o: Opts, io: CliIo): Promise<number> {
+  if (o.str('srv_secret') === undefined && o.str('srv_key') === undefined) {
+    throw new CliError('must give both -srv_cert and -srv_key options or -srv_secret');
+  }
+  const server = await mockServer(o);
+  const port = Number(o.str('port'));
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`invalid port '${o.str('port')}'`);
+  const maxMsgs = o.num('max_msgs') ?? 0;
+  let handled = 0;
+  const { port: actual } = await server.listen({ host: '::', port, path: '/pkix/' });
+  io.out(`ACCEPT [::]:${actual} PID=${process.pid}\n`);
+  await new Promise<void>((resolve) => {
+    const counting = setInterval(() => {
+      if (maxMsgs > 0 && handled >= maxMsgs) {
+        clearInterval(counting);
+        resolve();
+      }
+    }, 50);
+    process.once('SIGTERM', () => resolve());
+    process.once('SIGINT', () => resolve());
+    const original = server.handle.bind(server);
+    server.handle = async (req) => {
+      handled++;
+      return original(req);
+    };
+  });
+  await server.close();
+  return 0;
+}
+
+// --- the client
+
+const COMMANDS: Record<string, number | 'rr' | 'genm'> = {
+  ir: CertReqType.IR,
+  cr: CertReqType.CR,
+  kur: CertReqType.KUR,
+  p10cr: CertReqType.P10CR,
+  rr: 'rr',
+  genm: 'genm',
+};
+
+function parseServer(url: string): { tls: boolean; host: string; port: number; path: string } {
+  const m = /^(?:(https?):\/\/)?(\[[^\]]+\]|[^:/]+)(?::(\d+))?(\/.*)?$/.exec(url);
+  if (!m) throw new CliError(`cannot parse -server URL: ${url}`);
+  const tls = m[1] === 'https';
+  return { tls, host: m[2].replace(/^\[|\]$/g, ''), port: m[3] ? Number(m[3]) : tls ? 443 : 80, path: (m[4] ?? '/').replace(/^\//, '') };
+}
+
+/** Configures a context from `openssl cmp` options (OpenSSL spelling), as openssl does. */
+export function setupContext(ctx: CmpContext, o: Opts, cmd: string | undefined): void {
+  const pass = (name: string) => readPass(o.str(name), `-${name}`);
+  const keypass = pass('keypass');
+  const otherpass = pass('otherpass');
+  const verbosity = o.num('verbosity');
+  if (verbosity !== undefined) {
+    if (verbosity > LogLevel.TRACE) throw new CliError(`Logging verbosity level ${verbosity} out of range (0 .. 8)`);
+    ctx.setLogVerbosity(verbosity);
+  }
+  if (o.str('engine') !== undefined) throw new CliError('-engine is not supported: engines are not available to this implementation');
+  for (const unsupported of ['reqexts', 'policies', 'reqin']) {
+    if (o.str(unsupported) !== undefined) throw new CliError(`-${unsupported} is not supported by this version of openssl-cmp`);
+  }
+
+  if (!o.flag('use_mock_srv') && o.str('rspin') === undefined) {
+    const server = o.str('server');
+    if (server === undefined) throw new CliError('missing -server or -use_mock_srv or -rspin option');
+    const s = parseServer(server);
+    if (s.tls && !o.flag('tls_used')) throw new CliError('missing -tls_used option since -server URL indicates https');
+    ctx.setServer(s.host);
+    ctx.setServerPort(s.port);
+    ctx.setServerPath(o.str('path') ?? s.path);
+    if (o.str('proxy')) ctx.setProxy(o.str('proxy')!);
+    if (o.str('no_proxy')) ctx.setNoProxy(o.str('no_proxy')!);
+  }
+  for (const [name, opt] of [['keep_alive', Option.KEEP_ALIVE], ['msg_timeout', Option.MSG_TIMEOUT], ['total_timeout', Option.TOTAL_TIMEOUT]] as const) {
+    if (o.num(name) !== undefined) ctx.setOption(opt, o.num(name)!);
+  }
+  if (o.flag('tls_used')) {
+    const tlsPass = pass('tls_keypass');
+    ctx.setTls({
+      cert: o.str('tls_cert') ? loadCerts(o.str('tls_cert')!, 'TLS client certificate', tlsPass)[0] : undefined,
+      key: o.str('tls_key') ? loadKey(o.str('tls_key')!, 'TLS client private key', tlsPass) : undefined,
+      extra: o.str('tls_extra') ? loadCerts(o.str('tls_extra')!, 'extra certificates for TLS', otherpass) : undefined,
+      trusted: o.str('tls_trusted') ? loadCerts(o.str('tls_trusted')!, 'trusted TLS certificates', otherpass) : undefined,
+      host: o.str('tls_host'),
+    });
+  }
+
+  // server authentication
+  if (o.str('srvcert')) ctx.setSrvCert(loadCert(o.str('srvcert')!, 'directly trusted CMP server certificate', otherpass));
+  if (o.str('trusted')) ctx.setTrustedStore(loadCerts(o.str('trusted')!, 'trusted certificates', otherpass));
+  if (o.str('untrusted')) ctx.setUntrusted(loadCerts(o.str('untrusted')!, 'untrusted certificates', otherpass));
+  if (o.str('expect_sender')) ctx.setExpectedSender(o.str('expect_sender')!);
+  if (o.flag('ignore_keyusage')) ctx.setOption(Option.IGNORE_KEYUSAGE, 1);
+  if (o.flag('unprotected_errors')) ctx.setOption(Option.UNPROTECTED_ERRORS, 1);
+  if (o.str('out_trusted')) ctx.setCertConfTrusted(loadCerts(o.str('out_trusted')!, 'trusted certs for verifying newly enrolled cert', otherpass));
+
+  // client authentication
+  const secret = pass('secret');
+  if (o.str('ref')) ctx.setReferenceValue(o.str('ref')!);
+  if (secret !== undefined) ctx.setSecretValue(secret);
+  let clientCert: X509Certificate | undefined;
+  if (o.str('cert')) {
+    clientCert = loadCert(o.str('cert')!, 'CMP client certificate (optionally with chain)', keypass);
+    ctx.setCert(clientCert);
+    const ownTrusted = o.str('own_trusted') ? loadCerts(o.str('own_trusted')!, 'trusted certs for verifying own CMP signer cert', otherpass) : null;
+    if (ownTrusted) ctx.buildCertChain(ownTrusted, o.str('untrusted') ? loadCerts(o.str('untrusted')!, 'untrusted certificates', otherpass) : null);
+  }
+  if (o.str('key')) ctx.setPkey(loadKey(o.str('key')!, 'private key for CMP client certificate', keypass));
+  if (secret === undefined && !o.str('cert') && !o.flag('unprotected_requests') && !o.flag('use_mock_srv') && cmd !== undefined) {
+    throw new CliError('missing -secret, or -cert and -key, or -unprotected_requests');
+  }
+  if (o.str('cert') && !o.str('key') && secret === undefined) throw new CliError('missing -key option');
+  if (o.str('digest')) ctx.setOption(Option.DIGEST_ALGNID, o.str('digest')!);
+  if (o.str('mac')) ctx.setOption(Option.MAC_ALGNID, o.str('mac')!);
+  if (o.str('extracerts')) ctx.setExtraCertsOut(loadCerts(o.str('extracerts')!, 'extra certificates for CMP', otherpass));
+  if (o.flag('unprotected_requests')) ctx.setOption(Option.UNPROTECTED_SEND, 1);
+  if (o.str('recipient')) ctx.setRecipient(o.str('recipient')!);
+
+  // the request
+  if (o.str('subject')) ctx.setSubjectName(o.str('subject')!);
+  if (o.str('issuer')) ctx.setIssuer(o.str('issuer')!);
+  if (o.num('days') !== undefined) ctx.setOption(Option.VALIDITY_DAYS, o.num('days')!);
+  if (o.flag('san_nodefault')) ctx.setOption(Option.SUBJECTALTNAME_NODEFAULT, 1);
+  for (const san of (o.str('sans') ?? '').split(/[,\s]+/).filter(Boolean)) {
+    if (san === 'critical') ctx.setOption(Option.SUBJECTALTNAME_CRITICAL, 1);
+    else ctx.pushSubjectAltName(san);
+  }
+  for (const oid of (o.str('policy_oids') ?? '').split(/[,\s]+/).filter(Boolean)) ctx.pushPolicy(oid);
+  if (o.flag('policy_oids_critical')) ctx.setOption(Option.POLICIES_CRITICAL, 1);
+  if (o.num('popo') !== undefined) ctx.setOption(Option.POPO_METHOD, o.num('popo')!);
+  if (o.flag('implicit_confirm')) ctx.setOption(Option.IMPLICIT_CONFIRM, 1);
+  if (o.flag('disable_confirm')) ctx.setOption(Option.DISABLE_CONFIRM, 1);
+  if (o.num('revreason') !== undefined) ctx.setOption(Option.REVOCATION_REASON, o.num('revreason')!);
+  if (o.str('newkey')) ctx.setNewPkey(loadKey(o.str('newkey')!, 'new private key for cert to be enrolled', pass('newkeypass'), true));
+  if (o.str('csr')) ctx.setP10CSR(loadBytes(o.str('csr')!, 'PKCS#10 CSR'));
+  if (o.str('oldcert')) ctx.setOldCert(loadCert(o.str('oldcert')!, 'certificate to be updated/revoked', keypass));
+  if (cmd === 'p10cr' && !o.str('csr')) throw new CliError('missing PKCS#10 CSR for p10cr');
+  if (cmd === 'rr' && !o.str('oldcert')) throw new CliError('missing -oldcert for certificate to be revoked');
+  if (cmd === 'kur' && !o.str('oldcert') && !clientCert) throw new CliError('missing certificate to be updated');
+  if ((cmd === 'ir' || cmd === 'cr' || cmd === 'kur') && !o.str('newkey') && !o.str('key') && !o.str('csr')) {
+    throw new CliError('missing -newkey (or -key) to be certified and no -csr given');
+  }
+  if (cmd === 'ir' || cmd === 'cr') {
+    if (!o.str('subject') && !o.str('csr') && !o.str('oldcert') && !clientCert) {
+      throw new CliError('missing -subject, -csr, -oldcert, or -cert for the subject of the certificate requested');
+    }
+  }
+  for (const gi of (o.str('geninfo') ?? '').split(/[,\s]+/).filter(Boolean)) {
+    const m = /^([\d.]+):int:(-?\d+)$/.exec(gi);
+    if (!m) throw new CliError(`invalid -geninfo '${gi}': expected OID:int:number`);
+    ctx.pushGeninfoITAV({ type: m[1], value: integerDer(BigInt(m[2])) });
+  }
+  if (o.str('infotype') && cmd === 'genm') ctx.pushGenmITAV({ type: o.str('infotype')! });
+}
+
+function integerDer(n: bigint): Buffer {
+  let hex = (n < 0n ? (1n << BigInt(n.toString(16).length * 4 + 8)) + n : n).toString(16);
+  if (hex.length % 2) hex = `0${hex}`;
+  let bytes = Buffer.from(hex, 'hex');
+  if (n >= 0n && bytes[0] & 0x80) bytes = Buffer.concat([Buffer.from([0]), bytes]);
+  return Buffer.concat([Buffer.from([0x02, bytes.length]), bytes]);
+}
+
+/** A transfer that saves requests/responses and takes responses from files, as -reqout/-rspout/-rspin. */
+function fileTransfer(o: Opts, next: ((req: Buffer) => Promise<Buffer>) | null) {
+  const list = (name: string) => (o.str(name) ?? '').split(/[,\s]+/).filter(Boolean);
+  const reqout = list('reqout');
+  const rspout = list('rspout');
+  const rspin = list('rspin');
+  return async (req: Buffer): Promise<Buffer> => {
+    const out = reqout.shift();
+    if (out) fs.writeFileSync(out, req);
+    const inFile = rspin.shift();
+    let rsp: Buffer;
+    if (inFile) rsp = loadBytes(inFile, 'CMP response');
+    else if (next) rsp = await next(req);
+    else throw new CliError('not enough -rspin files and no server to send to');
+    const save = rspout.shift();
+    if (save) fs.writeFileSync(save, rsp);
+    return rsp;
+  };
+}
+
+async function runClient(o: Opts, io: CliIo): Promise<number> {
+  const fail = (t: string) => {
+    io.err(`CMP error: ${t}\n`);
+    return 1;
+  };
+  const cmdName = o.str('cmd');
+  if (cmdName === undefined) return fail('no cmp command to execute');
+  const cmd = COMMANDS[cmdName];
+  if (cmd === undefined) return fail(`unknown cmp command '${cmdName}'`);
+  const certform = (o.str('certform') ?? 'PEM').toUpperCase();
+  if (certform !== 'PEM' && certform !== 'DER') return fail(`unknown option given for certificate output format: ${o.str('certform')}`);
+  const keyform = (o.str('keyform') ?? 'PEM').toUpperCase();
+  if (keyform === 'ENGINE') return fail('-keyform ENGINE is not supported');
+  const pem = certform === 'PEM';
+
+  const ctx = new CmpContext();
+  let mock: CmpServer | undefined;
+  try {
+    setupContext(ctx, o, cmdName);
+    if (o.flag('use_mock_srv')) mock = await mockServer(o);
+    if (mock || o.str('reqout') || o.str('rspout') || o.str('rspin')) {
+      let next: ((req: Buffer) => Promise<Buffer>) | null = null;
+      if (mock) next = (req) => mock!.handle(req);
+      else if (o.str('server')) {
+        if (o.flag('tls_used') || o.str('proxy')) return fail('-reqout, -rspout and -rspin are not supported together with -tls_used or -proxy');
+        const s = parseServer(o.str('server')!);
+        const send = httpTransport(`http://${s.host.includes(':') ? `[${s.host}]` : s.host}:${s.port}/${o.str('path') ?? s.path}`);
+        next = async (req) => Buffer.from(await send(req));
+      }
+      ctx.setTransferCallback(fileTransfer(o, next));
+    }
+    const repeat = o.num('repeat') ?? 1;
+    for (let i = 0; i < repeat; i++) {
+      let newCert: X509Certificate | null = null;
+      let ok = true;
+      let failure: CmpError | undefined;
+      try {
+        if (cmd === 'rr') await ctx.execRR();
+        else if (cmd === 'genm') {
+          const itavs = await ctx.execGENM();
+          if (itavs.length === 0) io.err('CMP info: genp contains no ITAV\n');
+          for (const itav of itavs) io.err(`CMP info: genp contains InfoType '${itav.name ?? itav.type}'\n`);
+        } else newCert = await ctx.execCertReq(cmd);
+      } catch (err) {
+        if (!(err instanceof CmpError)) throw err;
+        ok = false;
+        failure = err;
+      }
+      if (ctx.getStatus() < 0) return fail(failure?.message ?? 'transaction failed');
+      const extraOut = o.str('extracertsout');
+      if (extraOut) saveCerts(extraOut, ctx.getExtraCertsIn(), pem);
+      if (!ok) return fail(failure!.message);
+      const caOut = o.str('cacertsout');
+      if (caOut) saveCerts(caOut, ctx.getCaPubs(), pem);
+      const certOut = o.str('certout');
+      if (newCert && certOut) saveCerts(certOut, [newCert], pem);
+      const chainOut = o.str('chainout');
+      if (chainOut) saveCerts(chainOut, ctx.getNewChain(), pem);
+      ctx.reinit();
+    }
+    return 0;
+  } finally {
+    ctx.close();
+    await mock?.close();
+  }
+}
+
+const BY_CAMEL: ReadonlyMap<string, string> = new Map([...OPTIONS.keys()].map((n) => [camel(n), n]));
+
+/**
+ * CmpContext.fromOptions: a context configured from `openssl cmp` options in
+ * camelCase (`srvcert`, `expectSender`, `implicitConfirm`, ...) the way
+ * `openssl cmp` configures its own; files are read as openssl reads them.
+ */
+export function contextFromOptions(options: Record<string, string | number | boolean>): CmpContext {
+  if (options === null || typeof options !== 'object') throw new TypeError('The "options" argument must be an object');
+  const m: OptMap = new Map();
+  for (const [key, value] of Object.entries(options)) {
+    const name = BY_CAMEL.get(key);
+    const spec = name === undefined ? undefined : OPTIONS.get(name);
+    if (!spec || spec.cmdlineOnly || spec.server) throw new TypeError(`Unknown openssl cmp client option "${key}"`);
+    const ok = spec.type === '-' ? typeof value === 'boolean' : spec.type === 's' ? typeof value === 'string' : typeof value === 'number';
+    if (!ok) throw new TypeError(`Option "${key}" must be a ${spec.type === '-' ? 'boolean' : spec.type === 's' ? 'string' : 'number'}`);
+    m.set(name!, value);
+  }
+  const ctx = new CmpContext();
+  try {
+    setupContext(ctx, new Opts(m), typeof options.cmd === 'string' ? options.cmd : undefined);
+  } catch (err) {
+    ctx.close();
+    if (err instanceof CliError) throw new CmpError(err.message, { code: 'ERR_CMP_INVALID_OPTIONS' });
+    throw err;
+  }
+  return ctx;
+}
