@@ -6,12 +6,16 @@ export type OptValue = string | number | boolean;
 export type OptMap = Map<string, OptValue>;
 
 export class UsageError extends Error {}
+/** A bad value in a config file (openssl reports it and exits with 0). */
+export class ConfigUsageError extends UsageError {}
 
-export function checkNumber(spec: OptSpec, text: string, where: string): number {
-  if (!/^-?\d+$/.test(text)) throw new UsageError(`${where}Non-numeric value "${text}" for option -${spec.name}`);
+export function checkNumber(spec: OptSpec, text: string, where: string, fromConfig = false): number {
+  const E = fromConfig ? ConfigUsageError : UsageError;
+  const what = fromConfig ? 'config option' : 'option';
+  if (!/^-?\d+$/.test(text)) throw new E(`${where}Non-numeric value "${text}" for ${what} -${spec.name}`);
   const n = Number(text);
-  if (spec.type === 'N' && n < 0) throw new UsageError(`${where}Negative number "${text}" for option -${spec.name}`);
-  if (spec.type === 'p' && n <= 0) throw new UsageError(`${where}Non-positive number "${text}" for option -${spec.name}`);
+  if (spec.type === 'N' && n < 0) throw new E(`${where}Negative number "${text}" for ${what} -${spec.name}`);
+  if (spec.type === 'p' && n <= 0) throw new E(`${where}Non-positive number "${text}" for ${what} -${spec.name}`);
   return n;
 }
 

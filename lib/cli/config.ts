@@ -32,7 +32,7 @@ export function optionsFromConfig(conf: ConfigData, sections: string): OptMap {
     if (text === undefined) continue;
     if (spec.type === '-' || spec.type === 'n' || spec.type === 'N' || spec.type === 'p') {
       if (text === '' || !/^-?\d+$/.test(text)) continue; // as openssl: not a number, not provided
-      const n = checkNumber(spec, text, 'config option: ');
+      const n = checkNumber(spec, text, '', true);
       out.set(spec.name, spec.type === '-' ? n !== 0 : n);
     } else {
       out.set(spec.name, text);

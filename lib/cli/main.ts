@@ -7,7 +7,7 @@ import { CmpError } from '../errors';
 import { CmpServer, CmpServerHandlers, HandlerResult } from '../server';
 import { TestCa } from '../test-ca';
 import { httpTransport } from '../transport';
-import { OptMap, UsageError, parseArgs } from './args';
+import { ConfigUsageError, OptMap, UsageError, parseArgs } from './args';
 import { missingSections, optionsFromConfig, readConfigFile } from './config';
 import { CliError, loadBytes, loadCert, loadCerts, loadKey, readPass, saveCerts } from './files';
 import { OPTIONS, camel, helpText } from './options';
@@ -88,6 +88,11 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
     }
     return await runClient(o, io);
   } catch (err) {
+    if (err instanceof ConfigUsageError) {
+      // openssl then prints a hint and, by a quirk of its exit logic, exits with 0
+      io.err(`${err.message}\nUse -help for summary.\n`);
+      return 0;
+    }
     if (err instanceof UsageError) {
       io.err(`${err.message}\n`);
       return 1;
@@ -298,13 +303,16 @@ export function setupContext(ctx: CmpContext, o: Opts, cmd: string | undefined):
   if (cmd === 'p10cr' && !o.str('csr')) throw new CliError('missing PKCS#10 CSR for p10cr');
   if (cmd === 'rr' && !o.str('oldcert')) throw new CliError('missing -oldcert for certificate to be revoked');
   if (cmd === 'kur' && !o.str('oldcert') && !clientCert) throw new CliError('missing certificate to be updated');
-  if ((cmd === 'ir' || cmd === 'cr' || cmd === 'kur') && !o.str('newkey') && !o.str('key') && !o.str('csr')) {
-    throw new CliError('missing -newkey (or -key) to be certified and no -csr given');
-  }
-  if (cmd === 'ir' || cmd === 'cr') {
-    if (!o.str('subject') && !o.str('csr') && !o.str('oldcert') && !clientCert) {
-      throw new CliError('missing -subject, -csr, -oldcert, or -cert for the subject of the certificate requested');
+  if (cmd === 'ir' || cmd === 'cr' || cmd === 'kur') {
+    if (!o.str('newkey') && !o.str('key') && !o.str('csr') && !o.str('oldcert')) {
+      throw new CliError('missing -newkey (or -key) to be certified and no -csr, -oldcert, or -cert given for fallback public key');
     }
+    const popo = o.num('popo');
+    if (!o.str('newkey') && popo !== -1 && popo !== 0) {
+      if (o.str('csr')) throw new CliError('no -newkey option given with private key for POPO, -csr option only provides public key');
+      if (!o.str('key')) throw new CliError('missing -newkey (or -key) option for POPO');
+    }
+    if (!o.str('certout')) throw new CliError('-certout not given, nowhere to save newly enrolled certificate');
   }
   for (const gi of (o.str('geninfo') ?? '').split(/[,\s]+/).filter(Boolean)) {
     const m = /^([\d.]+):int:(-?\d+)$/.exec(gi);

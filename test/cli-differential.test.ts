@@ -1,0 +1,304 @@
+// Differential: each vector runs through the system `openssl cmp` and through
+// `openssl-cmp`, against the same OpenSSL mock server, in directories of their
+// own; exit status and every file written must agree (certificates and form).
+import { X509Certificate } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { MockServer, REF, SECRET, mockArgs, startMock } from './helpers/mock-server';
+import { Pki, makePki, removePki } from './helpers/pki';
+
+const BIN = path.join(__dirname, '..', 'bin', 'openssl-cmp.js');
+let pki: Pki;
+let pbm: MockServer;
+let sig: MockServer;
+
+interface Vector {
+  name: string;
+  args: string[];
+  /** A fresh mock server for each tool, with these extra arguments (state such as poll counts is per server). */
+  mock?: string[];
+  files?: Record<string, string>;
+  env?: Record<string, string>;
+}
+
+function run(cmd: string, args: string[], cwd: string, env: Record<string, string> = {}) {
+  return new Promise<{ code: number; stderr: string }>((resolve) => {
+    const p = spawn(cmd, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    p.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => p.kill('SIGKILL'), 20000);
+    p.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, stderr });
+    });
+  });
+}
+
+const PKI_FILES = ['ca.crt', 'server.crt', 'server.key', 'client.crt', 'client.key', 'newkey.key', 'newkey.crt', 'newkey.csr', 'other.crt', 'other.key'];
+
+function workdir(v: Vector): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cmp-diff-'));
+  for (const f of PKI_FILES) fs.copyFileSync(pki.file(f), path.join(dir, f));
+  for (const [name, text] of Object.entries(v.files ?? {})) fs.writeFileSync(path.join(dir, name), text);
+  return dir;
+}
+
+/** Files written by a run, each as its form and certificates. */
+function outputs(dir: string, before: Set<string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const f of fs.readdirSync(dir).sort()) {
+    if (before.has(f)) continue;
+    const data = fs.readFileSync(path.join(dir, f));
+    const text = data.toString('latin1');
+    if (text.includes('-----BEGIN')) {
+      const certs = text.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+      out[f] = `PEM ${certs.map((c) => new X509Certificate(c).fingerprint256).join(',')}`;
+    } else if (data.length === 0) {
+      out[f] = 'empty';
+    } else {
+      const certs: string[] = [];
+      let at = 0;
+      while (at < data.length) {
+        const lenByte = data[at + 1];
+        const n = lenByte & 0x80 ? lenByte & 0x7f : 0;
+        const len = n ? data.subarray(at + 2, at + 2 + n).reduce((a, b) => a * 256 + b, 0) : lenByte;
+        const end = at + 2 + n + len;
+        try {
+          certs.push(new X509Certificate(data.subarray(at, end)).fingerprint256);
+        } catch {
+          certs.push(`bytes:${data.length}`);
+          break;
+        }
+        at = end;
+      }
+      out[f] = `DER ${certs.join(',')}`;
+    }
+  }
+  return out;
+}
+
+async function runBoth(v: Vector) {
+  const results = [];
+  for (const tool of ['openssl', 'openssl-cmp'] as const) {
+    const own = v.mock ? await startMock(pki, v.mock) : undefined;
+    const ports = (text: string) =>
+      text.replace(/PBMPORT/g, String(own?.port ?? pbm.port)).replace(/SIGPORT/g, String(own?.port ?? sig.port));
+    const args = v.args.map(ports);
+    const files = Object.fromEntries(Object.entries(v.files ?? {}).map(([k, t]) => [k, ports(t)]));
+    const dir = workdir({ ...v, files });
+    const before = new Set(fs.readdirSync(dir));
+    const r = tool === 'openssl'
+      ? await run('openssl', ['cmp', ...args], dir, v.env)
+      : await run(process.execPath, [BIN, ...args], dir, v.env);
+    results.push({ code: r.code, files: outputs(dir, before), stderr: r.stderr });
+    fs.rmSync(dir, { recursive: true, force: true });
+    await own?.stop();
+  }
+  return results;
+}
+
+const S = (port: string) => ['-server', `127.0.0.1:${port}`, '-path', 'pkix/'];
+const PBM = ['-config', '', ...S('PBMPORT'), '-ref', REF, '-secret', `pass:${SECRET}`];
+const SIG = ['-config', '', ...S('SIGPORT'), '-cert', 'client.crt', '-key', 'client.key', '-trusted', 'ca.crt'];
+const NEW = ['-newkey', 'newkey.key', '-subject', '/CN=newkey/O=Test'];
+const OUT = ['-certout', 'cert.pem', '-cacertsout', 'ca.pem', '-extracertsout', 'extra.pem', '-chainout', 'chain.pem'];
+const OUT_DER = ['-certout', 'cert.der', '-cacertsout', 'ca.der', '-extracertsout', 'extra.der', '-certform', 'DER'];
+
+const CONF = `
+# default section values
+path = pkix/
+ref = ${REF}
+[cmp]
+server = 127.0.0.1:PBMPORT
+secret = pass:${SECRET}
+cmd = ir
+newkey = newkey.key
+subject = /CN=newkey/O=Test
+certout = from-cmp.pem
+[ir]
+cmd = ir
+certout = from-ir.pem
+[cr]
+cmd = cr
+certout = from-cr.pem
+[signature]
+secret =
+cert = client.crt
+key = client.key
+trusted = ca.crt
+server = 127.0.0.1:SIGPORT
+[bad]
+days = -5
+[empty]
+[default]
+unknown_option = is ignored
+`;
+
+function withConf(): Vector['files'] {
+  return { 'cmp.cnf': CONF };
+}
+
+const vectors: () => Vector[] = () => [
+  // --- enrollment with PBM, outputs and formats
+  { name: 'ir pbm certout', args: [...PBM, '-cmd', 'ir', ...NEW, '-certout', 'cert.pem'] },
+  { name: 'ir pbm all outputs PEM', args: [...PBM, '-cmd', 'ir', ...NEW, ...OUT] },
+  { name: 'ir pbm all outputs DER', args: [...PBM, '-cmd', 'ir', ...NEW, ...OUT_DER] },
+  { name: 'ir certform der lower case', args: [...PBM, '-cmd', 'ir', ...NEW, '-certout', 'c.der', '-certform', 'der'] },
+  { name: 'ir certform bad', args: [...PBM, '-cmd', 'ir', ...NEW, '-certout', 'c', '-certform', 'XYZ'] },
+  { name: 'ir implicit confirm', args: [...PBM, '-cmd', 'ir', ...NEW, '-implicit_confirm', '-certout', 'c.pem'] },
+  { name: 'ir disable confirm', args: [...PBM, '-cmd', 'ir', ...NEW, '-disable_confirm', '-certout', 'c.pem'] },
+  { name: 'ir days', args: [...PBM, '-cmd', 'ir', ...NEW, '-days', '30', '-certout', 'c.pem'] },
+  { name: 'ir sans', args: [...PBM, '-cmd', 'ir', ...NEW, '-sans', 'DNS:a.example, IP:10.1.2.3 critical', '-certout', 'c.pem'] },
+  { name: 'ir sans bare', args: [...PBM, '-cmd', 'ir', ...NEW, '-sans', 'host.example 192.168.0.1 http://x/', '-certout', 'c.pem'] },
+  { name: 'ir san_nodefault', args: [...PBM, '-cmd', 'ir', ...NEW, '-san_nodefault', '-certout', 'c.pem'] },
+  { name: 'ir policy oids', args: [...PBM, '-cmd', 'ir', ...NEW, '-policy_oids', '1.2.3.4,1.2.3.5', '-policy_oids_critical', '-certout', 'c.pem'] },
+  { name: 'ir popo signature', args: [...PBM, '-cmd', 'ir', ...NEW, '-popo', '1', '-certout', 'c.pem'] },
+  { name: 'ir popo raverified refused by mock', args: [...PBM, '-cmd', 'ir', ...NEW, '-popo', '0', '-certout', 'c.pem'] },
+  { name: 'ir popo out of range', args: [...PBM, '-cmd', 'ir', ...NEW, '-popo', '7', '-certout', 'c.pem'] },
+  { name: 'ir issuer and recipient', args: [...PBM, '-cmd', 'ir', ...NEW, '-issuer', '/CN=Test Root CA', '-recipient', '/CN=Test Root CA', '-certout', 'c.pem'] },
+  { name: 'ir timeouts', args: [...PBM, '-cmd', 'ir', ...NEW, '-msg_timeout', '10', '-total_timeout', '30', '-certout', 'c.pem'] },
+  { name: 'ir keep_alive 0', args: [...PBM, '-cmd', 'ir', ...NEW, '-keep_alive', '0', '-certout', 'c.pem'] },
+  { name: 'ir keep_alive 2', args: [...PBM, '-cmd', 'ir', ...NEW, '-keep_alive', '2', '-certout', 'c.pem'] },
+  { name: 'ir digest sha512', args: [...PBM, '-cmd', 'ir', ...NEW, '-digest', 'sha512', '-certout', 'c.pem'] },
+  { name: 'ir mac hmac-sha256', args: [...PBM, '-cmd', 'ir', ...NEW, '-mac', 'hmac-sha256', '-certout', 'c.pem'] },
+  { name: 'ir verbosity 3', args: [...PBM, '-cmd', 'ir', ...NEW, '-verbosity', '3', '-certout', 'c.pem'] },
+  { name: 'ir verbosity 8', args: [...PBM, '-cmd', 'ir', ...NEW, '-verbosity', '8', '-certout', 'c.pem'] },
+  { name: 'ir verbosity out of range', args: [...PBM, '-cmd', 'ir', ...NEW, '-verbosity', '9', '-certout', 'c.pem'] },
+  { name: 'ir repeat 2', args: [...PBM, '-cmd', 'ir', ...NEW, '-repeat', '2', '-certout', 'c.pem'] },
+  { name: 'ir repeat 0', args: [...PBM, '-cmd', 'ir', ...NEW, '-repeat', '0', '-certout', 'c.pem'] },
+  { name: 'ir batch', args: [...PBM, '-cmd', 'ir', ...NEW, '-batch', '-certout', 'c.pem'] },
+  { name: 'ir expect_sender right', args: [...PBM, '-cmd', 'ir', ...NEW, '-expect_sender', '/CN=server/O=Test', '-certout', 'c.pem'] },
+  { name: 'ir extracerts out', args: [...PBM, '-cmd', 'ir', ...NEW, '-extracerts', 'other.crt', '-certout', 'c.pem'] },
+  { name: 'ir out_trusted right', args: [...PBM, '-cmd', 'ir', ...NEW, '-out_trusted', 'ca.crt', '-certout', 'c.pem'] },
+  { name: 'ir out_trusted wrong', args: [...PBM, '-cmd', 'ir', ...NEW, '-out_trusted', 'other.crt', '-certout', 'c.pem'] },
+  { name: 'ir csr as template', args: [...PBM, '-cmd', 'ir', '-csr', 'newkey.csr', '-newkey', 'newkey.key', '-certout', 'c.pem'] },
+  { name: 'ir unprotected requests refused', args: ['-config', '', ...S('PBMPORT'), '-cmd', 'ir', ...NEW, '-unprotected_requests', '-certout', 'c.pem'] },
+  { name: 'ir untrusted given', args: [...PBM, '-cmd', 'ir', ...NEW, '-untrusted', 'ca.crt', '-certout', 'c.pem'] },
+  { name: 'ir trusted given with pbm', args: [...PBM, '-cmd', 'ir', ...NEW, '-trusted', 'ca.crt', '-certout', 'c.pem'] },
+  { name: 'ir geninfo', args: [...PBM, '-cmd', 'ir', ...NEW, '-geninfo', '1.2.3:int:987', '-certout', 'c.pem'] },
+  // --- option syntax
+  { name: 'syntax -opt=value', args: ['-config=', '-server=127.0.0.1:PBMPORT', '-path=pkix/', `-ref=${REF}`, `-secret=pass:${SECRET}`, '-cmd=ir', '-newkey=newkey.key', '-subject=/CN=x', '-certout=c.pem'] },
+  { name: 'syntax --opt', args: ['--config', '', '--server', '127.0.0.1:PBMPORT', '--path', 'pkix/', '--ref', REF, '--secret', `pass:${SECRET}`, '--cmd', 'ir', '--newkey', 'newkey.key', '--subject', '/CN=x', '--certout', 'c.pem'] },
+  { name: 'server url with scheme and path', args: ['-config', '', '-server', 'http://127.0.0.1:PBMPORT/pkix/', '-ref', REF, '-secret', `pass:${SECRET}`, '-cmd', 'ir', ...NEW, '-certout', 'c.pem'] },
+  { name: 'server url https without tls_used', args: ['-config', '', '-server', 'https://127.0.0.1:PBMPORT/pkix/', '-ref', REF, '-secret', `pass:${SECRET}`, '-cmd', 'ir', ...NEW, '-certout', 'c.pem'] },
+  { name: 'later option wins', args: [...PBM, '-cmd', 'cr', '-cmd', 'ir', ...NEW, '-certout', 'x.pem', '-certout', 'c.pem'] },
+  { name: 'unknown option', args: [...PBM, '-cmd', 'ir', ...NEW, '-bogus'] },
+  { name: 'missing value', args: [...PBM, '-cmd', 'ir', ...NEW, '-certout'] },
+  { name: 'non-numeric days', args: [...PBM, '-cmd', 'ir', ...NEW, '-days', 'ten'] },
+  { name: 'negative days', args: [...PBM, '-cmd', 'ir', ...NEW, '-days', '-1'] },
+  { name: 'flag with value', args: [...PBM, '-cmd', 'ir', ...NEW, '-implicit_confirm=1'] },
+  { name: 'stray argument', args: [...PBM, '-cmd', 'ir', ...NEW, 'stray'] },
+  { name: 'help', args: ['-help'] },
+  // --- pass phrase sources
+  { name: 'secret env:', args: ['-config', '', ...S('PBMPORT'), '-ref', REF, '-secret', 'env:CMP_SECRET', '-cmd', 'ir', ...NEW, '-certout', 'c.pem'], env: { CMP_SECRET: SECRET } },
+  { name: 'secret env: unset', args: ['-config', '', ...S('PBMPORT'), '-ref', REF, '-secret', 'env:CMP_NOT_SET', '-cmd', 'ir', ...NEW, '-certout', 'c.pem'] },
+  { name: 'secret file:', args: ['-config', '', ...S('PBMPORT'), '-ref', REF, '-secret', 'file:secret.txt', '-cmd', 'ir', ...NEW, '-certout', 'c.pem'], files: { 'secret.txt': `${SECRET}\nsecond line\n` } },
+  { name: 'secret file: missing', args: ['-config', '', ...S('PBMPORT'), '-ref', REF, '-secret', 'file:nope.txt', '-cmd', 'ir', ...NEW, '-certout', 'c.pem'] },
+  { name: 'secret wrong', args: ['-config', '', ...S('PBMPORT'), '-ref', REF, '-secret', 'pass:wrong', '-cmd', 'ir', ...NEW, '-certout', 'c.pem'] },
+  { name: 'secret bad source', args: ['-config', '', ...S('PBMPORT'), '-ref', REF, '-secret', 'bogus:x', '-cmd', 'ir', ...NEW, '-certout', 'c.pem'] },
+  // --- credentials and files
+  { name: 'newkey missing file', args: [...PBM, '-cmd', 'ir', '-newkey', 'missing.key', '-subject', '/CN=x', '-certout', 'c.pem'] },
+  { name: 'newkey garbage', args: [...PBM, '-cmd', 'ir', '-newkey', 'garbage.key', '-subject', '/CN=x', '-certout', 'c.pem'], files: { 'garbage.key': 'not a key' } },
+  { name: 'newkey wrong key for rsp cert', args: [...PBM, '-cmd', 'ir', '-newkey', 'other.key', '-subject', '/CN=x', '-certout', 'c.pem'] },
+  { name: 'trusted garbage', args: [...PBM, '-cmd', 'ir', ...NEW, '-trusted', 'garbage.crt', '-certout', 'c.pem'], files: { 'garbage.crt': 'not a cert' } },
+  { name: 'no credentials', args: ['-config', '', ...S('PBMPORT'), '-cmd', 'ir', ...NEW, '-certout', 'c.pem'] },
+  { name: 'cert without key', args: ['-config', '', ...S('SIGPORT'), '-cert', 'client.crt', '-cmd', 'ir', ...NEW, '-certout', 'c.pem'] },
+  // --- signature protection
+  { name: 'cr signature trusted', args: [...SIG, '-cmd', 'cr', ...NEW, ...OUT] },
+  { name: 'cr signature srvcert', args: ['-config', '', ...S('SIGPORT'), '-cert', 'client.crt', '-key', 'client.key', '-srvcert', 'server.crt', '-cmd', 'cr', ...NEW, '-certout', 'c.pem'] },
+  { name: 'cr signature wrong srvcert', args: ['-config', '', ...S('SIGPORT'), '-cert', 'client.crt', '-key', 'client.key', '-srvcert', 'other.crt', '-cmd', 'cr', ...NEW, '-certout', 'c.pem'] },
+  { name: 'cr signature wrong trusted', args: ['-config', '', ...S('SIGPORT'), '-cert', 'client.crt', '-key', 'client.key', '-trusted', 'other.crt', '-cmd', 'cr', ...NEW, '-certout', 'c.pem'] },
+  { name: 'cr key does not match cert', args: ['-config', '', ...S('SIGPORT'), '-cert', 'client.crt', '-key', 'other.key', '-trusted', 'ca.crt', '-cmd', 'cr', ...NEW, '-certout', 'c.pem'] },
+  { name: 'cr subject from cert', args: [...SIG, '-cmd', 'cr', '-newkey', 'newkey.key', '-certout', 'c.pem'] },
+  { name: 'kur with oldcert', args: ['-config', '', ...S('SIGPORT'), '-cert', 'newkey.crt', '-key', 'newkey.key', '-trusted', 'ca.crt', '-cmd', 'kur', '-newkey', 'newkey.key', '-oldcert', 'newkey.crt', '-certout', 'c.pem'] },
+  { name: 'kur oldcert defaults to cert', args: ['-config', '', ...S('SIGPORT'), '-cert', 'newkey.crt', '-key', 'newkey.key', '-trusted', 'ca.crt', '-cmd', 'kur', '-newkey', 'newkey.key', '-certout', 'c.pem'] },
+  { name: 'kur wrong oldcert', args: [...SIG, '-cmd', 'kur', '-newkey', 'newkey.key', '-oldcert', 'client.crt', '-certout', 'c.pem'] },
+  { name: 'p10cr', args: [...SIG, '-cmd', 'p10cr', '-csr', 'newkey.csr', '-certout', 'c.pem'] },
+  { name: 'p10cr pbm', args: [...PBM, '-cmd', 'p10cr', '-csr', 'newkey.csr', '-certout', 'c.pem', '-certform', 'DER'] },
+  { name: 'p10cr without csr', args: [...SIG, '-cmd', 'p10cr', '-certout', 'c.pem'] },
+  { name: 'p10cr csr missing file', args: [...SIG, '-cmd', 'p10cr', '-csr', 'nope.csr', '-certout', 'c.pem'] },
+  { name: 'rr', args: [...SIG, '-cmd', 'rr', '-oldcert', 'newkey.crt'] },
+  { name: 'rr with reason', args: [...SIG, '-cmd', 'rr', '-oldcert', 'newkey.crt', '-revreason', '4'] },
+  { name: 'rr pbm', args: [...PBM, '-cmd', 'rr', '-oldcert', 'newkey.crt'] },
+  { name: 'rr without oldcert', args: [...SIG, '-cmd', 'rr'] },
+  { name: 'rr wrong cert', args: [...SIG, '-cmd', 'rr', '-oldcert', 'client.crt'] },
+  { name: 'genm', args: [...PBM, '-cmd', 'genm'] },
+  { name: 'genm infotype', args: [...PBM, '-cmd', 'genm', '-infotype', 'signKeyPairTypes'] },
+  { name: 'genm signature', args: [...SIG, '-cmd', 'genm'] },
+  // --- commands
+  { name: 'no cmd', args: [...PBM, ...NEW] },
+  { name: 'unknown cmd', args: [...PBM, '-cmd', 'xyz', ...NEW] },
+  { name: 'no server', args: ['-config', '', '-ref', REF, '-secret', `pass:${SECRET}`, '-cmd', 'ir', ...NEW] },
+  { name: 'nothing listening', args: ['-config', '', '-server', '127.0.0.1:1', '-ref', REF, '-secret', `pass:${SECRET}`, '-cmd', 'ir', ...NEW, '-msg_timeout', '5'] },
+  // --- server behaviour (fresh mock per tool)
+  { name: 'polling', args: [...PBM, '-cmd', 'ir', ...NEW, '-certout', 'c.pem'], mock: ['-poll_count', '2', '-check_after', '0'] },
+  { name: 'rejection', args: [...PBM, '-cmd', 'ir', ...NEW, ...OUT], mock: ['-pkistatus', '2', '-failurebits', '3', '-statusstring', 'nope'] },
+  { name: 'rejection one failure bit', args: [...PBM, '-cmd', 'ir', ...NEW, '-certout', 'c.pem'], mock: ['-pkistatus', '2', '-failure', '9'] },
+  { name: 'granted with mods', args: [...PBM, '-cmd', 'ir', ...NEW, '-certout', 'c.pem'], mock: ['-pkistatus', '1'] },
+  { name: 'send_error', args: [...PBM, '-cmd', 'ir', ...NEW, ...OUT], mock: ['-send_error'] },
+  { name: 'unprotected error refused', args: [...PBM, '-cmd', 'ir', ...NEW, ...OUT], mock: ['-send_error', '-send_unprot_err'] },
+  { name: 'unprotected error accepted', args: [...PBM, '-cmd', 'ir', ...NEW, '-unprotected_errors', ...OUT], mock: ['-send_error', '-send_unprot_err'] },
+  { name: 'implicit confirm granted', args: [...PBM, '-cmd', 'ir', ...NEW, '-implicit_confirm', '-certout', 'c.pem'], mock: ['-grant_implicitconf'] },
+  { name: 'extra certs in response', args: [...PBM, '-cmd', 'ir', ...NEW, ...OUT], mock: ['-rsp_extracerts', 'other.crt'] },
+  { name: 'extra certs DER', args: [...PBM, '-cmd', 'ir', ...NEW, ...OUT_DER], mock: ['-rsp_extracerts', 'other.crt'] },
+  // --- config files
+  { name: 'config [cmp]', args: ['-config', 'cmp.cnf'], files: withConf() },
+  { name: 'config section ir', args: ['-config', 'cmp.cnf', '-section', 'ir'], files: withConf() },
+  { name: 'config sections cmp,ir', args: ['-config', 'cmp.cnf', '-section', 'cmp,ir'], files: withConf() },
+  { name: 'config sections ir,cmp', args: ['-config', 'cmp.cnf', '-section', 'ir,cmp'], files: withConf() },
+  { name: 'config sections cmp,cr with space', args: ['-config', 'cmp.cnf', '-section', 'cmp, cr'], files: withConf() },
+  { name: 'config signature section empties secret', args: ['-config', 'cmp.cnf', '-section', 'cmp,cr,signature'], files: withConf() },
+  { name: 'config command line overrides', args: ['-config', 'cmp.cnf', '-certout', 'override.pem', '-cmd', 'ir'], files: withConf() },
+  { name: 'config missing section', args: ['-config', 'cmp.cnf', '-section', 'nosuch'], files: withConf() },
+  { name: 'config default section only', args: ['-config', 'cmp.cnf', '-section', '', ...S('PBMPORT'), '-secret', `pass:${SECRET}`, '-cmd', 'ir', ...NEW, '-certout', 'c.pem'], files: withConf() },
+  { name: 'config bad number', args: ['-config', 'cmp.cnf', '-section', 'cmp,bad'], files: withConf() },
+  { name: 'config empty section', args: ['-config', 'cmp.cnf', '-section', 'cmp,empty'], files: withConf() },
+  { name: 'config missing file', args: ['-config', 'nosuch.cnf', '-cmd', 'ir'] },
+  { name: 'config syntax error', args: ['-config', 'broken.cnf', '-cmd', 'ir'], files: { 'broken.cnf': '[cmp\nx = $undefined_var\n' } },
+  { name: 'config via OPENSSL_CONF', args: ['-section', 'cmp,ir'], files: withConf(), env: { OPENSSL_CONF: 'cmp.cnf' } },
+];
+
+beforeAll(async () => {
+  pki = makePki(['other']);
+  pbm = await startMock(pki);
+  sig = await startMock(pki, [], mockArgs(pki, false));
+});
+afterAll(async () => {
+  await pbm.stop();
+  await sig.stop();
+  removePki(pki);
+});
+
+const all = () => [
+    ...vectors(),
+    // each command with each output form
+    ...(['ir', 'cr'] as const).flatMap((cmd) =>
+      (['PEM', 'DER'] as const).flatMap((form) => [
+        { name: `${cmd} ${form} certout only`, args: [...(cmd === 'ir' ? PBM : SIG), '-cmd', cmd, ...NEW, '-certout', 'out', '-certform', form] },
+        { name: `${cmd} ${form} chainout only`, args: [...(cmd === 'ir' ? PBM : SIG), '-cmd', cmd, ...NEW, '-chainout', 'out', '-certform', form] },
+        { name: `${cmd} ${form} chainout and certout`, args: [...(cmd === 'ir' ? PBM : SIG), '-cmd', cmd, ...NEW, '-chainout', 'chain', '-certout', 'cert', '-certform', form] },
+        { name: `${cmd} ${form} cacertsout only`, args: [...(cmd === 'ir' ? PBM : SIG), '-cmd', cmd, ...NEW, '-cacertsout', 'out', '-certform', form] },
+      ]),
+    ),
+];
+
+test('the differential set has at least 100 vectors with distinct names', () => {
+  const names = all().map((v) => v.name);
+  expect(names.length).toBeGreaterThanOrEqual(100);
+  expect(new Set(names).size).toBe(names.length);
+});
+
+describe('openssl cmp vs openssl-cmp', () => {
+  const names = all().map((v) => v.name);
+  test.each(names)('%s', async (name) => {
+    const v = all().find((x) => x.name === name)!;
+    const [ref, ours] = await runBoth(v);
+    try {
+      expect({ code: ours.code, files: ours.files }).toEqual({ code: ref.code, files: ref.files });
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\n--- openssl:\n${ref.stderr.slice(-800)}\n--- openssl-cmp:\n${ours.stderr.slice(-800)}`);
+    }
+  }, 60000);
+});
