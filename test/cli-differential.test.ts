@@ -243,6 +243,16 @@ const vectors: () => Vector[] = () => [
   { name: 'implicit confirm granted', args: [...PBM, '-cmd', 'ir', ...NEW, '-implicit_confirm', '-certout', 'c.pem'], mock: ['-grant_implicitconf'] },
   { name: 'extra certs in response', args: [...PBM, '-cmd', 'ir', ...NEW, ...OUT], mock: ['-rsp_extracerts', 'other.crt'] },
   { name: 'extra certs DER', args: [...PBM, '-cmd', 'ir', ...NEW, ...OUT_DER], mock: ['-rsp_extracerts', 'other.crt'] },
+  // --- the in-process mock server
+  { name: 'use_mock_srv ir', args: ['-config', '', '-use_mock_srv', '-srv_ref', REF, '-srv_secret', `pass:${SECRET}`, '-rsp_cert', 'newkey.crt', '-rsp_capubs', 'ca.crt', '-ref', REF, '-secret', `pass:${SECRET}`, '-cmd', 'ir', ...NEW, ...OUT] },
+  { name: 'use_mock_srv cr signature', args: ['-config', '', '-use_mock_srv', '-srv_cert', 'server.crt', '-srv_key', 'server.key', '-srv_trusted', 'ca.crt', '-rsp_cert', 'newkey.crt', '-cert', 'client.crt', '-key', 'client.key', '-trusted', 'ca.crt', '-cmd', 'cr', ...NEW, '-certout', 'c.pem'] },
+  { name: 'use_mock_srv rejection', args: ['-config', '', '-use_mock_srv', '-srv_ref', REF, '-srv_secret', `pass:${SECRET}`, '-rsp_cert', 'newkey.crt', '-pkistatus', '2', '-failure', '4', '-ref', REF, '-secret', `pass:${SECRET}`, '-cmd', 'ir', ...NEW, ...OUT] },
+  { name: 'use_mock_srv polling', args: ['-config', '', '-use_mock_srv', '-srv_ref', REF, '-srv_secret', `pass:${SECRET}`, '-rsp_cert', 'newkey.crt', '-poll_count', '1', '-check_after', '0', '-ref', REF, '-secret', `pass:${SECRET}`, '-cmd', 'ir', ...NEW, '-certout', 'c.pem'] },
+  { name: 'use_mock_srv rr', args: ['-config', '', '-use_mock_srv', '-srv_ref', REF, '-srv_secret', `pass:${SECRET}`, '-rsp_cert', 'newkey.crt', '-ref', REF, '-secret', `pass:${SECRET}`, '-cmd', 'rr', '-oldcert', 'newkey.crt'] },
+  { name: 'use_mock_srv genm', args: ['-config', '', '-use_mock_srv', '-srv_ref', REF, '-srv_secret', `pass:${SECRET}`, '-rsp_cert', 'newkey.crt', '-ref', REF, '-secret', `pass:${SECRET}`, '-cmd', 'genm'] },
+  { name: 'use_mock_srv send_error', args: ['-config', '', '-use_mock_srv', '-srv_ref', REF, '-srv_secret', `pass:${SECRET}`, '-rsp_cert', 'newkey.crt', '-send_error', '-ref', REF, '-secret', `pass:${SECRET}`, '-cmd', 'ir', ...NEW, ...OUT] },
+  { name: 'port excludes server', args: ['-config', '', '-port', '0', '-server', '127.0.0.1:1', '-srv_ref', REF, '-srv_secret', `pass:${SECRET}`] },
+  { name: 'port without credentials', args: ['-config', '', '-port', '0', '-rsp_cert', 'newkey.crt'] },
   // --- config files
   { name: 'config [cmp]', args: ['-config', 'cmp.cnf'], files: withConf() },
   { name: 'config section ir', args: ['-config', 'cmp.cnf', '-section', 'ir'], files: withConf() },

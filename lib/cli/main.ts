@@ -167,28 +167,26 @@ async function serve(o: Opts, io: CliIo): Promise<number> {
   if (o.str('srv_secret') === undefined && o.str('srv_key') === undefined) {
     throw new CliError('must give both -srv_cert and -srv_key options or -srv_secret');
   }
-  const server = await mockServer(o);
   const port = Number(o.str('port'));
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`invalid port '${o.str('port')}'`);
+  const server = await mockServer(o);
   const maxMsgs = o.num('max_msgs') ?? 0;
   let handled = 0;
+  let stop!: () => void;
+  const stopped = new Promise<void>((resolve) => (stop = resolve));
+  const handle = server.handle.bind(server);
+  server.handle = async (req) => {
+    try {
+      return await handle(req);
+    } finally {
+      if (maxMsgs > 0 && ++handled >= maxMsgs) setImmediate(stop);
+    }
+  };
   const { port: actual } = await server.listen({ host: '::', port, path: '/pkix/' });
   io.out(`ACCEPT [::]:${actual} PID=${process.pid}\n`);
-  await new Promise<void>((resolve) => {
-    const counting = setInterval(() => {
-      if (maxMsgs > 0 && handled >= maxMsgs) {
-        clearInterval(counting);
-        resolve();
-      }
-    }, 50);
-    process.once('SIGTERM', () => resolve());
-    process.once('SIGINT', () => resolve());
-    const original = server.handle.bind(server);
-    server.handle = async (req) => {
-      handled++;
-      return original(req);
-    };
-  });
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  await stopped;
   await server.close();
   return 0;
 }

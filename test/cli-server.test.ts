@@ -1,0 +1,112 @@
+// `openssl-cmp -port`: the mock-server mode, driven by the system `openssl cmp` client.
+import { ChildProcess, execFile, spawn } from 'node:child_process';
+import { X509Certificate, createPublicKey, createPrivateKey } from 'node:crypto';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { REF, SECRET } from './helpers/mock-server';
+import { Pki, makePki, removePki } from './helpers/pki';
+
+const BIN = path.join(__dirname, '..', 'bin', 'openssl-cmp.js');
+const exec = promisify(execFile);
+let pki: Pki;
+
+const children: ChildProcess[] = [];
+beforeAll(() => {
+  pki = makePki();
+});
+afterEach(() => {
+  for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
+});
+afterAll(() => removePki(pki));
+
+async function startOurs(args: string[]): Promise<{ port: number; child: ChildProcess; exited: Promise<number | null> }> {
+  const child = spawn(process.execPath, [BIN, '-config', '', '-port', '0', ...args], { cwd: pki.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const m = /^ACCEPT \[::\]:(\d+) PID=(\d+)$/m.exec(out);
+      if (m) {
+        expect(Number(m[2])).toBe(child.pid);
+        resolve(Number(m[1]));
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`openssl-cmp -port exited ${code}`)));
+  });
+  return { port, child, exited };
+}
+
+const srvCreds = ['-srv_ref', REF, '-srv_secret', `pass:${SECRET}`, '-srv_cert', 'server.crt', '-srv_key', 'server.key', '-srv_trusted', 'ca.crt'];
+const client = (port: number, args: string[]) =>
+  exec('openssl', ['cmp', '-config', '', '-server', `127.0.0.1:${port}`, '-path', 'pkix/', ...args], { cwd: pki.dir });
+const pbm = ['-ref', REF, '-secret', `pass:${SECRET}`];
+
+test('with -rsp_cert, as OpenSSL\'s mock server: IR, CR, KUR, P10CR, RR, GENM from openssl cmp', async () => {
+  // as with OpenSSL's mock, a server given -srv_secret answers with PBM
+  const srv = await startOurs([...srvCreds, '-rsp_cert', 'newkey.crt', '-rsp_capubs', 'ca.crt']);
+  const sig = await startOurs(['-srv_cert', 'server.crt', '-srv_key', 'server.key', '-srv_trusted', 'ca.crt', '-rsp_cert', 'newkey.crt']);
+  try {
+    const rsp = new X509Certificate(pki.read('newkey.crt'));
+    await client(srv.port, [...pbm, '-cmd', 'ir', '-newkey', 'newkey.key', '-subject', '/CN=x', '-certout', 'ir.pem', '-cacertsout', 'ca-out.pem']);
+    expect(new X509Certificate(pki.read('ir.pem')).raw.equals(rsp.raw)).toBe(true);
+    expect(new X509Certificate(pki.read('ca-out.pem')).subject).toBe('CN=Test Root CA');
+    await client(sig.port, ['-cert', 'client.crt', '-key', 'client.key', '-trusted', 'ca.crt', '-cmd', 'cr', '-newkey', 'newkey.key', '-certout', 'cr.pem']);
+    await client(sig.port, ['-cert', 'newkey.crt', '-key', 'newkey.key', '-trusted', 'ca.crt', '-cmd', 'kur', '-newkey', 'newkey.key', '-certout', 'kur.pem']);
+    await client(srv.port, [...pbm, '-cmd', 'p10cr', '-csr', 'newkey.csr', '-certout', 'p10.pem']);
+    await client(srv.port, [...pbm, '-cmd', 'rr', '-oldcert', 'newkey.crt']);
+    const genm = await client(srv.port, [...pbm, '-cmd', 'genm', '-infotype', 'signKeyPairTypes']);
+    expect(genm.stdout + genm.stderr).toMatch(/signKeyPairTypes/);
+    for (const f of ['cr.pem', 'kur.pem', 'p10.pem']) expect(new X509Certificate(pki.read(f)).raw.equals(rsp.raw)).toBe(true);
+  } finally {
+    srv.child.kill('SIGTERM');
+    sig.child.kill('SIGTERM');
+    expect(await srv.exited).toBe(0);
+    expect(await sig.exited).toBe(0);
+  }
+});
+
+test('without -rsp_cert, a test CA issues real certificates for the client\'s own key', async () => {
+  const srv = await startOurs(['-srv_ref', REF, '-srv_secret', `pass:${SECRET}`]);
+  try {
+    await client(srv.port, [...pbm, '-cmd', 'ir', '-newkey', 'client.key', '-subject', '/CN=real/O=Issued', '-certout', 'real.pem']);
+    const cert = new X509Certificate(pki.read('real.pem'));
+    expect(cert.subject).toBe('CN=real\nO=Issued');
+    expect(cert.publicKey.equals(createPublicKey(createPrivateKey(pki.read('client.key'))))).toBe(true);
+  } finally {
+    srv.child.kill('SIGTERM');
+    await srv.exited;
+  }
+});
+
+test('polling, rejection, implicit confirmation and error injection', async () => {
+  const polling = await startOurs([...srvCreds, '-rsp_cert', 'newkey.crt', '-poll_count', '2', '-check_after', '1']);
+  const started = Date.now();
+  await client(polling.port, [...pbm, '-cmd', 'ir', '-newkey', 'newkey.key', '-subject', '/CN=x', '-certout', 'polled.pem']);
+  expect(Date.now() - started).toBeGreaterThanOrEqual(900); // one checkAfter wait, as OpenSSL's mock
+  polling.child.kill('SIGTERM');
+  await polling.exited;
+
+  const reject = await startOurs([...srvCreds, '-rsp_cert', 'newkey.crt', '-pkistatus', '2', '-failurebits', '6', '-statusstring', 'go away']);
+  const r = await client(reject.port, [...pbm, '-cmd', 'ir', '-newkey', 'newkey.key', '-subject', '/CN=x', '-certout', 'no.pem']).catch((e) => e);
+  expect(r.code).toBe(1);
+  const said = `${r.stdout}${r.stderr}`;
+  expect(said).toMatch(/rejection/);
+  expect(said).toMatch(/badMessageCheck/);
+  expect(said).toMatch(/go away/);
+  reject.child.kill('SIGTERM');
+  await reject.exited;
+
+  const implicit = await startOurs([...srvCreds, '-rsp_cert', 'newkey.crt', '-grant_implicitconf', '-max_msgs', '1']);
+  await client(implicit.port, [...pbm, '-cmd', 'ir', '-implicit_confirm', '-newkey', 'newkey.key', '-subject', '/CN=x', '-certout', 'imp.pem']);
+  // one message served (the IR, confirmed implicitly): -max_msgs 1 ends the server
+  expect(await implicit.exited).toBe(0);
+
+  const erroring = await startOurs([...srvCreds, '-rsp_cert', 'newkey.crt', '-send_error']);
+  const e = await client(erroring.port, [...pbm, '-cmd', 'ir', '-newkey', 'newkey.key', '-subject', '/CN=x', '-certout', 'err.pem']).catch((x) => x);
+  expect(e.code).toBe(1);
+  expect(`${e.stdout}${e.stderr}`).toMatch(/received error/);
+  erroring.child.kill('SIGTERM');
+  await erroring.exited;
+}, 30000);
