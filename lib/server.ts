@@ -33,6 +33,9 @@ export interface CertRequest {
   csr: Buffer | null;
   /** KUR: the certificate to be updated. */
   oldCertId: { issuer: string; serial: bigint } | null;
+  /** Validity requested in the template (e.g. by the client's VALIDITY_DAYS), if any. */
+  notBefore: Date | null;
+  notAfter: Date | null;
 }
 
 export interface RevocationRequest {
@@ -260,6 +263,8 @@ interface NativeCertReq {
   extensions: Buffer | null;
   csr: Buffer | null;
   oldCertId: { issuer: Buffer | null; serial: Buffer | null } | null;
+  notBefore: number | null;
+  notAfter: number | null;
 }
 
 function certRequest(n: NativeCertReq): CertRequest {
@@ -274,6 +279,8 @@ function certRequest(n: NativeCertReq): CertRequest {
     oldCertId: n.oldCertId
       ? { issuer: n.oldCertId.issuer ? binding.nameFromDer(n.oldCertId.issuer) : '', serial: bigSerial(n.oldCertId.serial) }
       : null,
+    notBefore: n.notBefore === null ? null : new Date(n.notBefore * 1000),
+    notAfter: n.notAfter === null ? null : new Date(n.notAfter * 1000),
   };
 }
 

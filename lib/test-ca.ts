@@ -70,9 +70,18 @@ export class TestCa {
   }
 
   /** Issues a certificate for `publicKey` with the given subject and extensions (DER). */
-  issue(req: { publicKey: KeyObject | Buffer; subject: string | Buffer; extensions?: Buffer | null; days?: number }): X509Certificate {
+  issue(req: {
+    publicKey: KeyObject | Buffer;
+    subject: string | Buffer;
+    extensions?: Buffer | null;
+    days?: number;
+    notBefore?: Date | null;
+    notAfter?: Date | null;
+  }): X509Certificate {
     const spki = req.publicKey instanceof KeyObject ? req.publicKey.export({ format: 'der', type: 'spki' }) : req.publicKey;
     const now = Math.floor(Date.now() / 1000);
+    const from = req.notBefore ? Math.floor(req.notBefore.getTime() / 1000) : now - 60;
+    const until = req.notAfter ? Math.floor(req.notAfter.getTime() / 1000) : from + 60 + (req.days ?? this.days) * DAY;
     const cert = new X509Certificate(
       binding.issueCertificate({
         issuerCert: this.cert.raw,
@@ -80,8 +89,8 @@ export class TestCa {
         publicKey: spki,
         subject: req.subject,
         serial: TestCa.#newSerial(),
-        notBefore: now - 60,
-        notAfter: now + (req.days ?? this.days) * DAY,
+        notBefore: from,
+        notAfter: until,
         extensions: req.extensions ?? null,
       }),
     );
@@ -136,7 +145,7 @@ export class TestCa {
       subject ??= subjectDerOf(old);
     }
     if (!subject) return reject(FailInfo.badCertTemplate, 'no subject in the request');
-    const cert = this.issue({ publicKey: req.publicKey, subject, extensions: req.extensions });
+    const cert = this.issue({ publicKey: req.publicKey, subject, extensions: req.extensions, notBefore: req.notBefore, notAfter: req.notAfter });
     return { cert, caPubs: [this.cert] };
   }
 

@@ -34,6 +34,7 @@ struct CertReqInfo {
   int certReqId = 0;
   std::vector<unsigned char> subject, publicKey, extensions, csr, oldIssuer, oldSerial;
   std::string sender;
+  double notBefore = 0, notAfter = 0;  // seconds since the epoch; 0: not requested
 };
 
 // Runs an i2d function and keeps its output.
@@ -62,31 +63,59 @@ std::vector<unsigned char> IntegerBytes(const ASN1_INTEGER* i) {
   return out;
 }
 
-// CertTemplate's publicKey is [6] IMPLICIT SubjectPublicKeyInfo; OpenSSL 3.0
-// has no getter for it, so it is taken from the template's DER.
-std::vector<unsigned char> TemplatePublicKey(const OSSL_CRMF_CERTTEMPLATE* tmpl) {
-  std::vector<unsigned char> t = Der([&](unsigned char** out) { return i2d_OSSL_CRMF_CERTTEMPLATE(const_cast<OSSL_CRMF_CERTTEMPLATE*>(tmpl), out); });
-  if (t.empty()) return {};
+// The content of the template's field [tag]; OpenSSL 3.0 has no getters for
+// publicKey and validity, so they are taken from the template's DER.
+bool TemplateField(const std::vector<unsigned char>& t, int want, const unsigned char*& content, long& length) {
   const unsigned char* p = t.data();
   long len = 0;
   int tag = 0, cls = 0;
-  if ((ASN1_get_object(&p, &len, &tag, &cls, static_cast<long>(t.size())) & 0x80) != 0) return {};
+  if (t.empty() || (ASN1_get_object(&p, &len, &tag, &cls, static_cast<long>(t.size())) & 0x80) != 0) return false;
   const unsigned char* end = p + len;
   while (p < end) {
-    const unsigned char* start = p;
-    int ret = ASN1_get_object(&p, &len, &tag, &cls, end - p);
-    if ((ret & 0x80) != 0) return {};
-    if (cls == V_ASN1_CONTEXT_SPECIFIC && tag == 6) {
-      std::vector<unsigned char> spki(static_cast<size_t>(ASN1_object_size(1, static_cast<int>(len), V_ASN1_SEQUENCE)));
-      unsigned char* q = spki.data();
-      ASN1_put_object(&q, 1, static_cast<int>(len), V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL);
-      std::copy(p, p + len, q);
-      return spki;
+    if ((ASN1_get_object(&p, &len, &tag, &cls, end - p) & 0x80) != 0) return false;
+    if (cls == V_ASN1_CONTEXT_SPECIFIC && tag == want) {
+      content = p;
+      length = len;
+      return true;
     }
     p += len;
-    (void)start;
   }
-  return {};
+  return false;
+}
+
+// publicKey [6] IMPLICIT SubjectPublicKeyInfo: the SPKI with its own tag back.
+std::vector<unsigned char> TemplatePublicKey(const std::vector<unsigned char>& t) {
+  const unsigned char* p = nullptr;
+  long len = 0;
+  if (!TemplateField(t, 6, p, len)) return {};
+  std::vector<unsigned char> spki(static_cast<size_t>(ASN1_object_size(1, static_cast<int>(len), V_ASN1_SEQUENCE)));
+  unsigned char* q = spki.data();
+  ASN1_put_object(&q, 1, static_cast<int>(len), V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL);
+  std::copy(p, p + len, q);
+  return spki;
+}
+
+// validity [4] IMPLICIT OptionalValidity { notBefore [0] Time OPT, notAfter [1] Time OPT }
+void TemplateValidity(const std::vector<unsigned char>& t, double& notBefore, double& notAfter) {
+  const unsigned char* p = nullptr;
+  long len = 0;
+  if (!TemplateField(t, 4, p, len)) return;
+  const unsigned char* end = p + len;
+  while (p < end) {
+    long inner = 0;
+    int tag = 0, cls = 0;
+    if ((ASN1_get_object(&p, &inner, &tag, &cls, end - p) & 0x80) != 0) return;
+    const unsigned char* q = p;
+    ASN1_TIME* time = d2i_ASN1_TIME(nullptr, &q, inner);  // the CHOICE inside an explicit tag
+    struct tm tm {};
+    if (time != nullptr && ASN1_TIME_to_tm(time, &tm) == 1) {
+      double secs = static_cast<double>(timegm(&tm));
+      if (tag == 0) notBefore = secs;
+      if (tag == 1) notAfter = secs;
+    }
+    ASN1_TIME_free(time);
+    p += inner;
+  }
 }
 
 const char* BodyName(int type) {
@@ -121,6 +150,8 @@ Napi::Object CertReqToJs(Napi::Env env, const CertReqInfo& in) {
     o.Set("oldCertId", env.Null());
   }
   o.Set("sender", in.sender);
+  o.Set("notBefore", in.notBefore > 0 ? Napi::Number::New(env, in.notBefore) : env.Null());
+  o.Set("notAfter", in.notAfter > 0 ? Napi::Number::New(env, in.notAfter) : env.Null());
   return o;
 }
 
@@ -205,7 +236,10 @@ std::shared_ptr<CertReqInfo> Gather(const OSSL_CMP_MSG* req, int certReqId, cons
   } else if (crm != nullptr) {
     const OSSL_CRMF_CERTTEMPLATE* tmpl = OSSL_CRMF_MSG_get0_tmpl(crm);
     in->subject = NameDer(OSSL_CRMF_CERTTEMPLATE_get0_subject(tmpl));
-    in->publicKey = TemplatePublicKey(tmpl);
+    std::vector<unsigned char> t =
+        Der([&](unsigned char** out) { return i2d_OSSL_CRMF_CERTTEMPLATE(const_cast<OSSL_CRMF_CERTTEMPLATE*>(tmpl), out); });
+    in->publicKey = TemplatePublicKey(t);
+    TemplateValidity(t, in->notBefore, in->notAfter);
     X509_EXTENSIONS* exts = OSSL_CRMF_CERTTEMPLATE_get0_extensions(tmpl);
     if (exts != nullptr) {
       in->extensions = Der([&](unsigned char** out) { return i2d_X509_EXTENSIONS(exts, out); });

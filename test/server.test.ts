@@ -64,6 +64,20 @@ describe('in process, through server.transfer', () => {
     expect(ca.certificate(cert.serialNumber)).toBeDefined();
   });
 
+  test('the validity the client requests (VALIDITY_DAYS) is the validity issued', async () => {
+    const ctx = client();
+    ctx.setNewPkey(newKey());
+    ctx.setSubjectName('/CN=short-lived');
+    ctx.setOption(Option.VALIDITY_DAYS, 10);
+    const cert = await ctx.execIR();
+    const days = (Date.parse(cert.validTo) - Date.parse(cert.validFrom)) / 86400000;
+    expect(days).toBeCloseTo(10, 1);
+    ctx.reinit();
+    ctx.setOption(Option.VALIDITY_DAYS, 0);
+    const dflt = await ctx.execIR();
+    expect((Date.parse(dflt.validTo) - Date.parse(dflt.validFrom)) / 86400000).toBeGreaterThan(300);
+  });
+
   test('CR signed with an enrolled certificate, against the trusted CA', async () => {
     const { cert, key } = await enroll('/CN=signer');
     const ctx = track(new CmpContext());
