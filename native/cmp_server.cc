@@ -222,8 +222,6 @@ std::shared_ptr<CertReqInfo> Gather(const OSSL_CMP_MSG* req, int certReqId, cons
   auto in = std::make_shared<CertReqInfo>();
   in->type = BodyName(OSSL_CMP_MSG_get_bodytype(req));
   in->certReqId = certReqId;
-  const OSSL_CMP_PKIHEADER* hdr = OSSL_CMP_MSG_get0_header(req);
-  (void)hdr;
   if (p10cr != nullptr) {
     in->csr = Der([&](unsigned char** out) { return i2d_X509_REQ(const_cast<X509_REQ*>(p10cr), out); });
     in->subject = NameDer(X509_REQ_get_subject_name(p10cr));

@@ -1,5 +1,5 @@
-import { CmpContext, CmpError } from '../lib';
-import { closeAll, pbmContext, track } from './helpers/context';
+import { CmpError } from '../lib';
+import { closeAll, pbmContext, refusedContext as refused } from './helpers/context';
 import { MockServer, startMock } from './helpers/mock-server';
 import { Pki, makePki, removePki } from './helpers/pki';
 
@@ -16,28 +16,16 @@ afterAll(async () => {
   removePki(pki);
 });
 
-/** A context whose transaction fails fast: nothing listens on its port. */
-function refusedContext(): CmpContext {
-  const ctx = track(new CmpContext());
-  ctx.setServer('127.0.0.1');
-  ctx.setServerPort(1);
-  ctx.setReferenceValue('1');
-  ctx.setSecretValue('x');
-  ctx.setNewPkey(pki.read('newkey.key'));
-  ctx.setSubjectName('/CN=x');
-  return ctx;
-}
-
 test('a transaction never waits behind another one sleeping between polls', async () => {
   // leave exactly one idle worker thread behind
-  await expect(refusedContext().execIR()).rejects.toBeInstanceOf(CmpError);
+  await expect(refused(pki).execIR()).rejects.toBeInstanceOf(CmpError);
   const sleeper = pbmContext(pki, server);
   const ac = new AbortController();
   const started = Date.now();
   // submitted in the same tick: the second must not queue behind the first,
   // which will wait 30 s for its next poll
   const sleeping = sleeper.execIR({ signal: ac.signal }).catch((e: CmpError) => e.code);
-  const quick = await Promise.allSettled([refusedContext().execIR()]);
+  const quick = await Promise.allSettled([refused(pki).execIR()]);
   expect(quick[0].status).toBe('rejected');
   expect(Date.now() - started).toBeLessThan(5000);
   ac.abort();
@@ -45,7 +33,7 @@ test('a transaction never waits behind another one sleeping between polls', asyn
 });
 
 test('far more transactions in flight than the libuv pool has threads all settle', async () => {
-  const ctxs = Array.from({ length: 64 }, refusedContext);
+  const ctxs = Array.from({ length: 64 }, () => refused(pki));
   const results = await Promise.allSettled(ctxs.map((c) => c.execGENM()));
   expect(results).toHaveLength(64);
   for (const r of results) {

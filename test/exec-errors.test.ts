@@ -1,5 +1,5 @@
 import { CmpContext, CmpError, FailInfo, Option, PKIStatus } from '../lib';
-import { closeAll, pbmContext, signatureContext, track } from './helpers/context';
+import { closeAll, pbmContext, refusedContext, signatureContext } from './helpers/context';
 import { MockServer, mockArgs, startMock } from './helpers/mock-server';
 import { Pki, makePki, removePki } from './helpers/pki';
 
@@ -111,14 +111,7 @@ test('a server certificate not issued by a trusted CA is refused', async () => {
 });
 
 test('no server listening: a transfer error naming the step', async () => {
-  const ctx = track(new CmpContext());
-  ctx.setServer('127.0.0.1');
-  ctx.setServerPort(1);
-  ctx.setReferenceValue('1');
-  ctx.setSecretValue('x');
-  ctx.setNewPkey(pki.read('newkey.key'));
-  ctx.setSubjectName('/CN=x');
-  const err = await failure(ctx.execIR());
+  const err = await failure(refusedContext(pki).execIR());
   expect(err.code).toBe('ERR_OSSL_CMP_TRANSFER_ERROR');
   expect(err.pkiStatus).toBeUndefined();
 });

@@ -46,4 +46,16 @@ export function signatureContext(pki: Pki, server: MockServer): CmpContext {
   return ctx;
 }
 
+/** A context whose transactions fail fast: nothing listens on its port. */
+export function refusedContext(pki: Pki): CmpContext {
+  const ctx = track(new CmpContext());
+  ctx.setServer('127.0.0.1');
+  ctx.setServerPort(1);
+  ctx.setReferenceValue('1');
+  ctx.setSecretValue('x');
+  ctx.setNewPkey(pki.read('newkey.key'));
+  ctx.setSubjectName('/CN=x');
+  return ctx;
+}
+
 export { CertReqType };
