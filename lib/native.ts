@@ -111,6 +111,7 @@ export interface NativeBinding {
   issueCertificate(options: IssueOptions): Buffer;
   nameFromDer(der: Buffer): string;
   readConfig(path: string): Record<string, Record<string, string>>;
+  extensionsFromConfig(path: string, sections: string[]): Buffer;
   parsePkcs12(der: Buffer, passphrase: string): { key: Buffer | null; cert: Buffer | null; ca: Buffer[] };
   opensslVersion: string;
   features: Record<string, FeatureMode>;

@@ -22,6 +22,7 @@ Addon::Addon(Napi::Env env, Napi::Object exports) : executor(std::make_unique<Ex
   exports.Set("nameFromDer", Napi::Function::New(env, NameFromDer, "nameFromDer"));
   exports.Set("readConfig", Napi::Function::New(env, ReadConfig, "readConfig"));
   exports.Set("parsePkcs12", Napi::Function::New(env, ParsePkcs12, "parsePkcs12"));
+  exports.Set("extensionsFromConfig", Napi::Function::New(env, ExtensionsFromConfig, "extensionsFromConfig"));
   exports.Set("opensslVersion", OpenSSL_version(OPENSSL_VERSION));
   exports.Set("features", GetFeatures().ToJs(env));
   // Threads must be gone before the environment (and this instance) is.

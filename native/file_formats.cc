@@ -2,6 +2,7 @@
 
 #include <openssl/conf.h>
 #include <openssl/pkcs12.h>
+#include <openssl/x509v3.h>
 
 #include "convert.h"
 #include "ossl_error.h"
@@ -32,6 +33,35 @@ Napi::Value ReadConfig(const Napi::CallbackInfo& info) {
     out.Set(section, entries);
   }
   sk_OPENSSL_CSTRING_free(names);
+  return out;
+}
+
+Napi::Value ExtensionsFromConfig(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ErrQueueGuard guard;
+  std::string path = StringFromJs(info[0], "path");
+  if (!info[1].IsArray()) ThrowType(env, "sections must be an array of strings");
+  std::unique_ptr<CONF, Freer<CONF, NCONF_free>> conf(NCONF_new_ex(nullptr, nullptr));
+  long line = 0;
+  if (!conf || NCONF_load(conf.get(), path.c_str(), &line) <= 0) ThrowOssl(env, "Cannot load config file " + path);
+  STACK_OF(X509_EXTENSION)* exts = sk_X509_EXTENSION_new_null();
+  X509V3_CTX v3;
+  X509V3_set_ctx(&v3, nullptr, nullptr, nullptr, nullptr, X509V3_CTX_REPLACE);
+  X509V3_set_nconf(&v3, conf.get());
+  Napi::Array sections = info[1].As<Napi::Array>();
+  for (uint32_t i = 0; i < sections.Length(); i++) {
+    std::string section = StringFromJs(sections.Get(i), "sections[]");
+    if (!X509V3_EXT_add_nconf_sk(conf.get(), &v3, section.c_str(), &exts)) {
+      sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+      ThrowOssl(env, "cannot load extension section '" + section + "'");
+    }
+  }
+  unsigned char* der = nullptr;
+  int len = i2d_X509_EXTENSIONS(exts, &der);
+  sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+  if (len <= 0) ThrowOssl(env, "cannot encode extensions");
+  Napi::Buffer<unsigned char> out = Napi::Buffer<unsigned char>::Copy(env, der, static_cast<size_t>(len));
+  OPENSSL_free(der);
   return out;
 }
 

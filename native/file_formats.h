@@ -8,6 +8,9 @@ namespace cmp {
 
 // readConfig(path) -> { [section]: { [name]: value } } with values expanded.
 Napi::Value ReadConfig(const Napi::CallbackInfo& info);
+// extensionsFromConfig(path, sections[]) -> DER Extensions, as X509V3_EXT_add_nconf_sk
+// builds them from those config sections (openssl cmp -reqexts, -policies).
+Napi::Value ExtensionsFromConfig(const Napi::CallbackInfo& info);
 // parsePkcs12(der, passphrase) -> { key: DER PKCS#8 | null, cert: DER | null, ca: DER[] }
 Napi::Value ParsePkcs12(const Napi::CallbackInfo& info);
 

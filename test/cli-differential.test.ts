@@ -179,6 +179,24 @@ cmd = rr
 oldcert = newkey.crt
 `;
 
+const EXT_CONF = `
+[exts]
+keyUsage = critical, digitalSignature, keyEncipherment
+extendedKeyUsage = clientAuth, serverAuth
+subjectAltName = DNS:ext.example, IP:10.9.8.7
+[plain_exts]
+basicConstraints = CA:FALSE
+[pols]
+certificatePolicies = 1.2.3.4, 1.2.3.5
+[bad_exts]
+keyUsage = no_such_usage
+`;
+const EXT = (extra: string[]): Vector => ({
+  name: `extension sections ${extra.join(' ')}`,
+  args: ['-config', 'ext.cnf', '-section', 'exts', ...S('PBMPORT'), '-ref', REF, '-secret', `pass:${SECRET}`, '-cmd', 'ir', ...NEW, '-certout', 'c.pem', ...extra],
+  files: { 'ext.cnf': EXT_CONF },
+});
+
 function withConf(): Vector['files'] {
   return { 'cmp.cnf': CONF };
 }
@@ -312,6 +330,15 @@ const vectors: () => Vector[] = () => [
   { name: 'config syntax error', args: ['-config', 'broken.cnf', '-cmd', 'ir'], files: { 'broken.cnf': '[cmp\nx = $undefined_var\n' } },
   ...['insta,pbm,ir', 'insta,pbm,cr', 'insta,signature,cr', 'insta,signature,kur', 'insta,pbm,rr', 'insta,signature,rr', 'insta,pbm']
     .map((section) => ({ name: `debian-style sections ${section}`, args: ['-config', 'insta.cnf', '-section', section], files: { 'insta.cnf': INSTA_LIKE } })),
+  EXT(['-reqexts', 'exts']),
+  EXT(['-policies', 'pols']),
+  EXT(['-reqexts', 'plain_exts', '-policies', 'pols']),
+  EXT(['-reqexts', 'plain_exts', '-sans', 'DNS:more.example']),
+  EXT(['-reqexts', 'exts', '-sans', 'DNS:conflict.example']),
+  EXT(['-policies', 'pols', '-policy_oids', '1.2.3.6']),
+  EXT(['-reqexts', 'bad_exts']),
+  EXT(['-reqexts', 'no_such_section']),
+  { name: 'reqexts without config', args: [...PBM, '-cmd', 'ir', ...NEW, '-certout', 'c.pem', '-reqexts', 'exts'] },
   { name: 'config via OPENSSL_CONF', args: ['-section', 'cmp,ir'], files: withConf(), env: { OPENSSL_CONF: 'cmp.cnf' } },
 ];
 

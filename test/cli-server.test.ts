@@ -110,3 +110,18 @@ test('polling, rejection, implicit confirmation and error injection', async () =
   erroring.child.kill('SIGTERM');
   await erroring.exited;
 }, 30000);
+
+test('-reqexts and -policies put the config sections\' extensions into the request (seen in what the test CA issues)', async () => {
+  require('node:fs').writeFileSync(pki.file('ext.cnf'), [
+    '[exts]', 'extendedKeyUsage = clientAuth', 'subjectAltName = DNS:ext.example, IP:10.9.8.7',
+    '[pols]', 'certificatePolicies = 1.2.3.4', '',
+  ].join('\n'));
+  await exec(process.execPath, [BIN, '-config', 'ext.cnf', '-section', 'exts', '-use_mock_srv', '-srv_ref', REF, '-srv_secret', `pass:${SECRET}`,
+    ...pbm, '-cmd', 'ir', '-newkey', 'client.key', '-subject', '/CN=with-exts', '-reqexts', 'exts', '-policies', 'pols', '-certout', 'exts.pem'],
+  { cwd: pki.dir });
+  const cert = new X509Certificate(pki.read('exts.pem'));
+  expect(cert.subjectAltName).toBe('DNS:ext.example, IP Address:10.9.8.7');
+  expect(cert.keyUsage).toEqual(['1.3.6.1.5.5.7.3.2']);
+  const text = (await exec('openssl', ['x509', '-in', 'exts.pem', '-noout', '-text'], { cwd: pki.dir })).stdout;
+  expect(text).toMatch(/Policy: 1\.2\.3\.4/);
+});

@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import { CmpContext } from '../context';
 import { CertReqType, LogLevel, Option } from '../constants';
 import { CmpError } from '../errors';
+import { binding } from '../native';
 import { CmpServer, CmpServerHandlers, HandlerResult } from '../server';
 import { TestCa } from '../test-ca';
 import { httpTransport } from '../transport';
@@ -58,6 +59,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
     }
     if (section === '') section = 'default';
     const merged: OptMap = new Map();
+    let loadedConfig: string | undefined;
     const file = configFile ?? process.env.OPENSSL_CONF ?? DEFAULT_CONFIG;
     if (file !== '' && (configFile !== undefined || process.env.OPENSSL_CONF !== undefined || fs.existsSync(file))) {
       info(`using section(s) '${section}' of OpenSSL configuration file '${file}'`);
@@ -74,6 +76,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
         return fail(`no [${missing[missing.length - 1]}] section found in config file '${file}'`);
       }
       for (const [k, v] of optionsFromConfig(conf, section)) merged.set(k, v);
+      loadedConfig = file;
     }
     for (const [k, v] of parseArgs(argv, PROG)) merged.set(k, v);
     const o = new Opts(merged);
@@ -86,7 +89,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
       if (o.str('server') !== undefined || o.flag('use_mock_srv')) return fail('The -port option excludes -server and -use_mock_srv');
       return await serve(o, io);
     }
-    return await runClient(o, io);
+    return await runClient(o, io, loadedConfig);
   } catch (err) {
     if (err instanceof ConfigUsageError) {
       // openssl then prints a hint and, by a quirk of its exit logic, exits with 0
@@ -210,7 +213,7 @@ function parseServer(url: string): { tls: boolean; host: string; port: number; p
 }
 
 /** Configures a context from `openssl cmp` options (OpenSSL spelling), as openssl does. */
-export function setupContext(ctx: CmpContext, o: Opts, cmd: string | undefined): void {
+export function setupContext(ctx: CmpContext, o: Opts, cmd: string | undefined, configFile?: string): void {
   const pass = (name: string) => readPass(o.str(name), `-${name}`);
   const keypass = pass('keypass');
   const otherpass = pass('otherpass');
@@ -220,7 +223,7 @@ export function setupContext(ctx: CmpContext, o: Opts, cmd: string | undefined):
     ctx.setLogVerbosity(verbosity);
   }
   if (o.str('engine') !== undefined) throw new CliError('-engine is not supported: engines are not available to this implementation');
-  for (const unsupported of ['reqexts', 'policies', 'reqin']) {
+  for (const unsupported of ['reqin']) {
     if (o.str(unsupported) !== undefined) throw new CliError(`-${unsupported} is not supported by this version of openssl-cmp`);
   }
 
@@ -284,6 +287,17 @@ export function setupContext(ctx: CmpContext, o: Opts, cmd: string | undefined):
   if (o.str('subject')) ctx.setSubjectName(o.str('subject')!);
   if (o.str('issuer')) ctx.setIssuer(o.str('issuer')!);
   if (o.num('days') !== undefined) ctx.setOption(Option.VALIDITY_DAYS, o.num('days')!);
+  if (o.str('policies') && o.str('policy_oids')) throw new CliError('cannot have policies both via -policies and via -policy_oids');
+  const extSections = [o.str('reqexts'), o.str('policies')].filter((x): x is string => x !== undefined);
+  if (extSections.length) {
+    if (configFile === undefined) throw new CliError(`cannot load certificate request extension section '${extSections[0]}'`);
+    try {
+      ctx.setReqExtensions(binding.extensionsFromConfig(configFile, extSections));
+    } catch (err) {
+      throw new CliError(`cannot load certificate request extension section '${extSections.join(', ')}': ${(err as Error).message}`);
+    }
+    if (ctx.reqExtensionsHaveSAN() && o.str('sans')) throw new CliError('cannot have Subject Alternative Names both via -reqexts and via -sans');
+  }
   if (o.flag('san_nodefault')) ctx.setOption(Option.SUBJECTALTNAME_NODEFAULT, 1);
   for (const san of (o.str('sans') ?? '').split(/[,\s]+/).filter(Boolean)) {
     if (san === 'critical') ctx.setOption(Option.SUBJECTALTNAME_CRITICAL, 1);
@@ -348,7 +362,7 @@ function fileTransfer(o: Opts, next: ((req: Buffer) => Promise<Buffer>) | null) 
   };
 }
 
-async function runClient(o: Opts, io: CliIo): Promise<number> {
+async function runClient(o: Opts, io: CliIo, configFile: string | undefined): Promise<number> {
   const fail = (t: string) => {
     io.err(`CMP error: ${t}\n`);
     return 1;
@@ -366,7 +380,7 @@ async function runClient(o: Opts, io: CliIo): Promise<number> {
   const ctx = new CmpContext();
   let mock: CmpServer | undefined;
   try {
-    setupContext(ctx, o, cmdName);
+    setupContext(ctx, o, cmdName, configFile);
     if (o.flag('use_mock_srv')) mock = await mockServer(o);
     if (mock || o.str('reqout') || o.str('rspout') || o.str('rspin')) {
       let next: ((req: Buffer) => Promise<Buffer>) | null = null;
