@@ -30,6 +30,22 @@ export type TransferCallback = (request: Buffer) => Buffer | Uint8Array | Promis
 export type CertConfCallback = (cert: X509Certificate, failInfo: number, text: string | null) => number | Promise<number>;
 export type LogCallback = (entry: LogEntry) => void;
 
+/** Certificate verification parameters, as the openssl apps' -verify_* options set them. */
+export interface VerifyOptions {
+  policy?: string[];
+  purpose?: string;
+  verifyName?: string;
+  depth?: number;
+  authLevel?: number;
+  /** Verification time, seconds since the epoch. */
+  attime?: number;
+  host?: string;
+  email?: string;
+  ip?: string;
+  /** Flag names as the options spell them: 'partial_chain', 'x509_strict', 'no_check_time', ... */
+  flags?: string[];
+}
+
 /** HTTPS through OpenSSL's own HTTP client, as `openssl cmp -tls_used -tls_*`. */
 export interface TlsOptions {
   cert?: CertificateInput;
@@ -224,6 +240,15 @@ export class CmpContext {
     if (options.trusted != null) opts.trusted = toCertsDer(options.trusted, 'options.trusted')!;
     if (options.host != null) opts.host = checkString(options.host, 'options.host')!;
     this.#native.setTls(opts);
+  }
+
+  /**
+   * Verification parameters for every trust store the context holds (CMP
+   * trusted store, certConf anchors, TLS roots); set them after the stores.
+   */
+  setVerifyParam(options: VerifyOptions): void {
+    if (options === null || typeof options !== 'object') throw typeError('options', 'an object', options);
+    this.#native.setVerifyParam({ ...options });
   }
 
   // --- server authentication ----------------------------------------------

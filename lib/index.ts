@@ -14,6 +14,7 @@ export type {
   LogCallback,
   LogEntry,
   TlsOptions,
+  VerifyOptions,
 } from './context';
 export { httpTransport } from './transport';
 export { CmpServer } from './server';

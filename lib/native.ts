@@ -67,6 +67,7 @@ export declare class NativeCmpContext {
   setCertConfCallback(fn: ((cert: Buffer, failInfo: number, text: string | null) => Promise<unknown>) | null): void;
   setCertConfTrusted(certs: Der[] | null): void;
   setLogCallback(fn: ((entry: LogEntry) => void) | null): void;
+  setVerifyParam(opts: Record<string, unknown>): void;
   setTls(opts: { cert?: Der; key?: Der; extra?: Der[]; trusted?: Der[]; host?: string } | null): void;
   execCertReq(type: number, crm: Der | null): Promise<Der | null>;
   tryCertReq(type: number, crm: Der | null): Promise<{ done: boolean; cert?: Der | null; checkAfter?: number }>;

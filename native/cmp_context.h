@@ -79,6 +79,7 @@ class CmpContext : public Napi::ObjectWrap<CmpContext> {
   Napi::Value SetCertConfTrusted(const Napi::CallbackInfo& info);
   Napi::Value SetLogCallback(const Napi::CallbackInfo& info);
   Napi::Value SetTls(const Napi::CallbackInfo& info);
+  Napi::Value SetVerifyParam(const Napi::CallbackInfo& info);
 
   Napi::Value ExecCertReq(const Napi::CallbackInfo& info);
   Napi::Value TryCertReq(const Napi::CallbackInfo& info);

@@ -59,6 +59,17 @@ void CtxState::SetTls(SSL_CTX* tls, std::string host) {
   OSSL_CMP_CTX_set_http_cb_arg(ctx_, tls_);
 }
 
+bool CtxState::ApplyVerifyParam(const X509_VERIFY_PARAM* vpm) {
+  X509_STORE* stores[] = {OSSL_CMP_CTX_get0_trustedStore(ctx_), certConfTrusted_,
+                          tls_ != nullptr ? SSL_CTX_get_cert_store(tls_) : nullptr};
+  for (X509_STORE* store : stores) {
+    if (store != nullptr && !X509_STORE_set1_param(store, vpm)) return false;
+  }
+  // as openssl cmp: newly enrolled certificates are current, whatever -attime says
+  if (certConfTrusted_ != nullptr) X509_VERIFY_PARAM_clear_flags(X509_STORE_get0_param(certConfTrusted_), X509_V_FLAG_USE_CHECK_TIME);
+  return true;
+}
+
 CtxState::Running::Running(CtxState* state) {
   current = state;
   state->printed_.clear();

@@ -64,6 +64,8 @@ class CtxState : public JsLink {
   void SetCertConfTrusted(X509_STORE* store);  // takes ownership; null: none
   void SetTls(SSL_CTX* tls, std::string host);  // takes ownership; null: plain HTTP
   void SetServerName(std::string server) { server_ = std::move(server); }
+  // Applies to every trust store the context holds (CMP, certConf, TLS).
+  bool ApplyVerifyParam(const X509_VERIFY_PARAM* vpm);
 
  protected:
   void OnAbortLocked() override;

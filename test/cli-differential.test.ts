@@ -10,6 +10,7 @@ import { MockServer, REF, SECRET, mockArgs, startMock } from './helpers/mock-ser
 import { Pki, makePki, removePki } from './helpers/pki';
 
 const BIN = path.join(__dirname, '..', 'bin', 'openssl-cmp.js');
+const NOW = String(Math.floor(Date.now() / 1000));
 let pki: Pki;
 let pbm: MockServer;
 let sig: MockServer;
@@ -288,6 +289,18 @@ const vectors: () => Vector[] = () => [
   { name: 'genm', args: [...PBM, '-cmd', 'genm'] },
   { name: 'genm infotype', args: [...PBM, '-cmd', 'genm', '-infotype', 'signKeyPairTypes'] },
   { name: 'genm signature', args: [...SIG, '-cmd', 'genm'] },
+  // --- certificate verification options (applied to the trust stores)
+  ...[
+    ['-verify_depth', '0'], ['-verify_depth', '5'], ['-attime', '4000000000'], ['-attime', NOW],
+    ['-attime', '4000000000', '-no_check_time'], ['-purpose', 'sslserver'], ['-purpose', 'crlsign'], ['-purpose', 'bogus'],
+    ['-x509_strict'], ['-check_ss_sig'], ['-trusted_first'], ['-crl_check'], ['-policy', '1.2.3.4', '-explicit_policy'],
+    ['-policy_check'], ['-verify_name', 'ssl_server'], ['-verify_name', 'bogus'], ['-auth_level', '1'],
+    ['-ignore_critical', '-no_alt_chains', '-policy_print'], ['-suiteB_128'],
+  ].map((extra) => ({ name: `verify ${extra.join(' ')}`, args: [...SIG, '-cmd', 'cr', ...NEW, '-certout', 'c.pem', ...extra] })),
+  { name: 'verify partial_chain, server cert as anchor', args: ['-config', '', ...S('SIGPORT'), '-cert', 'client.crt', '-key', 'client.key', '-trusted', 'server.crt', '-partial_chain', '-cmd', 'cr', ...NEW, '-certout', 'c.pem'] },
+  { name: 'verify server cert as anchor without partial_chain', args: ['-config', '', ...S('SIGPORT'), '-cert', 'client.crt', '-key', 'client.key', '-trusted', 'server.crt', '-cmd', 'cr', ...NEW, '-certout', 'c.pem'] },
+  { name: 'verify out_trusted with attime in the future', args: [...PBM, '-cmd', 'ir', ...NEW, '-out_trusted', 'ca.crt', '-attime', '4000000000', '-certout', 'c.pem'] },
+  { name: 'verify option from config file', args: ['-config', 'v.cnf', ...S('SIGPORT'), '-cert', 'client.crt', '-key', 'client.key', '-trusted', 'ca.crt', '-cmd', 'cr', ...NEW, '-certout', 'c.pem'], files: { 'v.cnf': '[cmp]\nverify_depth = 0\n' } },
   // --- commands
   { name: 'no cmd', args: [...PBM, ...NEW] },
   { name: 'unknown cmd', args: [...PBM, '-cmd', 'xyz', ...NEW] },

@@ -332,6 +332,29 @@ export function setupContext(ctx: CmpContext, o: Opts, cmd: string | undefined, 
     ctx.pushGeninfoITAV({ type: m[1], value: integerDer(BigInt(m[2])) });
   }
   if (o.str('infotype') && cmd === 'genm') ctx.pushGenmITAV({ type: o.str('infotype')! });
+  applyVerifyOptions(ctx, o);
+}
+
+/** The -verify_* family, applied (as openssl does) to every trust store loaded. */
+function applyVerifyOptions(ctx: CmpContext, o: Opts): void {
+  const v: Record<string, unknown> = {};
+  if (o.str('policy')) v.policy = [o.str('policy')];
+  if (o.str('purpose')) v.purpose = o.str('purpose');
+  if (o.str('verify_name')) v.verifyName = o.str('verify_name');
+  if (o.num('verify_depth') !== undefined) v.depth = o.num('verify_depth');
+  if (o.num('auth_level') !== undefined) v.authLevel = o.num('auth_level');
+  if (o.num('attime') !== undefined) v.attime = o.num('attime');
+  if (o.str('verify_hostname')) v.host = o.str('verify_hostname');
+  if (o.str('verify_email')) v.email = o.str('verify_email');
+  if (o.str('verify_ip')) v.ip = o.str('verify_ip');
+  const flags = [...OPTIONS.values()].filter((x) => x.verifyFlag && o.flag(x.name)).map((x) => x.name);
+  if (flags.length) v.flags = flags;
+  if (Object.keys(v).length === 0) return;
+  try {
+    ctx.setVerifyParam(v);
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  }
 }
 
 function integerDer(n: bigint): Buffer {

@@ -12,6 +12,8 @@ export interface OptSpec {
   server?: boolean;
   /** Not read from config files. */
   cmdlineOnly?: boolean;
+  /** A certificate verification flag. */
+  verifyFlag?: boolean;
 }
 
 const o = (name: string, type: OptType, help: string, extra: Partial<OptSpec> = {}): OptSpec => ({ name, type, help, ...extra });
@@ -98,6 +100,21 @@ export const SECTIONS: Array<[string, OptSpec[]]> = [
     o('tls_extra', 's', 'Extra certificates to provide to TLS server during TLS handshake'),
     o('tls_trusted', 's', 'Trusted certificates to use for verifying the TLS server certificate'),
     o('tls_host', 's', 'Address to be checked (rather than -server) during TLS host name validation'),
+  ]],
+  ['Certificate verification options, for both CMP and TLS', [
+    o('policy', 's', 'adds policy to the acceptable policy set'),
+    o('purpose', 's', 'certificate chain purpose'),
+    o('verify_name', 's', 'verification policy name'),
+    o('verify_depth', 'n', 'chain depth limit'),
+    o('auth_level', 'n', 'chain authentication security level'),
+    o('attime', 'n', 'verification epoch time'),
+    o('verify_hostname', 's', 'expected peer hostname'),
+    o('verify_email', 's', 'expected peer email'),
+    o('verify_ip', 's', 'expected peer IP address'),
+    ...(['ignore_critical', 'issuer_checks', 'crl_check', 'crl_check_all', 'policy_check', 'explicit_policy', 'inhibit_any',
+      'inhibit_map', 'x509_strict', 'extended_crl', 'use_deltas', 'policy_print', 'check_ss_sig', 'trusted_first',
+      'suiteB_128_only', 'suiteB_128', 'suiteB_192', 'partial_chain', 'no_alt_chains', 'no_check_time', 'allow_proxy_certs'] as const)
+      .map((flag) => o(flag, '-', `verification flag ${flag}`, { verifyFlag: true })),
   ]],
   ['Client-side debugging options', [
     o('batch', '-', 'Do not interactively prompt for input when a password is required etc.'),
