@@ -12,6 +12,7 @@
         "native/exec_worker.cc",
         "native/executor.cc",
         "native/features.cc",
+        "native/process_settings.cc",
         "native/file_formats.cc",
         "native/js_link.cc",
         "native/message_check.cc",

@@ -113,6 +113,11 @@ export interface NativeBinding {
   nameFromDer(der: Buffer): string;
   readConfig(path: string): Record<string, Record<string, string>>;
   extensionsFromConfig(path: string, sections: string[]): Buffer;
+  loadProvider(name: string): void;
+  setProviderSearchPath(path: string): void;
+  setDefaultProperties(query: string): void;
+  randLoadFile(path: string): boolean;
+  randWriteFile(path: string): boolean;
   parsePkcs12(der: Buffer, passphrase: string): { key: Buffer | null; cert: Buffer | null; ca: Buffer[] };
   opensslVersion: string;
   features: Record<string, FeatureMode>;

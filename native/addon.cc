@@ -8,6 +8,7 @@
 #include "cmp_server.h"
 #include "features.h"
 #include "file_formats.h"
+#include "process_settings.h"
 #include "ossl_error.h"
 
 namespace cmp {
@@ -22,6 +23,11 @@ Addon::Addon(Napi::Env env, Napi::Object exports) : executor(std::make_unique<Ex
   exports.Set("nameFromDer", Napi::Function::New(env, NameFromDer, "nameFromDer"));
   exports.Set("readConfig", Napi::Function::New(env, ReadConfig, "readConfig"));
   exports.Set("parsePkcs12", Napi::Function::New(env, ParsePkcs12, "parsePkcs12"));
+  exports.Set("loadProvider", Napi::Function::New(env, LoadProvider, "loadProvider"));
+  exports.Set("setProviderSearchPath", Napi::Function::New(env, SetProviderSearchPath, "setProviderSearchPath"));
+  exports.Set("setDefaultProperties", Napi::Function::New(env, SetDefaultProperties, "setDefaultProperties"));
+  exports.Set("randLoadFile", Napi::Function::New(env, RandLoadFile, "randLoadFile"));
+  exports.Set("randWriteFile", Napi::Function::New(env, RandWriteFile, "randWriteFile"));
   exports.Set("extensionsFromConfig", Napi::Function::New(env, ExtensionsFromConfig, "extensionsFromConfig"));
   exports.Set("opensslVersion", OpenSSL_version(OPENSSL_VERSION));
   exports.Set("features", GetFeatures().ToJs(env));

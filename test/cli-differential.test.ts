@@ -301,6 +301,15 @@ const vectors: () => Vector[] = () => [
   { name: 'verify server cert as anchor without partial_chain', args: ['-config', '', ...S('SIGPORT'), '-cert', 'client.crt', '-key', 'client.key', '-trusted', 'server.crt', '-cmd', 'cr', ...NEW, '-certout', 'c.pem'] },
   { name: 'verify out_trusted with attime in the future', args: [...PBM, '-cmd', 'ir', ...NEW, '-out_trusted', 'ca.crt', '-attime', '4000000000', '-certout', 'c.pem'] },
   { name: 'verify option from config file', args: ['-config', 'v.cnf', ...S('SIGPORT'), '-cert', 'client.crt', '-key', 'client.key', '-trusted', 'ca.crt', '-cmd', 'cr', ...NEW, '-certout', 'c.pem'], files: { 'v.cnf': '[cmp]\nverify_depth = 0\n' } },
+  // --- provider and random state options
+  { name: 'provider default', args: [...PBM, '-cmd', 'ir', ...NEW, '-certout', 'c.pem', '-provider', 'default'] },
+  { name: 'provider twice', args: [...PBM, '-cmd', 'ir', ...NEW, '-certout', 'c.pem', '-provider', 'default', '-provider', 'base'] },
+  { name: 'provider unknown', args: [...PBM, '-cmd', 'ir', ...NEW, '-certout', 'c.pem', '-provider', 'no_such_provider'] },
+  { name: 'propquery', args: [...PBM, '-cmd', 'ir', ...NEW, '-certout', 'c.pem', '-propquery', 'provider=default'] },
+  { name: 'rand file', args: [...PBM, '-cmd', 'ir', ...NEW, '-certout', 'c.pem', '-rand', 'ca.crt:client.crt'] },
+  { name: 'rand missing file', args: [...PBM, '-cmd', 'ir', ...NEW, '-certout', 'c.pem', '-rand', 'nope.rnd'] },
+  { name: 'writerand', args: [...PBM, '-cmd', 'ir', ...NEW, '-certout', 'c.pem', '-writerand', 'out.rnd'] },
+  { name: 'writerand after a failure', args: [...PBM, '-cmd', 'ir', '-certout', 'c.pem', '-writerand', 'out.rnd'] },
   // --- commands
   { name: 'no cmd', args: [...PBM, ...NEW] },
   { name: 'unknown cmd', args: [...PBM, '-cmd', 'xyz', ...NEW] },

@@ -45,6 +45,7 @@ export function parseArgs(argv: string[], prog: string): OptMap {
       if (i + 1 >= argv.length) throw new UsageError(`${prog}: Option -${name} needs a value`);
       value = argv[++i];
     }
+    if (name === 'provider' && out.has(name)) value = `${out.get(name)}\n${value}`; // several, in order
     out.set(name, spec.type === 's' ? value : checkNumber(spec, value, `${prog}: `));
   }
   return out;

@@ -84,12 +84,24 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
       io.err(helpText(PROG));
       return 0;
     }
-    if (o.str('port') !== undefined) {
-      if (o.flag('tls_used')) return fail('-tls_used option not supported with -port option');
-      if (o.str('server') !== undefined || o.flag('use_mock_srv')) return fail('The -port option excludes -server and -use_mock_srv');
-      return await serve(o, io);
+    try {
+      if (o.str('provider-path')) binding.setProviderSearchPath(o.str('provider-path')!);
+      for (const name of (o.str('provider') ?? '').split('\n').filter(Boolean)) binding.loadProvider(name);
+      if (o.str('propquery')) binding.setDefaultProperties(o.str('propquery')!);
+    } catch (err) {
+      io.err(`${PROG}: ${(err as Error).message}\nHint: use -provider-path option or OPENSSL_MODULES environment variable.\n`);
+      return 1;
     }
-    return await runClient(o, io, loadedConfig);
+    for (const file of (o.str('rand') ?? '').split(':').filter(Boolean)) {
+      if (!binding.randLoadFile(file)) return fail(`Can't load ${file} into RNG`);
+    }
+    const status = await runMode(o, io, loadedConfig);
+    const writerand = o.str('writerand');
+    if (writerand && !binding.randWriteFile(writerand)) {
+      io.err(`Cannot write random bytes:\n`);
+      return 1;
+    }
+    return status;
   } catch (err) {
     if (err instanceof ConfigUsageError) {
       // openssl then prints a hint and, by a quirk of its exit logic, exits with 0
@@ -100,6 +112,25 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
       io.err(`${err.message}\n`);
       return 1;
     }
+    if (err instanceof CliError || err instanceof CmpError) return fail(err.message);
+    throw err;
+  }
+}
+
+async function runMode(o: Opts, io: CliIo, loadedConfig: string | undefined): Promise<number> {
+  const fail = (t: string) => {
+    io.err(`CMP error: ${t}\n`);
+    return 1;
+  };
+  try {
+    if (o.str('port') !== undefined) {
+      if (o.flag('tls_used')) return fail('-tls_used option not supported with -port option');
+      if (o.str('server') !== undefined || o.flag('use_mock_srv')) return fail('The -port option excludes -server and -use_mock_srv');
+      return await serve(o, io);
+    }
+    return await runClient(o, io, loadedConfig);
+  } catch (err) {
+    // failures of the run itself; -writerand is still honoured after them
     if (err instanceof CliError || err instanceof CmpError) return fail(err.message);
     throw err;
   }

@@ -116,6 +116,13 @@ export const SECTIONS: Array<[string, OptSpec[]]> = [
       'suiteB_128_only', 'suiteB_128', 'suiteB_192', 'partial_chain', 'no_alt_chains', 'no_check_time', 'allow_proxy_certs'] as const)
       .map((flag) => o(flag, '-', `verification flag ${flag}`, { verifyFlag: true })),
   ]],
+  ['Provider and random state options', [
+    o('provider-path', 's', 'Provider load path (must be before \'provider\' argument if required)'),
+    o('provider', 's', 'Provider to load (can be specified multiple times)'),
+    o('propquery', 's', 'Property query used when fetching algorithms'),
+    o('rand', 's', 'Load the given file(s) into the random number generator'),
+    o('writerand', 's', 'Write random data to the specified file'),
+  ]],
   ['Client-side debugging options', [
     o('batch', '-', 'Do not interactively prompt for input when a password is required etc.'),
     o('repeat', 'p', 'Invoke the transaction the given positive number of times. Default 1'),
@@ -159,7 +166,7 @@ export const OPTIONS: ReadonlyMap<string, OptSpec> = new Map(SECTIONS.flatMap(([
 
 /** camelCase of an option name, as the library's option objects spell it. */
 export function camel(name: string): string {
-  return name.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+  return name.replace(/[_-]([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 }
 
 export function helpText(prog: string): string {
