@@ -125,3 +125,18 @@ test('-reqexts and -policies put the config sections\' extensions into the reque
   const text = (await exec('openssl', ['x509', '-in', 'exts.pem', '-noout', '-text'], { cwd: pki.dir })).stdout;
   expect(text).toMatch(/Policy: 1\.2\.3\.4/);
 });
+
+test('-reqout and -rspout save every message of the transaction as DER PKIMessages', async () => {
+  await exec(process.execPath, [BIN, '-config', '', '-use_mock_srv', '-srv_ref', REF, '-srv_secret', `pass:${SECRET}`, '-rsp_cert', 'newkey.crt',
+    ...pbm, '-cmd', 'ir', '-newkey', 'newkey.key', '-subject', '/CN=x', '-certout', 'msg.pem',
+    '-reqout', 'req1.der,req2.der', '-rspout', 'rsp1.der,rsp2.der'], { cwd: pki.dir });
+  for (const [file, body] of [['req1.der', 'cont [ 0 ]'], ['req2.der', 'cont [ 24 ]'], ['rsp1.der', 'cont [ 1 ]'], ['rsp2.der', 'cont [ 19 ]']]) {
+    const { stdout } = await exec('openssl', ['asn1parse', '-inform', 'DER', '-in', file, '-i'], { cwd: pki.dir });
+    // the body's CHOICE tag: ir [0], certConf [24], ip [1], pkiconf [19]
+    expect(stdout).toContain(body);
+  }
+  const refused = await exec(process.execPath, [BIN, '-config', '', '-use_mock_srv', '-srv_ref', REF, '-srv_secret', `pass:${SECRET}`,
+    ...pbm, '-cmd', 'genm', '-rspin', 'rsp1.der'], { cwd: pki.dir }).catch((e) => e);
+  expect(refused.code).toBe(1);
+  expect(refused.stderr).toMatch(/-rspin is not supported/);
+});
