@@ -1,7 +1,7 @@
 // CmpServer: OpenSSL's CMP server with JS handlers, in process or over HTTP.
 import * as http from 'node:http';
 import { AddressInfo } from 'node:net';
-import { KeyObject, createPublicKey } from 'node:crypto';
+import { KeyObject, X509Certificate, createPublicKey } from 'node:crypto';
 import {
   CertificateInput,
   CertificateListInput,
@@ -31,8 +31,10 @@ export interface CertRequest {
   extensions: Buffer | null;
   /** DER PKCS#10 request (P10CR). */
   csr: Buffer | null;
-  /** KUR: the certificate to be updated. */
+  /** KUR: the certificate to be updated, by issuer and serial number. */
   oldCertId: { issuer: string; serial: bigint } | null;
+  /** KUR: that certificate itself, when the request carries it (in extraCerts, as the signer). */
+  oldCert: X509Certificate | null;
   /** Validity requested in the template (e.g. by the client's VALIDITY_DAYS), if any. */
   notBefore: Date | null;
   notAfter: Date | null;
@@ -70,7 +72,7 @@ export interface CmpServerOptions {
   /** Signature protection: the server's certificate and key. */
   cert?: CertificateInput;
   key?: KeyInput;
-  /** Trust anchors for signature-protected requests, and intermediates. */
+  /** Trust anchors for signature-protected requests (default: the issuing CA), and intermediates. */
   trusted?: CertificateListInput;
   untrusted?: CertificateListInput;
   /** The CA that issues when no handlers are given (a new TestCa otherwise). */
@@ -136,7 +138,8 @@ export class CmpServer {
       secret: toBytes(o.secret, 'secret'),
       cert: toCertDer(o.cert, 'cert'),
       key: o.key == null ? null : toPrivateKeyDer(o.key, 'key'),
-      trusted: certDers(o.trusted, 'trusted'),
+      // clients holding certificates from the issuing CA are trusted unless told otherwise
+      trusted: certDers(o.trusted, 'trusted') ?? (this.#ca ? [this.#ca.cert.raw] : undefined),
       untrusted: certDers(o.untrusted, 'untrusted'),
       grantImplicitConfirm: !!o.grantImplicitConfirm,
       acceptUnprotected: !!o.acceptUnprotected,
@@ -263,6 +266,7 @@ interface NativeCertReq {
   extensions: Buffer | null;
   csr: Buffer | null;
   oldCertId: { issuer: Buffer | null; serial: Buffer | null } | null;
+  oldCert: Buffer | null;
   notBefore: number | null;
   notAfter: number | null;
 }
@@ -279,6 +283,7 @@ function certRequest(n: NativeCertReq): CertRequest {
     oldCertId: n.oldCertId
       ? { issuer: n.oldCertId.issuer ? binding.nameFromDer(n.oldCertId.issuer) : '', serial: bigSerial(n.oldCertId.serial) }
       : null,
+    oldCert: n.oldCert ? new X509Certificate(n.oldCert) : null,
     notBefore: n.notBefore === null ? null : new Date(n.notBefore * 1000),
     notAfter: n.notAfter === null ? null : new Date(n.notAfter * 1000),
   };

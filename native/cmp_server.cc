@@ -35,6 +35,7 @@ struct CertReqInfo {
   std::vector<unsigned char> subject, publicKey, extensions, csr, oldIssuer, oldSerial;
   std::string sender;
   double notBefore = 0, notAfter = 0;  // seconds since the epoch; 0: not requested
+  std::vector<unsigned char> oldCert;  // KUR: the certificate being updated, when the request carries it
 };
 
 // Runs an i2d function and keeps its output.
@@ -118,6 +119,30 @@ void TemplateValidity(const std::vector<unsigned char>& t, double& notBefore, do
   }
 }
 
+// The certificate that oldCertId names, from the request's extraCerts
+// (PKIMessage ::= SEQUENCE { header, body, [0] protection, [1] extraCerts }),
+// where a KUR signed with it carries it; 3.0 has no getter for them.
+std::vector<unsigned char> FindOldCert(const OSSL_CMP_MSG* req, const std::vector<unsigned char>& issuer,
+                                       const std::vector<unsigned char>& serial) {
+  std::vector<unsigned char> msg = Der([&](unsigned char** out) { return i2d_OSSL_CMP_MSG(const_cast<OSSL_CMP_MSG*>(req), out); });
+  const unsigned char* p = nullptr;
+  long len = 0;
+  if (!TemplateField(msg, 1, p, len)) return {};
+  long seqLen = 0;
+  int tag = 0, cls = 0;
+  if ((ASN1_get_object(&p, &seqLen, &tag, &cls, len) & 0x80) != 0) return {};
+  const unsigned char* end = p + seqLen;
+  while (p < end) {
+    const unsigned char* start = p;
+    X509Ptr cert(d2i_X509(nullptr, &p, end - p));
+    if (!cert) return {};
+    if (NameDer(X509_get_issuer_name(cert.get())) == issuer && IntegerBytes(X509_get0_serialNumber(cert.get())) == serial) {
+      return std::vector<unsigned char>(start, p);
+    }
+  }
+  return {};
+}
+
 const char* BodyName(int type) {
   switch (type) {
     case OSSL_CMP_IR: return "ir";
@@ -146,8 +171,10 @@ Napi::Object CertReqToJs(Napi::Env env, const CertReqInfo& in) {
     old.Set("issuer", Bytes(env, in.oldIssuer));
     old.Set("serial", Bytes(env, in.oldSerial));
     o.Set("oldCertId", old);
+    o.Set("oldCert", Bytes(env, in.oldCert));
   } else {
     o.Set("oldCertId", env.Null());
+    o.Set("oldCert", env.Null());
   }
   o.Set("sender", in.sender);
   o.Set("notBefore", in.notBefore > 0 ? Napi::Number::New(env, in.notBefore) : env.Null());
@@ -246,6 +273,7 @@ std::shared_ptr<CertReqInfo> Gather(const OSSL_CMP_MSG* req, int certReqId, cons
     if (old != nullptr) {
       in->oldIssuer = NameDer(OSSL_CRMF_CERTID_get0_issuer(old));
       in->oldSerial = IntegerBytes(OSSL_CRMF_CERTID_get0_serialNumber(old));
+      in->oldCert = FindOldCert(req, in->oldIssuer, in->oldSerial);
     }
   }
   return in;

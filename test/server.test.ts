@@ -91,6 +91,26 @@ describe('in process, through server.transfer', () => {
     expect(c2.subject).toBe('CN=second');
   });
 
+  test('a KUR handler sees the old certificate itself', async () => {
+    const { cert, key } = await enroll('/CN=seen-by-handler');
+    let seen: X509Certificate | null = null;
+    const handlers = ca.handlers();
+    const srv = new CmpServer({ ref: 'ref', secret: 'sec', ca, handlers: { ...handlers, certReq: (req) => {
+      seen = req.oldCert;
+      return handlers.certReq!(req);
+    } } });
+    // signed with the certificate being updated, which so travels in extraCerts
+    const kur = track(new CmpContext());
+    kur.setTransferCallback(srv.transfer);
+    kur.setTrustedStore(ca.cert);
+    kur.setCert(cert);
+    kur.setPkey(key);
+    kur.setNewPkey(newKey());
+    await kur.execKUR();
+    expect(seen!.raw.equals(cert.raw)).toBe(true);
+    await srv.close();
+  });
+
   test('KUR replaces, RR revokes, and a revoked certificate cannot be updated', async () => {
     const { cert, key } = await enroll('/CN=renew-me');
     const kur = client();
