@@ -13,7 +13,7 @@ let ca: TestCa;
 let server: CmpServer;
 
 beforeAll(async () => {
-  pki = makePki();
+  pki = makePki(['other']);
   ca = await TestCa.create({ subject: '/CN=Server Test CA/O=openssl-cmp' });
   server = new CmpServer({ ref: 'ref', secret: 'sec', ca, trusted: ca.cert });
   // (signature-protected requests are answered as the CA itself)
@@ -359,4 +359,34 @@ describe('hostile input', () => {
     // of what resending one and the same certificate costs
     expect(unique - same).toBeLessThan(1536);
   }, 60000);
+});
+
+describe('what the client puts in its requests', () => {
+  test('transactionID, recipient, generalInfo, extraCerts and policies reach the wire', async () => {
+    const ctx = client();
+    const sent: Buffer[] = [];
+    ctx.setTransferCallback(async (req) => {
+      sent.push(req);
+      return server.handle(req);
+    });
+    const tid = Buffer.alloc(16, 0xab);
+    const nonce = Buffer.alloc(16, 0xcd);
+    ctx.setTransactionID(tid);
+    ctx.setSenderNonce(nonce);
+    ctx.setRecipient('/CN=Recipient Of Choice');
+    ctx.pushGeninfoITAV({ type: '1.2.3.4.5', value: Buffer.from([0x02, 0x01, 0x2a]) });
+    ctx.setExtraCertsOut([pki.read('other.crt')]);
+    ctx.pushPolicy('1.2.3.99');
+    ctx.setNewPkey(newKey());
+    ctx.setSubjectName('/CN=wire');
+    await ctx.execIR();
+    const ir = sent[0];
+    expect(ir.includes(tid)).toBe(true);
+    // OpenSSL draws a fresh senderNonce for every message; the setter's value is not sent
+    expect(ir.includes(nonce)).toBe(false);
+    expect(ir.includes(Buffer.from('Recipient Of Choice'))).toBe(true);
+    expect(ir.includes(Buffer.from('06042a030405020 12a'.replace(/ /g, ''), 'hex'))).toBe(true); // OID 1.2.3.4.5, INTEGER 42
+    expect(ir.includes(new X509Certificate(pki.read('other.crt')).raw)).toBe(true);
+    expect(ir.includes(Buffer.from('06032a0363', 'hex'))).toBe(true); // policy OID 1.2.3.99
+  });
 });
