@@ -20,9 +20,9 @@ import {
 import { CertReqType, Option } from './constants';
 import { CmpError } from './errors';
 import { oidDer, tlv } from './der';
-import { LogEntry, NativeCmpContext, NativeItav, binding } from './native';
+import { LogEntry, MessageFiles, NativeCmpContext, NativeItav, binding } from './native';
 
-export type { LogEntry } from './native';
+export type { LogEntry, MessageFiles } from './native';
 
 /** Sends one DER PKIMessage, returns the DER response. */
 export type TransferCallback = (request: Buffer) => Buffer | Uint8Array | Promise<Buffer | Uint8Array>;
@@ -249,6 +249,17 @@ export class CmpContext {
   setVerifyParam(options: VerifyOptions): void {
     if (options === null || typeof options !== 'object') throw typeError('options', 'an object', options);
     this.#native.setVerifyParam({ ...options });
+  }
+
+  /**
+   * Saves requests/responses to files and takes requests/responses from files
+   * instead of sending them, one file per message, as `openssl cmp -reqout
+   * -rspout -reqin -rspin` (replayed messages are made to pass the nonce and
+   * transactionID checks as openssl does).
+   */
+  setMessageFiles(files: MessageFiles): void {
+    if (files === null || typeof files !== 'object') throw typeError('files', 'an object', files);
+    this.#native.setMessageFiles({ ...files });
   }
 
   // --- server authentication ----------------------------------------------

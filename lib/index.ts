@@ -13,6 +13,7 @@ export type {
   CertConfCallback,
   LogCallback,
   LogEntry,
+  MessageFiles,
   TlsOptions,
   VerifyOptions,
 } from './context';

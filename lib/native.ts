@@ -68,6 +68,7 @@ export declare class NativeCmpContext {
   setCertConfTrusted(certs: Der[] | null): void;
   setLogCallback(fn: ((entry: LogEntry) => void) | null): void;
   setVerifyParam(opts: Record<string, unknown>): void;
+  setMessageFiles(opts: MessageFiles): void;
   setTls(opts: { cert?: Der; key?: Der; extra?: Der[]; trusted?: Der[]; host?: string } | null): void;
   execCertReq(type: number, crm: Der | null): Promise<Der | null>;
   tryCertReq(type: number, crm: Der | null): Promise<{ done: boolean; cert?: Der | null; checkAfter?: number }>;
@@ -75,6 +76,15 @@ export declare class NativeCmpContext {
   execGENM(): Promise<NativeItav[]>;
   getCaCerts(): Promise<Der[]>;
   getRootCaKeyUpdate(oldWithOld: Der | null): Promise<{ newWithNew: Der | null; newWithOld?: Der; oldWithNew?: Der }>;
+}
+
+/** openssl cmp -reqout/-rspout/-reqin/-rspin, one file per message, in order. */
+export interface MessageFiles {
+  reqout?: string[];
+  rspout?: string[];
+  reqin?: string[];
+  rspin?: string[];
+  reqinNewTid?: boolean;
 }
 
 export interface LogEntry {

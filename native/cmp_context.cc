@@ -117,6 +117,7 @@ Napi::Function CmpContext::Define(Napi::Env env) {
           CMP_METHOD("setLogCallback", SetLogCallback),
           CMP_METHOD("setTls", SetTls),
           CMP_METHOD("setVerifyParam", SetVerifyParam),
+          CMP_METHOD("setMessageFiles", SetMessageFiles),
           CMP_METHOD("execCertReq", ExecCertReq),
           CMP_METHOD("tryCertReq", TryCertReq),
           CMP_METHOD("execRR", ExecRR),
@@ -662,6 +663,28 @@ Napi::Value CmpContext::SetTls(const Napi::CallbackInfo& info) {
   Napi::Value host = o.Get("host");
   std::string hostName = Nullish(host) ? "" : StringFromJs(host, "tls.host");
   state_->SetTls(tls.release(), hostName);
+  return env.Undefined();
+}
+
+Napi::Value CmpContext::SetMessageFiles(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Use(env);
+  if (!info[0].IsObject()) ThrowType(env, "options must be an object");
+  Napi::Object o = info[0].As<Napi::Object>();
+  CtxState::MessageFiles f;
+  auto list = [&](const char* key, std::vector<std::string>& out) {
+    Napi::Value v = o.Get(key);
+    if (v.IsUndefined() || v.IsNull()) return;
+    if (!v.IsArray()) ThrowType(env, std::string(key) + " must be an array of file names");
+    Napi::Array a = v.As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); i++) out.push_back(StringFromJs(a.Get(i), key));
+  };
+  list("reqout", f.reqout);
+  list("rspout", f.rspout);
+  list("reqin", f.reqin);
+  list("rspin", f.rspin);
+  f.reqinNewTid = o.Get("reqinNewTid").ToBoolean();
+  state_->SetMessageFiles(std::move(f));
   return env.Undefined();
 }
 

@@ -80,6 +80,7 @@ class CmpContext : public Napi::ObjectWrap<CmpContext> {
   Napi::Value SetLogCallback(const Napi::CallbackInfo& info);
   Napi::Value SetTls(const Napi::CallbackInfo& info);
   Napi::Value SetVerifyParam(const Napi::CallbackInfo& info);
+  Napi::Value SetMessageFiles(const Napi::CallbackInfo& info);
 
   Napi::Value ExecCertReq(const Napi::CallbackInfo& info);
   Napi::Value TryCertReq(const Napi::CallbackInfo& info);

@@ -42,7 +42,15 @@ void CtxState::OnAbortLocked() {
   if (httpFd_ >= 0 && inExchange_) shutdown(httpFd_, SHUT_RDWR);
 }
 
-void CtxState::SetTransfer(bool js) { Bridges::SetTransfer(this, js); }
+void CtxState::SetTransfer(bool js) {
+  jsTransfer_ = js;
+  Bridges::SetTransfer(this, js);
+}
+
+void CtxState::SetMessageFiles(MessageFiles files) {
+  files_ = std::move(files);
+  Bridges::SetTransfer(this, jsTransfer_);
+}
 void CtxState::SetCertConfJs(bool js) { Bridges::SetCertConf(this, js, nullptr); }
 
 void CtxState::SetCertConfTrusted(X509_STORE* store) {

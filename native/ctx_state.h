@@ -64,6 +64,15 @@ class CtxState : public JsLink {
   void SetCertConfTrusted(X509_STORE* store);  // takes ownership; null: none
   void SetTls(SSL_CTX* tls, std::string host);  // takes ownership; null: plain HTTP
   void SetServerName(std::string server) { server_ = std::move(server); }
+  // openssl cmp -reqout/-rspout/-reqin/-rspin: files consumed one message
+  // at a time, across transactions. Main thread sets; worker consumes.
+  struct MessageFiles {
+    std::vector<std::string> reqout, rspout, reqin, rspin;
+    bool reqinNewTid = false;
+    bool any() const { return !reqout.empty() || !rspout.empty() || !reqin.empty() || !rspin.empty(); }
+  };
+  void SetMessageFiles(MessageFiles files);
+
   // Applies to every trust store the context holds (CMP, certConf, TLS).
   bool ApplyVerifyParam(const X509_VERIFY_PARAM* vpm);
 
@@ -78,6 +87,8 @@ class CtxState : public JsLink {
   bool inExchange_ = false;  // guarded by mu_: an HTTP exchange is under way
   std::vector<OsslErrorEntry> printed_;  // worker thread of the running transaction
   std::vector<std::string> notes_;       // likewise
+  MessageFiles files_;
+  bool jsTransfer_ = false;
   X509_STORE* certConfTrusted_ = nullptr;
   SSL_CTX* tls_ = nullptr;
   std::string tlsHost_;

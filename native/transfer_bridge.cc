@@ -46,7 +46,78 @@ void Bridges::Install(CtxState* state) {
 }
 
 void Bridges::SetTransfer(CtxState* state, bool js) {
-  OSSL_CMP_CTX_set_transfer_cb(state->ctx(), js ? TransferJs : TransferHttp);
+  OSSL_CMP_CTX_set_transfer_cb(state->ctx(), state->files_.any() ? TransferFiles : js ? TransferJs : TransferHttp);
+}
+
+namespace {
+
+bool WriteMessage(std::vector<std::string>& files, const OSSL_CMP_MSG* msg) {
+  if (files.empty()) return true;
+  std::string file = files.front();
+  files.erase(files.begin());
+  if (OSSL_CMP_MSG_write(file.c_str(), msg) <= 0) {
+    ERR_raise_data(ERR_LIB_CMP, CMP_R_INVALID_ARGS, "cannot write PKIMessage to file '%s'", file.c_str());
+    return false;
+  }
+  return true;
+}
+
+OSSL_CMP_MSG* ReadMessage(std::vector<std::string>& files, const char* what) {
+  std::string file = files.front();
+  files.erase(files.begin());
+  OSSL_CMP_MSG* msg = OSSL_CMP_MSG_read(file.c_str(), nullptr, nullptr);
+  if (msg == nullptr) ERR_raise_data(ERR_LIB_CMP, CMP_R_INVALID_ARGS, "cannot read PKIMessage %s from file '%s'", what, file.c_str());
+  return msg;
+}
+
+}  // namespace
+
+OSSL_CMP_MSG* Bridges::TransferFiles(OSSL_CMP_CTX* ctx, const OSSL_CMP_MSG* req) {
+  CtxState* self = CtxState::Current();
+  if (self == nullptr) return nullptr;
+  CtxState::MessageFiles& f = self->files_;
+  if (req != nullptr && !WriteMessage(f.reqout, req)) return nullptr;
+  OSSL_CMP_MSG* reqNew = nullptr;
+  if (!f.reqin.empty() && f.rspin.empty()) {
+    if ((reqNew = ReadMessage(f.reqin, "to send")) == nullptr) return nullptr;
+    // a stored request's transactionID may be stale, and a follow-up needs
+    // the current recipNonce: both mean re-protecting it, as openssl does
+    if ((f.reqinNewTid && !OSSL_CMP_MSG_update_transactionID(ctx, reqNew)) || !OSSL_CMP_MSG_update_recipNonce(ctx, reqNew)) {
+      OSSL_CMP_MSG_free(reqNew);
+      return nullptr;
+    }
+  }
+  bool replayed = !f.rspin.empty();
+  OSSL_CMP_MSG* res = nullptr;
+  if (replayed) {
+    res = ReadMessage(f.rspin, "to use as response");
+  } else {
+    const OSSL_CMP_MSG* actual = reqNew != nullptr ? reqNew : req;
+    res = self->jsTransfer_ ? TransferJs(ctx, actual) : TransferHttp(ctx, actual);
+  }
+  bool patch = reqNew != nullptr || replayed;
+  OSSL_CMP_MSG_free(reqNew);
+  if (res == nullptr) return nullptr;
+  std::string why;
+  if (replayed && !ProtectionAlgIsSafe(res, why)) {
+    OSSL_CMP_MSG_free(res);
+    ERR_raise_data(ERR_LIB_CMP, CMP_R_ERROR_VALIDATING_PROTECTION, "response refused: %s", why.c_str());
+    return nullptr;
+  }
+  if (patch) {
+    // what was replayed or sent instead must pass the client's nonce and transactionID checks
+    const OSSL_CMP_PKIHEADER* hdr = OSSL_CMP_MSG_get0_header(res);
+    if (!OSSL_CMP_CTX_set1_senderNonce(ctx, OSSL_CMP_HDR_get0_recipNonce(hdr)) ||
+        !OSSL_CMP_CTX_set1_transactionID(ctx, OSSL_CMP_HDR_get0_transactionID(hdr))) {
+      OSSL_CMP_MSG_free(res);
+      return nullptr;
+    }
+  }
+  if (!WriteMessage(f.rspout, res)) {
+    OSSL_CMP_MSG_free(res);
+    return nullptr;
+  }
+  return res;
 }
 
 void Bridges::SetCertConf(CtxState* state, bool js, X509_STORE* trusted) {

@@ -19,6 +19,8 @@ struct Bridges {
   static BIO* Http(BIO* bio, void* arg, int connect, int detail);
   static OSSL_CMP_MSG* TransferHttp(OSSL_CMP_CTX* ctx, const OSSL_CMP_MSG* req);
   static OSSL_CMP_MSG* TransferJs(OSSL_CMP_CTX* ctx, const OSSL_CMP_MSG* req);
+  // Around either of the two, as openssl cmp's -reqout/-rspout/-reqin/-rspin.
+  static OSSL_CMP_MSG* TransferFiles(OSSL_CMP_CTX* ctx, const OSSL_CMP_MSG* req);
   static int CertConfJs(OSSL_CMP_CTX* ctx, X509* cert, int failInfo, const char** text);
 };
 

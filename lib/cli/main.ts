@@ -7,7 +7,6 @@ import { CmpError } from '../errors';
 import { binding } from '../native';
 import { CmpServer, CmpServerHandlers, HandlerResult } from '../server';
 import { TestCa } from '../test-ca';
-import { httpTransport } from '../transport';
 import { ConfigUsageError, OptMap, UsageError, parseArgs } from './args';
 import { missingSections, optionsFromConfig, readConfigFile } from './config';
 import { CliError, loadBytes, loadCert, loadCerts, loadKey, readPass, saveCerts } from './files';
@@ -254,13 +253,8 @@ export function setupContext(ctx: CmpContext, o: Opts, cmd: string | undefined, 
     ctx.setLogVerbosity(verbosity);
   }
   if (o.str('engine') !== undefined) throw new CliError('-engine is not supported: engines are not available to this implementation');
-  // -reqin and -rspin need the transactionID and nonces patched into the
-  // context from replayed messages, as openssl does; not done yet
-  for (const unsupported of ['reqin', 'rspin']) {
-    if (o.str(unsupported) !== undefined) throw new CliError(`-${unsupported} is not supported by this version of openssl-cmp`);
-  }
 
-  if (!o.flag('use_mock_srv')) {
+  if (o.str('server') !== undefined || (!o.flag('use_mock_srv') && o.str('rspin') === undefined)) {
     const server = o.str('server');
     if (server === undefined) throw new CliError('missing -server or -use_mock_srv or -rspin option');
     const s = parseServer(server);
@@ -398,21 +392,6 @@ function integerDer(n: bigint): Buffer {
   return Buffer.concat([Buffer.from([0x02, bytes.length]), bytes]);
 }
 
-/** A transfer that saves each request and response to the next file named, as -reqout/-rspout. */
-function fileTransfer(o: Opts, next: (req: Buffer) => Promise<Buffer>) {
-  const list = (name: string) => (o.str(name) ?? '').split(/[,\s]+/).filter(Boolean);
-  const reqout = list('reqout');
-  const rspout = list('rspout');
-  return async (req: Buffer): Promise<Buffer> => {
-    const out = reqout.shift();
-    if (out) fs.writeFileSync(out, req);
-    const rsp = await next(req);
-    const save = rspout.shift();
-    if (save) fs.writeFileSync(save, rsp);
-    return rsp;
-  };
-}
-
 async function runClient(o: Opts, io: CliIo, configFile: string | undefined): Promise<number> {
   const fail = (t: string) => {
     io.err(`CMP error: ${t}\n`);
@@ -433,17 +412,11 @@ async function runClient(o: Opts, io: CliIo, configFile: string | undefined): Pr
   try {
     setupContext(ctx, o, cmdName, configFile);
     if (o.flag('use_mock_srv')) mock = await mockServer(o);
-    if (mock || o.str('reqout') || o.str('rspout')) {
-      let next: (req: Buffer) => Promise<Buffer>;
-      if (mock) next = (req) => mock!.handle(req);
-      else {
-        if (o.flag('tls_used') || o.str('proxy')) return fail('-reqout and -rspout are not supported together with -tls_used or -proxy');
-        const s = parseServer(o.str('server')!);
-        const send = httpTransport(`http://${s.host.includes(':') ? `[${s.host}]` : s.host}:${s.port}/${o.str('path') ?? s.path}`);
-        next = async (req) => Buffer.from(await send(req));
-      }
-      ctx.setTransferCallback(fileTransfer(o, next));
-    }
+    if (mock) ctx.setTransferCallback(mock.transfer);
+    const files = (name: string) => (o.str(name) ?? '').split(/[,\s]+/).filter(Boolean);
+    ctx.setMessageFiles({
+      reqout: files('reqout'), rspout: files('rspout'), reqin: files('reqin'), rspin: files('rspin'), reqinNewTid: o.flag('reqin_new_tid'),
+    });
     const repeat = o.num('repeat') ?? 1;
     for (let i = 0; i < repeat; i++) {
       let newCert: X509Certificate | null = null;
