@@ -136,11 +136,12 @@ function toKeyObject(input: KeyInput, param: string, wantPrivate: boolean | unde
   throw typeError(param, 'a PEM string, a DER Buffer, a KeyObject or { key, passphrase }', input);
 }
 
-function derKey(der: Buffer, wantPrivate: boolean | undefined): KeyObject {
+/** A DER key in whichever encoding it is (PKCS#8, PKCS#1, SEC1, SPKI); the first error when none fits. */
+export function derKey(der: Buffer, wantPrivate: boolean | undefined, passphrase?: string): KeyObject {
   const attempts: Array<() => KeyObject> = [];
   if (wantPrivate !== false) {
     for (const type of ['pkcs8', 'pkcs1', 'sec1'] as const) {
-      attempts.push(() => createPrivateKey({ key: der, format: 'der', type }));
+      attempts.push(() => createPrivateKey({ key: der, format: 'der', type, passphrase }));
     }
   }
   if (wantPrivate !== true) {

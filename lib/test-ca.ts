@@ -31,15 +31,19 @@ export class TestCa {
   readonly cert: X509Certificate;
   readonly key: KeyObject;
   readonly days: number;
+  // keyed by the serial as serialHex spells it, so lookups need no scan
   readonly #issued = new Map<string, X509Certificate>();
-  readonly #keyDer: Buffer; // exported once: issuing is per request
   readonly #revoked = new Set<string>();
+  // worked out once: issuing and KUR checks are per request
+  readonly #keyDer: Buffer;
+  readonly #subjectLine: string;
 
   private constructor(cert: X509Certificate, key: KeyObject, days: number) {
     this.cert = cert;
     this.key = key;
     this.days = days;
     this.#keyDer = key.export({ format: 'der', type: 'pkcs8' });
+    this.#subjectLine = binding.nameFromDer(subjectDerOf(cert));
   }
 
   static async create(options: TestCaOptions = {}): Promise<TestCa> {
@@ -94,27 +98,25 @@ export class TestCa {
         extensions: req.extensions ?? null,
       }),
     );
-    this.#issued.set(cert.serialNumber.toUpperCase(), cert);
+    this.#issued.set(serialHex(cert.serialNumber), cert);
     return cert;
   }
 
   /** The certificate this CA issued with that serial number, if any. */
   certificate(serial: Buffer | bigint | string): X509Certificate | undefined {
-    const want = serialHex(serial);
-    for (const [s, cert] of this.#issued) if (serialHex(s) === want) return cert;
-    return undefined;
+    return this.#issued.get(serialHex(serial));
   }
 
+  /** Revokes a certificate this CA issued; false when unknown or revoked already. */
   revoke(serial: Buffer | bigint | string): boolean {
-    const cert = this.certificate(serial);
-    if (!cert || this.#revoked.has(cert.serialNumber)) return false;
-    this.#revoked.add(cert.serialNumber);
+    const key = serialHex(serial);
+    if (!this.#issued.has(key) || this.#revoked.has(key)) return false;
+    this.#revoked.add(key);
     return true;
   }
 
   isRevoked(serial: Buffer | bigint | string): boolean {
-    const cert = this.certificate(serial);
-    return cert !== undefined && this.#revoked.has(cert.serialNumber);
+    return this.#revoked.has(serialHex(serial));
   }
 
   /** The server handlers that make a CmpServer issue from this CA. */
@@ -138,7 +140,7 @@ export class TestCa {
     if (req.type === 'kur') {
       if (!req.oldCertId) return reject(FailInfo.badCertId, 'no oldCertId');
       const old = this.certificate(req.oldCertId.serial);
-      if (!old || req.oldCertId.issuer !== binding.nameFromDer(subjectDerOf(this.cert))) {
+      if (!old || req.oldCertId.issuer !== this.#subjectLine) {
         return reject(FailInfo.badCertId, 'unknown certificate');
       }
       if (this.isRevoked(req.oldCertId.serial)) return reject(FailInfo.certRevoked, 'certificate is revoked');
@@ -150,10 +152,10 @@ export class TestCa {
   }
 
   #rr(req: RevocationRequest): HandlerResult {
-    const cert = this.certificate(req.serial);
-    if (!cert) return { status: PKIStatus.rejection, failInfo: 1 << FailInfo.badCertId, text: 'unknown certificate' };
-    if (!this.revoke(req.serial)) return { status: PKIStatus.rejection, failInfo: 1 << FailInfo.certRevoked, text: 'already revoked' };
-    return { status: PKIStatus.accepted };
+    if (this.revoke(req.serial)) return { status: PKIStatus.accepted };
+    return this.certificate(req.serial)
+      ? { status: PKIStatus.rejection, failInfo: 1 << FailInfo.certRevoked, text: 'already revoked' }
+      : { status: PKIStatus.rejection, failInfo: 1 << FailInfo.badCertId, text: 'unknown certificate' };
   }
 }
 

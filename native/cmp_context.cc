@@ -41,6 +41,13 @@ std::unique_ptr<std::string> OptString(const Napi::CallbackInfo& info, size_t i,
 
 const char* CStr(const std::unique_ptr<std::string>& s) { return s ? s->c_str() : nullptr; }
 
+// A function argument or null/undefined (an empty reference).
+Napi::FunctionReference OptFunction(const Napi::CallbackInfo& info, size_t i, const char* param) {
+  if (Nullish(info[i])) return Napi::FunctionReference();
+  if (!info[i].IsFunction()) ThrowType(info.Env(), std::string(param) + " must be a function or null");
+  return Napi::Persistent(info[i].As<Napi::Function>());
+}
+
 ASN1_OCTET_STRING* OctetsFromJs(const Napi::Value& v, const char* param) {
   std::vector<unsigned char> bytes = BytesFromJs(v, param);
   ASN1_OCTET_STRING* os = ASN1_OCTET_STRING_new();
@@ -586,19 +593,15 @@ Napi::Value CmpContext::SetSerialNumber(const Napi::CallbackInfo& info) {
 // The facade passes its own async wrappers, so these always return Promises.
 Napi::Value CmpContext::SetTransferCallback(const Napi::CallbackInfo& info) {
   Use(info.Env());
-  bool set = !Nullish(info[0]);
-  if (set && !info[0].IsFunction()) ThrowType(info.Env(), "fn must be a function or null");
-  state_->transferFn = set ? Napi::Persistent(info[0].As<Napi::Function>()) : Napi::FunctionReference();
-  state_->SetTransfer(set);
+  state_->transferFn = OptFunction(info, 0, "fn");
+  state_->SetTransfer(!state_->transferFn.IsEmpty());
   return info.Env().Undefined();
 }
 
 Napi::Value CmpContext::SetCertConfCallback(const Napi::CallbackInfo& info) {
   Use(info.Env());
-  bool set = !Nullish(info[0]);
-  if (set && !info[0].IsFunction()) ThrowType(info.Env(), "fn must be a function or null");
-  state_->certConfFn = set ? Napi::Persistent(info[0].As<Napi::Function>()) : Napi::FunctionReference();
-  if (set) {
+  state_->certConfFn = OptFunction(info, 0, "fn");
+  if (!state_->certConfFn.IsEmpty()) {
     state_->SetCertConfJs(true);
   } else {
     state_->SetCertConfTrusted(nullptr);
@@ -617,10 +620,8 @@ Napi::Value CmpContext::SetCertConfTrusted(const Napi::CallbackInfo& info) {
 
 Napi::Value CmpContext::SetLogCallback(const Napi::CallbackInfo& info) {
   Use(info.Env());
-  bool set = !Nullish(info[0]);
-  if (set && !info[0].IsFunction()) ThrowType(info.Env(), "fn must be a function or null");
-  state_->logFn = set ? Napi::Persistent(info[0].As<Napi::Function>()) : Napi::FunctionReference();
-  state_->logToJs.store(set);
+  state_->logFn = OptFunction(info, 0, "fn");
+  state_->logToJs.store(!state_->logFn.IsEmpty());
   return info.Env().Undefined();
 }
 

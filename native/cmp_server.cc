@@ -122,9 +122,8 @@ void TemplateValidity(const std::vector<unsigned char>& t, double& notBefore, do
 // The certificate that oldCertId names, from the request's extraCerts
 // (PKIMessage ::= SEQUENCE { header, body, [0] protection, [1] extraCerts }),
 // where a KUR signed with it carries it; 3.0 has no getter for them.
-std::vector<unsigned char> FindOldCert(const OSSL_CMP_MSG* req, const std::vector<unsigned char>& issuer,
+std::vector<unsigned char> FindOldCert(const std::vector<unsigned char>& msg, const std::vector<unsigned char>& issuer,
                                        const std::vector<unsigned char>& serial) {
-  std::vector<unsigned char> msg = Der([&](unsigned char** out) { return i2d_OSSL_CMP_MSG(const_cast<OSSL_CMP_MSG*>(req), out); });
   const unsigned char* p = nullptr;
   long len = 0;
   if (!TemplateField(msg, 1, p, len)) return {};
@@ -244,8 +243,8 @@ OSSL_CMP_PKISI* StatusOf(const Decision& d) {
   return OSSL_CMP_STATUSINFO_new(d.status, d.failInfo, d.text.empty() ? nullptr : d.text.c_str());
 }
 
-std::shared_ptr<CertReqInfo> Gather(const OSSL_CMP_MSG* req, int certReqId, const OSSL_CRMF_MSG* crm,
-                                    const X509_REQ* p10cr) {
+std::shared_ptr<CertReqInfo> Gather(const Session& session, const OSSL_CMP_MSG* req, int certReqId,
+                                    const OSSL_CRMF_MSG* crm, const X509_REQ* p10cr) {
   auto in = std::make_shared<CertReqInfo>();
   in->type = BodyName(OSSL_CMP_MSG_get_bodytype(req));
   in->certReqId = certReqId;
@@ -273,7 +272,7 @@ std::shared_ptr<CertReqInfo> Gather(const OSSL_CMP_MSG* req, int certReqId, cons
     if (old != nullptr) {
       in->oldIssuer = NameDer(OSSL_CRMF_CERTID_get0_issuer(old));
       in->oldSerial = IntegerBytes(OSSL_CRMF_CERTID_get0_serialNumber(old));
-      in->oldCert = FindOldCert(req, in->oldIssuer, in->oldSerial);
+      if (session.requestDer != nullptr) in->oldCert = FindOldCert(*session.requestDer, in->oldIssuer, in->oldSerial);
     }
   }
   return in;
@@ -288,7 +287,7 @@ OSSL_CMP_PKISI* CertReqCb(OSSL_CMP_SRV_CTX* srv, const OSSL_CMP_MSG* req, int ce
     d = std::static_pointer_cast<Decision>(s->decided);
     s->decided.reset();
   } else {
-    std::shared_ptr<CertReqInfo> in = Gather(req, certReqId, crm, p10cr);
+    std::shared_ptr<CertReqInfo> in = Gather(*s, req, certReqId, crm, p10cr);
     d = Ask(s->server, "certReq", [in](Napi::Env env) { return CertReqToJs(env, *in); });
     if (!d) return nullptr;
     if (d->checkAfter >= 0) {
@@ -531,7 +530,9 @@ bool ServerState::Process(const std::vector<unsigned char>& request, std::vector
     OSSL_CMP_MSG_free(req);
     return false;
   }
+  s->requestDer = &request;
   OSSL_CMP_MSG* rsp = OSSL_CMP_SRV_process_request(s->srv, req);
+  s->requestDer = nullptr;
   OSSL_CMP_MSG_free(req);
   Release(tid, s);
   if (rsp == nullptr) {

@@ -42,6 +42,7 @@ struct Session {
   OSSL_CMP_MSG* pendingRequest = nullptr;    // the cert request answered with "waiting"
   std::shared_ptr<void> pendingInfo;          // what it asked for, for the pollReq handler
   std::shared_ptr<void> decided;              // its answer, once polling produced one
+  const std::vector<unsigned char>* requestDer = nullptr;  // the message being processed, as received
   ~Session();
 };
 

@@ -44,12 +44,12 @@ void CtxState::OnAbortLocked() {
 
 void CtxState::SetTransfer(bool js) {
   jsTransfer_ = js;
-  Bridges::SetTransfer(this, js);
+  Bridges::SetTransfer(this);
 }
 
 void CtxState::SetMessageFiles(MessageFiles files) {
   files_ = std::move(files);
-  Bridges::SetTransfer(this, jsTransfer_);
+  Bridges::SetTransfer(this);
 }
 void CtxState::SetCertConfJs(bool js) { Bridges::SetCertConf(this, js, nullptr); }
 

@@ -32,15 +32,11 @@ bool Read(const unsigned char* p, const unsigned char* limit, Tlv& t) {
 // id-PasswordBasedMac, 1.2.840.113533.7.66.13
 const unsigned char kPbmOid[] = {0x2a, 0x86, 0x48, 0x86, 0xf6, 0x7d, 0x07, 0x42, 0x0d};
 
-}  // namespace
-
-bool ProtectionAlgIsSafe(const unsigned char* der, long len, std::string& why) {
-  // PKIMessage ::= SEQUENCE { header PKIHeader, ... }
-  // PKIHeader ::= SEQUENCE { pvno, sender, recipient, messageTime [0] OPTIONAL,
-  //                          protectionAlg [1] AlgorithmIdentifier OPTIONAL, ... }
-  Tlv msg, header, field;
-  if (!Read(der, der + len, msg) || msg.tag != V_ASN1_SEQUENCE) return true;  // OpenSSL's decoder will refuse it
-  if (!Read(msg.content, msg.end, header) || header.tag != V_ASN1_SEQUENCE) return true;
+// PKIHeader ::= SEQUENCE { pvno, sender, recipient, messageTime [0] OPTIONAL,
+//                          protectionAlg [1] AlgorithmIdentifier OPTIONAL, ... }
+bool HeaderIsSafe(const unsigned char* der, long len, std::string& why) {
+  Tlv header, field;
+  if (!Read(der, der + len, header) || header.tag != V_ASN1_SEQUENCE) return true;  // OpenSSL's decoder will refuse it
   const unsigned char* p = header.content;
   for (int skip = 0; skip < 3; skip++) {  // pvno, sender, recipient
     if (!Read(p, header.end, field)) return true;
@@ -66,11 +62,21 @@ bool ProtectionAlgIsSafe(const unsigned char* der, long len, std::string& why) {
   return true;
 }
 
+}  // namespace
+
+// PKIMessage ::= SEQUENCE { header PKIHeader, ... }
+bool ProtectionAlgIsSafe(const unsigned char* der, long len, std::string& why) {
+  Tlv msg;
+  if (!Read(der, der + len, msg) || msg.tag != V_ASN1_SEQUENCE) return true;
+  return HeaderIsSafe(msg.content, msg.end - msg.content, why);
+}
+
+// The parsed message: only its header is encoded again, not the whole message.
 bool ProtectionAlgIsSafe(const OSSL_CMP_MSG* msg, std::string& why) {
   unsigned char* der = nullptr;
-  int len = i2d_OSSL_CMP_MSG(const_cast<OSSL_CMP_MSG*>(msg), &der);
+  int len = i2d_OSSL_CMP_PKIHEADER(OSSL_CMP_MSG_get0_header(msg), &der);
   if (len <= 0) return true;
-  bool ok = ProtectionAlgIsSafe(der, len, why);
+  bool ok = HeaderIsSafe(der, len, why);
   OPENSSL_free(der);
   return ok;
 }

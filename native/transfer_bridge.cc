@@ -42,11 +42,11 @@ void Bridges::Install(CtxState* state) {
   // Without a log callback OpenSSL prints to stdout; a library must not.
   OSSL_CMP_CTX_set_log_cb(ctx, Log);
   OSSL_CMP_CTX_set_http_cb(ctx, Http);
-  SetTransfer(state, false);
+  SetTransfer(state);
 }
 
-void Bridges::SetTransfer(CtxState* state, bool js) {
-  OSSL_CMP_CTX_set_transfer_cb(state->ctx(), state->files_.any() ? TransferFiles : js ? TransferJs : TransferHttp);
+void Bridges::SetTransfer(CtxState* state) {
+  OSSL_CMP_CTX_set_transfer_cb(state->ctx(), state->files_.any() ? TransferFiles : state->jsTransfer_ ? TransferJs : TransferHttp);
 }
 
 namespace {

@@ -12,7 +12,8 @@ class CtxState;
 struct Bridges {
   // Installs the log, HTTP and transfer callbacks on a new context.
   static void Install(CtxState* state);
-  static void SetTransfer(CtxState* state, bool js);
+  // Picks the transfer function for the state's transport and message files.
+  static void SetTransfer(CtxState* state);
   static void SetCertConf(CtxState* state, bool js, X509_STORE* trusted);
 
   static int Log(const char* component, const char* file, int line, OSSL_CMP_severity level, const char* message);

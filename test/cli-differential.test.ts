@@ -200,6 +200,9 @@ const EXT = (extra: string[]): Vector => ({
   files: { 'ext.cnf': EXT_CONF },
 });
 
+// no [cmp] section: openssl then uses [default] and the unnamed section
+const NO_CMP_SECTION = `server = 127.0.0.1:PBMPORT\nref = ${REF}\nsecret = pass:${SECRET}\n[ir]\ncmd = ir\n[default]\npath = pkix/\n`;
+
 function withConf(): Vector['files'] {
   return { 'cmp.cnf': CONF };
 }
@@ -360,6 +363,9 @@ const vectors: () => Vector[] = () => [
   { name: 'config default section only', args: ['-config', 'cmp.cnf', '-section', '', ...S('PBMPORT'), '-secret', `pass:${SECRET}`, '-cmd', 'ir', ...NEW, '-certout', 'c.pem'], files: withConf() },
   { name: 'config bad number', args: ['-config', 'cmp.cnf', '-section', 'cmp,bad'], files: withConf() },
   { name: 'config empty section', args: ['-config', 'cmp.cnf', '-section', 'cmp,empty'], files: withConf() },
+  { name: 'config without [cmp], default section', args: ['-config', 'nocmp.cnf'], files: { 'nocmp.cnf': NO_CMP_SECTION } },
+  { name: 'config without [cmp], sections cmp,ir', args: ['-config', 'nocmp.cnf', '-section', 'cmp,ir', ...NEW, '-certout', 'c.pem'], files: { 'nocmp.cnf': NO_CMP_SECTION } },
+  { name: 'config without [cmp], section ir', args: ['-config', 'nocmp.cnf', '-section', 'ir', ...NEW, '-certout', 'c.pem'], files: { 'nocmp.cnf': NO_CMP_SECTION } },
   { name: 'config missing file', args: ['-config', 'nosuch.cnf', '-cmd', 'ir'] },
   { name: 'config syntax error', args: ['-config', 'broken.cnf', '-cmd', 'ir'], files: { 'broken.cnf': '[cmp\nx = $undefined_var\n' } },
   ...['insta,pbm,ir', 'insta,pbm,cr', 'insta,signature,cr', 'insta,signature,kur', 'insta,pbm,rr', 'insta,signature,rr', 'insta,pbm']

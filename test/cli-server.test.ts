@@ -140,3 +140,13 @@ test('-reqout and -rspout save every message of the transaction; -rspin replays 
     '-certout', 'replayed.pem', '-rspin', 'rsp1.der,rsp2.der'], { cwd: pki.dir });
   expect(new X509Certificate(pki.read('replayed.pem')).raw.equals(new X509Certificate(pki.read('newkey.crt')).raw)).toBe(true);
 });
+
+test('loadConfig follows openssl cmp: a missing [cmp] falls back to [default], other missing sections are errors', () => {
+  const { loadConfig } = require('../lib') as typeof import('../lib');
+  require('node:fs').writeFileSync(pki.file('lc.cnf'), 'server = 127.0.0.1:1\n[ir]\ncmd = ir\ndays = 7\n[default]\npath = pkix/\n');
+  expect(loadConfig(pki.file('lc.cnf'))).toEqual({ server: '127.0.0.1:1', path: 'pkix/' });
+  expect(loadConfig(pki.file('lc.cnf'), 'ir')).toEqual({ server: '127.0.0.1:1', path: 'pkix/', cmd: 'ir', days: 7 });
+  // only the default 'cmp' alone is lenient; named in a list, it must exist
+  expect(() => loadConfig(pki.file('lc.cnf'), 'cmp,ir')).toThrow(/no \[cmp\] section/);
+  expect(() => loadConfig(pki.file('lc.cnf'), 'ir,nosuch')).toThrow(/no \[nosuch\] section/);
+});

@@ -41,9 +41,18 @@ export function optionsFromConfig(conf: ConfigData, sections: string): OptMap {
   return out;
 }
 
-/** Which config sections a run uses and whether each was found. */
-export function missingSections(conf: ConfigData, sections: string): string[] {
-  return sectionList(sections).filter((s) => s !== 'default' && !(s in conf));
+/**
+ * As openssl cmp: with the default section 'cmp' a missing [cmp] is only
+ * noted; any other section named must exist (checked from the last one on).
+ * Returns the complaint, or null.
+ */
+export function sectionProblem(conf: ConfigData, sections: string, file: string): { fatal: boolean; text: string } | null {
+  const missing = sectionList(sections).reverse().find((s) => s !== 'default' && !(s in conf));
+  if (missing === undefined) return null;
+  if (sections === 'cmp') {
+    return { fatal: false, text: `no [cmp] section found in config file '${file}'; will thus use just [default] and unnamed section if present` };
+  }
+  return { fatal: true, text: `no [${missing}] section found in config file '${file}'` };
 }
 
 /**
@@ -52,8 +61,8 @@ export function missingSections(conf: ConfigData, sections: string): string[] {
  */
 export function loadConfig(file: string, sections = 'cmp'): Record<string, string | number | boolean> {
   const conf = readConfigFile(file);
-  const missing = missingSections(conf, sections);
-  if (missing.length) throw new UsageError(`no [${missing[0]}] section found in config file '${file}'`);
+  const problem = sectionProblem(conf, sections, file);
+  if (problem?.fatal) throw new UsageError(problem.text);
   const out: Record<string, string | number | boolean> = {};
   for (const [k, v] of optionsFromConfig(conf, sections)) out[camel(k)] = v;
   return out;

@@ -1,6 +1,7 @@
 // Files and pass phrases the way the openssl apps read and write them.
 import { KeyObject, X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
 import * as fs from 'node:fs';
+import { derKey } from '../convert';
 import { binding } from '../native';
 
 export class CliError extends Error {}
@@ -25,7 +26,7 @@ export function readPass(source: string | undefined, what: string): string | und
   throw new CliError(`invalid pass phrase source for ${what}; use pass:, env:, file:, fd: or stdin`);
 }
 
-function readFile(file: string, desc: string): Buffer {
+export function loadBytes(file: string, desc: string): Buffer {
   try {
     return fs.readFileSync(file);
   } catch (err) {
@@ -39,7 +40,7 @@ const isPem = (b: Buffer) => b.subarray(0, 64).toString('latin1').includes('----
 export function loadCerts(spec: string, desc: string, pass?: string): X509Certificate[] {
   const certs: X509Certificate[] = [];
   for (const file of spec.split(',').map((f) => f.trim()).filter(Boolean)) {
-    const data = readFile(file, desc);
+    const data = loadBytes(file, desc);
     try {
       if (isPem(data)) {
         const blocks = data.toString('latin1').match(/-----BEGIN (?:X509 |TRUSTED )?CERTIFICATE-----[\s\S]*?-----END (?:X509 |TRUSTED )?CERTIFICATE-----/g) ?? [];
@@ -68,36 +69,28 @@ export function loadCert(file: string, desc: string, pass?: string): X509Certifi
 
 /** A private key (or, for -newkey, possibly a public one) from PEM, DER or PKCS#12. */
 export function loadKey(file: string, desc: string, pass?: string, allowPublic = false): KeyObject {
-  const data = readFile(file, desc);
-  const attempts: Array<() => KeyObject> = [];
-  if (isPem(data)) {
-    const text = data.toString('latin1');
-    if (allowPublic && /BEGIN (RSA )?PUBLIC KEY/.test(text)) attempts.push(() => createPublicKey(text));
-    attempts.push(() => createPrivateKey({ key: text, format: 'pem', passphrase: pass }));
-  } else {
-    for (const type of ['pkcs8', 'pkcs1', 'sec1'] as const) {
-      attempts.push(() => createPrivateKey({ key: data, format: 'der', type, passphrase: pass }));
+  const data = loadBytes(file, desc);
+  try {
+    if (isPem(data)) {
+      const text = data.toString('latin1');
+      if (allowPublic && /BEGIN (RSA )?PUBLIC KEY/.test(text)) return createPublicKey(text);
+      return createPrivateKey({ key: text, format: 'pem', passphrase: pass });
     }
-    attempts.push(() => {
-      const p12 = binding.parsePkcs12(data, pass ?? '');
+    try {
+      return derKey(data, allowPublic ? undefined : true, pass);
+    } catch (derError) {
+      let p12;
+      try {
+        p12 = binding.parsePkcs12(data, pass ?? '');
+      } catch {
+        throw derError; // neither a DER key nor PKCS#12: the DER complaint says more
+      }
       if (!p12.key) throw new Error('no key in PKCS#12 file');
       return createPrivateKey({ key: p12.key, format: 'der', type: 'pkcs8' });
-    });
-    if (allowPublic) attempts.push(() => createPublicKey({ key: data, format: 'der', type: 'spki' }));
-  }
-  let last: unknown;
-  for (const a of attempts) {
-    try {
-      return a();
-    } catch (err) {
-      last = err;
     }
+  } catch (err) {
+    throw new CliError(`cannot load ${desc} from '${file}': ${(err as Error).message}`);
   }
-  throw new CliError(`cannot load ${desc} from '${file}': ${(last as Error)?.message ?? 'unknown format'}`);
-}
-
-export function loadBytes(file: string, desc: string): Buffer {
-  return readFile(file, desc);
 }
 
 /** Writes certificates as PEM, or DER concatenated, as openssl cmp does. */

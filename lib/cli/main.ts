@@ -8,7 +8,7 @@ import { binding } from '../native';
 import { CmpServer, CmpServerHandlers, HandlerResult } from '../server';
 import { TestCa } from '../test-ca';
 import { ConfigUsageError, OptMap, UsageError, parseArgs } from './args';
-import { missingSections, optionsFromConfig, readConfigFile } from './config';
+import { optionsFromConfig, readConfigFile, sectionProblem } from './config';
 import { CliError, loadBytes, loadCert, loadCerts, loadKey, readPass, saveCerts } from './files';
 import { OPTIONS, camel, helpText } from './options';
 
@@ -22,8 +22,17 @@ export interface CliIo {
 
 const defaultIo: CliIo = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
 
+function fail(io: CliIo, text: string): number {
+  io.err(`CMP error: ${text}\n`);
+  return 1;
+}
+
 class Opts {
   constructor(private readonly m: OptMap) {}
+  /** A list option: names separated by commas and/or whitespace. */
+  list(name: string): string[] {
+    return (this.str(name) ?? '').split(/[,\s]+/).filter(Boolean);
+  }
   str(name: string): string | undefined {
     const v = this.m.get(name);
     return typeof v === 'string' && v !== '' ? v : undefined; // an empty value resets the option
@@ -40,10 +49,6 @@ class Opts {
 /** Runs one `openssl cmp` command line; resolves to the exit status. */
 export async function main(argv: string[], io: CliIo = defaultIo): Promise<number> {
   const info = (t: string) => io.err(`CMP info: ${t}\n`);
-  const fail = (t: string) => {
-    io.err(`CMP error: ${t}\n`);
-    return 1;
-  };
   if (argv.length === 0) {
     io.err(helpText(PROG));
     return 1;
@@ -66,14 +71,11 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
       try {
         conf = readConfigFile(file);
       } catch (err) {
-        return fail(`cannot load config file '${file}': ${(err as Error).message}`);
+        return fail(io, `cannot load config file '${file}': ${(err as Error).message}`);
       }
-      const missing = missingSections(conf, section);
-      if (section === 'cmp' && missing.length) {
-        info(`no [cmp] section found in config file '${file}'; will thus use just [default] and unnamed section if present`);
-      } else if (missing.length) {
-        return fail(`no [${missing[missing.length - 1]}] section found in config file '${file}'`);
-      }
+      const problem = sectionProblem(conf, section, file);
+      if (problem?.fatal) return fail(io, problem.text);
+      if (problem) info(problem.text);
       for (const [k, v] of optionsFromConfig(conf, section)) merged.set(k, v);
       loadedConfig = file;
     }
@@ -92,7 +94,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
       return 1;
     }
     for (const file of (o.str('rand') ?? '').split(':').filter(Boolean)) {
-      if (!binding.randLoadFile(file)) return fail(`Can't load ${file} into RNG`);
+      if (!binding.randLoadFile(file)) return fail(io, `Can't load ${file} into RNG`);
     }
     const status = await runMode(o, io, loadedConfig);
     const writerand = o.str('writerand');
@@ -111,26 +113,22 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
       io.err(`${err.message}\n`);
       return 1;
     }
-    if (err instanceof CliError || err instanceof CmpError) return fail(err.message);
+    if (err instanceof CliError || err instanceof CmpError) return fail(io, err.message);
     throw err;
   }
 }
 
 async function runMode(o: Opts, io: CliIo, loadedConfig: string | undefined): Promise<number> {
-  const fail = (t: string) => {
-    io.err(`CMP error: ${t}\n`);
-    return 1;
-  };
   try {
     if (o.str('port') !== undefined) {
-      if (o.flag('tls_used')) return fail('-tls_used option not supported with -port option');
-      if (o.str('server') !== undefined || o.flag('use_mock_srv')) return fail('The -port option excludes -server and -use_mock_srv');
+      if (o.flag('tls_used')) return fail(io, '-tls_used option not supported with -port option');
+      if (o.str('server') !== undefined || o.flag('use_mock_srv')) return fail(io, 'The -port option excludes -server and -use_mock_srv');
       return await serve(o, io);
     }
     return await runClient(o, io, loadedConfig);
   } catch (err) {
     // failures of the run itself; -writerand is still honoured after them
-    if (err instanceof CliError || err instanceof CmpError) return fail(err.message);
+    if (err instanceof CliError || err instanceof CmpError) return fail(io, err.message);
     throw err;
   }
 }
@@ -165,24 +163,18 @@ async function mockServer(o: Opts): Promise<CmpServer> {
         return base!.certReq!(req) as HandlerResult;
       });
     },
-    pollReq: (req) => {
-      if (polls > 0) {
-        polls--;
-        return { waiting: true, checkAfter };
-      }
-      return handlers.certReq!(req);
-    },
     rr: (req) => answer(() => (rspCert ? { status: 0 } : (base!.rr!(req) as HandlerResult))),
     genm: ({ itavs }) => {
       if (sendError) throw new Error('mock server is configured to send an error');
       return itavs;
     },
   };
+  const keypass = pass('srv_keypass'); // read once: a source like stdin cannot be read twice
   const server = new CmpServer({
     ref: o.str('srv_ref'),
     secret: pass('srv_secret'),
-    cert: o.str('srv_cert') ? loadCert(o.str('srv_cert')!, 'certificate of the mock server', pass('srv_keypass')) : undefined,
-    key: o.str('srv_key') ? loadKey(o.str('srv_key')!, 'private key of the mock server', pass('srv_keypass')) : undefined,
+    cert: o.str('srv_cert') ? loadCert(o.str('srv_cert')!, 'certificate of the mock server', keypass) : undefined,
+    key: o.str('srv_key') ? loadKey(o.str('srv_key')!, 'private key of the mock server', keypass) : undefined,
     trusted: o.str('srv_trusted') ? loadCerts(o.str('srv_trusted')!, 'trusted certificates for mock server') : undefined,
     untrusted: o.str('srv_untrusted') ? loadCerts(o.str('srv_untrusted')!, 'untrusted certificates for mock server') : undefined,
     grantImplicitConfirm: o.flag('grant_implicitconf'),
@@ -282,7 +274,8 @@ export function setupContext(ctx: CmpContext, o: Opts, cmd: string | undefined, 
   // server authentication
   if (o.str('srvcert')) ctx.setSrvCert(loadCert(o.str('srvcert')!, 'directly trusted CMP server certificate', otherpass));
   if (o.str('trusted')) ctx.setTrustedStore(loadCerts(o.str('trusted')!, 'trusted certificates', otherpass));
-  if (o.str('untrusted')) ctx.setUntrusted(loadCerts(o.str('untrusted')!, 'untrusted certificates', otherpass));
+  const untrusted = o.str('untrusted') ? loadCerts(o.str('untrusted')!, 'untrusted certificates', otherpass) : null;
+  if (untrusted) ctx.setUntrusted(untrusted);
   if (o.str('expect_sender')) ctx.setExpectedSender(o.str('expect_sender')!);
   if (o.flag('ignore_keyusage')) ctx.setOption(Option.IGNORE_KEYUSAGE, 1);
   if (o.flag('unprotected_errors')) ctx.setOption(Option.UNPROTECTED_ERRORS, 1);
@@ -297,7 +290,7 @@ export function setupContext(ctx: CmpContext, o: Opts, cmd: string | undefined, 
     clientCert = loadCert(o.str('cert')!, 'CMP client certificate (optionally with chain)', keypass);
     ctx.setCert(clientCert);
     const ownTrusted = o.str('own_trusted') ? loadCerts(o.str('own_trusted')!, 'trusted certs for verifying own CMP signer cert', otherpass) : null;
-    if (ownTrusted) ctx.buildCertChain(ownTrusted, o.str('untrusted') ? loadCerts(o.str('untrusted')!, 'untrusted certificates', otherpass) : null);
+    if (ownTrusted) ctx.buildCertChain(ownTrusted, untrusted);
   }
   if (o.str('key')) ctx.setPkey(loadKey(o.str('key')!, 'private key for CMP client certificate', keypass));
   if (secret === undefined && !o.str('cert') && !o.flag('unprotected_requests') && !o.flag('use_mock_srv') && cmd !== undefined) {
@@ -326,11 +319,11 @@ export function setupContext(ctx: CmpContext, o: Opts, cmd: string | undefined, 
     if (ctx.reqExtensionsHaveSAN() && o.str('sans')) throw new CliError('cannot have Subject Alternative Names both via -reqexts and via -sans');
   }
   if (o.flag('san_nodefault')) ctx.setOption(Option.SUBJECTALTNAME_NODEFAULT, 1);
-  for (const san of (o.str('sans') ?? '').split(/[,\s]+/).filter(Boolean)) {
+  for (const san of o.list('sans')) {
     if (san === 'critical') ctx.setOption(Option.SUBJECTALTNAME_CRITICAL, 1);
     else ctx.pushSubjectAltName(san);
   }
-  for (const oid of (o.str('policy_oids') ?? '').split(/[,\s]+/).filter(Boolean)) ctx.pushPolicy(oid);
+  for (const oid of o.list('policy_oids')) ctx.pushPolicy(oid);
   if (o.flag('policy_oids_critical')) ctx.setOption(Option.POLICIES_CRITICAL, 1);
   if (o.num('popo') !== undefined) ctx.setOption(Option.POPO_METHOD, o.num('popo')!);
   if (o.flag('implicit_confirm')) ctx.setOption(Option.IMPLICIT_CONFIRM, 1);
@@ -353,7 +346,7 @@ export function setupContext(ctx: CmpContext, o: Opts, cmd: string | undefined, 
     }
     if (!o.str('certout')) throw new CliError('-certout not given, nowhere to save newly enrolled certificate');
   }
-  for (const gi of (o.str('geninfo') ?? '').split(/[,\s]+/).filter(Boolean)) {
+  for (const gi of o.list('geninfo')) {
     const m = /^([\d.]+):int:(-?\d+)$/.exec(gi);
     if (!m) throw new CliError(`invalid -geninfo '${gi}': expected OID:int:number`);
     ctx.pushGeninfoITAV({ type: m[1], value: integerDer(BigInt(m[2])) });
@@ -393,18 +386,14 @@ function integerDer(n: bigint): Buffer {
 }
 
 async function runClient(o: Opts, io: CliIo, configFile: string | undefined): Promise<number> {
-  const fail = (t: string) => {
-    io.err(`CMP error: ${t}\n`);
-    return 1;
-  };
   const cmdName = o.str('cmd');
-  if (cmdName === undefined) return fail('no cmp command to execute');
+  if (cmdName === undefined) return fail(io, 'no cmp command to execute');
   const cmd = COMMANDS[cmdName];
-  if (cmd === undefined) return fail(`unknown cmp command '${cmdName}'`);
+  if (cmd === undefined) return fail(io, `unknown cmp command '${cmdName}'`);
   const certform = (o.str('certform') ?? 'PEM').toUpperCase();
-  if (certform !== 'PEM' && certform !== 'DER') return fail(`unknown option given for certificate output format: ${o.str('certform')}`);
+  if (certform !== 'PEM' && certform !== 'DER') return fail(io, `unknown option given for certificate output format: ${o.str('certform')}`);
   const keyform = (o.str('keyform') ?? 'PEM').toUpperCase();
-  if (keyform === 'ENGINE') return fail('-keyform ENGINE is not supported');
+  if (keyform === 'ENGINE') return fail(io, '-keyform ENGINE is not supported');
   const pem = certform === 'PEM';
 
   const ctx = new CmpContext();
@@ -413,14 +402,12 @@ async function runClient(o: Opts, io: CliIo, configFile: string | undefined): Pr
     setupContext(ctx, o, cmdName, configFile);
     if (o.flag('use_mock_srv')) mock = await mockServer(o);
     if (mock) ctx.setTransferCallback(mock.transfer);
-    const files = (name: string) => (o.str(name) ?? '').split(/[,\s]+/).filter(Boolean);
     ctx.setMessageFiles({
-      reqout: files('reqout'), rspout: files('rspout'), reqin: files('reqin'), rspin: files('rspin'), reqinNewTid: o.flag('reqin_new_tid'),
+      reqout: o.list('reqout'), rspout: o.list('rspout'), reqin: o.list('reqin'), rspin: o.list('rspin'), reqinNewTid: o.flag('reqin_new_tid'),
     });
     const repeat = o.num('repeat') ?? 1;
     for (let i = 0; i < repeat; i++) {
       let newCert: X509Certificate | null = null;
-      let ok = true;
       let failure: CmpError | undefined;
       try {
         if (cmd === 'rr') await ctx.execRR();
@@ -431,13 +418,13 @@ async function runClient(o: Opts, io: CliIo, configFile: string | undefined): Pr
         } else newCert = await ctx.execCertReq(cmd);
       } catch (err) {
         if (!(err instanceof CmpError)) throw err;
-        ok = false;
         failure = err;
       }
-      if (ctx.getStatus() < 0) return fail(failure?.message ?? 'transaction failed');
+      // as openssl: without any response, nothing is saved; extraCerts are saved even from a failure
+      if (ctx.getStatus() < 0) return fail(io, failure?.message ?? 'transaction failed');
       const extraOut = o.str('extracertsout');
       if (extraOut) saveCerts(extraOut, ctx.getExtraCertsIn(), pem);
-      if (!ok) return fail(failure!.message);
+      if (failure) return fail(io, failure.message);
       const caOut = o.str('cacertsout');
       if (caOut) saveCerts(caOut, ctx.getCaPubs(), pem);
       const certOut = o.str('certout');
