@@ -80,6 +80,31 @@ export interface RootCaKeyUpdate {
   oldWithNew?: X509Certificate;
 }
 
+/** What OSSL_CMP_get1_certReqTemplate returns: DER CertTemplate and DER Controls (keySpec). */
+export interface CertReqTemplate {
+  /** DER CertTemplate (RFC 4211); null when the server offers none. */
+  certTemplate: Buffer | null;
+  /** DER of the key specification (a SEQUENCE OF AttributeTypeAndValue), when sent. */
+  keySpec: Buffer | null;
+}
+
+/** A CRL given as DER or PEM (`-----BEGIN X509 CRL-----`). */
+export type CrlInput = Buffer | Uint8Array | string;
+
+function toCrlDer(input: CrlInput | null | undefined, param: string): Buffer | null {
+  if (input === null || input === undefined) return null;
+  if (typeof input !== 'string' && !(input instanceof Uint8Array)) throw typeError(param, 'a Buffer or string', input);
+  const bytes = Buffer.from(input as Uint8Array);
+  const text = typeof input === 'string' ? input : bytes.subarray(0, 64).toString('latin1');
+  if (!text.includes('-----BEGIN')) {
+    if (typeof input === 'string') throw new TypeError(`The "${param}" argument must be a DER CRL or PEM text`);
+    return bytes;
+  }
+  const m = /-----BEGIN X509 CRL-----([\s\S]*?)-----END X509 CRL-----/.exec(typeof input === 'string' ? input : bytes.toString('latin1'));
+  if (!m) throw new CmpError(`${param}: no X509 CRL in the PEM text`, { code: 'ERR_CMP_INVALID_ARGUMENT' });
+  return Buffer.from(m[1].replace(/\s+/g, ''), 'base64');
+}
+
 /** A request extension: OID or short name, DER of extnValue's content, criticality. */
 export interface ExtensionInput {
   oid: string;
@@ -522,6 +547,25 @@ export class CmpContext {
       if (r.oldWithNew) out.oldWithNew = toCert(r.oldWithNew)!;
       return out;
     });
+  }
+
+  /**
+   * OSSL_CMP_get1_certReqTemplate (OpenSSL 3.4+): asks the server, in a genm,
+   * which certificate template and key type to request.
+   */
+  getCertReqTemplate(opts?: TransactionOptions): Promise<CertReqTemplate> {
+    return this.#run(opts, () => this.#native.getCertReqTemplate());
+  }
+
+  /**
+   * OSSL_CMP_get1_crlUpdate (OpenSSL 3.4+): the newest CRL for `crlCert`'s
+   * issuer or distribution point, or the successor of `lastCrl`; resolves to
+   * the DER CRL, or null when the server has no newer one.
+   */
+  getCrlUpdate(crlCert?: CertificateInput | null, lastCrl?: CrlInput | null, opts?: TransactionOptions): Promise<Buffer | null> {
+    const cert = toCertDer(crlCert, 'crlCert');
+    const crl = toCrlDer(lastCrl, 'lastCrl');
+    return this.#run(opts, () => this.#native.getCrlUpdate(cert, crl));
   }
 
   #run<T>(opts: TransactionOptions | undefined, start: () => Promise<T>): Promise<T> {

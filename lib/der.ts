@@ -36,3 +36,44 @@ export function oidDer(oid: string, param: string): Buffer {
 export function sequenceOf(items: Buffer[]): Buffer {
   return tlv(0x30, Buffer.concat(items));
 }
+
+export interface Tlv {
+  tag: number;
+  /** Offset of the tag, of the content, and just past the content. */
+  start: number;
+  content: number;
+  end: number;
+}
+
+/** Reads the DER element at `at` (definite lengths only); throws on truncation. */
+export function readTlv(der: Buffer, at: number, limit = der.length): Tlv {
+  if (at + 2 > limit) throw new RangeError('truncated DER');
+  let len = der[at + 1];
+  let hdr = 2;
+  if (len & 0x80) {
+    const n = len & 0x7f;
+    if (n === 0 || n > 4 || at + 2 + n > limit) throw new RangeError('unsupported DER length');
+    len = 0;
+    for (let i = 0; i < n; i++) len = len * 256 + der[at + 2 + i];
+    hdr += n;
+  }
+  if (at + hdr + len > limit) throw new RangeError('truncated DER');
+  return { tag: der[at], start: at, content: at + hdr, end: at + hdr + len };
+}
+
+/** The elements inside a constructed element. */
+export function children(der: Buffer, outer: Tlv): Tlv[] {
+  const out: Tlv[] = [];
+  for (let at = outer.content; at < outer.end; at = out[out.length - 1].end) out.push(readTlv(der, at, outer.end));
+  return out;
+}
+
+/** A UTCTime or GeneralizedTime element as a Date. */
+export function timeOf(der: Buffer, t: Tlv): Date {
+  const s = der.toString('latin1', t.content, t.end);
+  const m = /^(\d{2}|\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(s);
+  if (!m || (t.tag !== 0x17 && t.tag !== 0x18)) throw new RangeError('unsupported time encoding');
+  let year = Number(m[1]);
+  if (t.tag === 0x17) year += year < 50 ? 2000 : 1900;
+  return new Date(Date.UTC(year, Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6])));
+}

@@ -76,6 +76,8 @@ export declare class NativeCmpContext {
   execGENM(): Promise<NativeItav[]>;
   getCaCerts(): Promise<Der[]>;
   getRootCaKeyUpdate(oldWithOld: Der | null): Promise<{ newWithNew: Der | null; newWithOld?: Der; oldWithNew?: Der }>;
+  getCertReqTemplate(): Promise<{ certTemplate: Buffer | null; keySpec: Buffer | null }>;
+  getCrlUpdate(crlCert: Der | null, lastCrl: Buffer | null): Promise<Buffer | null>;
 }
 
 /** openssl cmp -reqout/-rspout/-reqin/-rspin, one file per message, in order. */
@@ -121,6 +123,11 @@ export interface NativeBinding {
   CmpServer: typeof NativeCmpServer;
   issueCertificate(options: IssueOptions): Buffer;
   nameFromDer(der: Buffer): string;
+  nameToDer(name: string): Buffer;
+  issueCrl(options: {
+    issuerCert: Der; issuerKey: Der; thisUpdate: number; nextUpdate: number; crlNumber: number;
+    revoked: Array<{ serial: Buffer; date: number }>;
+  }): Buffer;
   readConfig(path: string): Record<string, Record<string, string>>;
   extensionsFromConfig(path: string, sections: string[]): Buffer;
   loadProvider(name: string): void;

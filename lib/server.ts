@@ -38,6 +38,14 @@ export interface CertRequest {
   /** Validity requested in the template (e.g. by the client's VALIDITY_DAYS), if any. */
   notBefore: Date | null;
   notAfter: Date | null;
+  /**
+   * Central key generation asked for (OpenSSL 3.5+): no proof of possession
+   * and no usable public key. Answer with `{ cert, key }`, the private key the
+   * certificate is for; OpenSSL returns it encrypted for the client.
+   */
+  centralKeyGen: boolean;
+  /** The template's SubjectPublicKeyInfo as sent, DER; for central key generation it may carry just the algorithm. */
+  publicKeyDer: Buffer | null;
 }
 
 export interface RevocationRequest {
@@ -50,7 +58,7 @@ export interface RevocationRequest {
  * text), or "waiting" with the seconds after which the client should poll.
  */
 export type HandlerResult =
-  | { cert: CertificateInput; chain?: CertificateListInput; caPubs?: CertificateListInput }
+  | { cert: CertificateInput; chain?: CertificateListInput; caPubs?: CertificateListInput; key?: KeyInput }
   | { status: number; failInfo?: number; text?: string }
   | { waiting: true; checkAfter: number };
 
@@ -269,6 +277,16 @@ interface NativeCertReq {
   oldCert: Buffer | null;
   notBefore: number | null;
   notAfter: number | null;
+  centralKeyGen: boolean;
+}
+
+function spkiKey(der: Buffer | null): KeyObject | null {
+  if (!der) return null;
+  try {
+    return createPublicKey({ key: der, format: 'der', type: 'spki' });
+  } catch {
+    return null; // an algorithm without key bits, as central key generation sends
+  }
 }
 
 function certRequest(n: NativeCertReq): CertRequest {
@@ -277,7 +295,7 @@ function certRequest(n: NativeCertReq): CertRequest {
     certReqId: n.certReqId,
     subject: n.subject ? binding.nameFromDer(n.subject) : null,
     subjectDer: n.subject,
-    publicKey: n.publicKey ? createPublicKey({ key: n.publicKey, format: 'der', type: 'spki' }) : null,
+    publicKey: n.centralKeyGen ? null : spkiKey(n.publicKey),
     extensions: n.extensions,
     csr: n.csr,
     oldCertId: n.oldCertId
@@ -286,6 +304,8 @@ function certRequest(n: NativeCertReq): CertRequest {
     oldCert: n.oldCert ? new X509Certificate(n.oldCert) : null,
     notBefore: n.notBefore === null ? null : new Date(n.notBefore * 1000),
     notAfter: n.notAfter === null ? null : new Date(n.notAfter * 1000),
+    centralKeyGen: n.centralKeyGen,
+    publicKeyDer: n.publicKey,
   };
 }
 
@@ -298,6 +318,7 @@ function normalize(r: HandlerResult | void | undefined): Record<string, unknown>
       cert: toCertDer(r.cert, 'cert'),
       chain: r.chain === undefined ? undefined : toCertsDer(r.chain, 'chain'),
       caPubs: r.caPubs === undefined ? undefined : toCertsDer(r.caPubs, 'caPubs'),
+      key: r.key === undefined ? undefined : toPrivateKeyDer(r.key, 'key'),
     };
   }
   const s = r as { status: number; failInfo?: number; text?: string };

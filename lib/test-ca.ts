@@ -1,9 +1,11 @@
 // A small CA for tests, demos and RAs: issues real certificates for the keys
 // clients enroll, replaces them on KUR, revokes them on RR, and answers the
-// caCerts and rootCaKeyUpdate general messages.
+// caCerts, rootCaKeyUpdate, crlStatusList and certReqTemplate general
+// messages; with OpenSSL 3.5+ it also generates keys centrally.
 import { KeyObject, X509Certificate, generateKeyPair, randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
-import { sequenceOf } from './der';
+import { children, oidDer, readTlv, sequenceOf, timeOf, tlv } from './der';
+import type { Itav, ItavInput } from './context';
 import { FailInfo, PKIStatus } from './constants';
 import type { CertRequest, CmpServerHandlers, HandlerResult, RevocationRequest } from './server';
 import { binding } from './native';
@@ -15,11 +17,28 @@ export interface TestCaOptions {
   keyType?: 'ec' | 'rsa' | 'ed25519';
   /** Validity of issued certificates, in days. */
   days?: number;
+  /**
+   * What the CA answers to a certReqTemplate genm: the subject to put in the
+   * template and the key type to ask for (default: no subject, an EC P-256 key).
+   */
+  template?: { subject?: string; keyType?: KeyType };
 }
+
+type KeyType = 'ec' | 'rsa' | 'ed25519';
 
 const OID_CA_CERTS = '1.3.6.1.5.5.7.4.17';
 const OID_ROOT_CA_CERT = '1.3.6.1.5.5.7.4.20';
 const OID_ROOT_CA_KEY_UPDATE = '1.3.6.1.5.5.7.4.18';
+const OID_CERT_REQ_TEMPLATE = '1.3.6.1.5.5.7.4.19';
+const OID_CRL_STATUS_LIST = '1.3.6.1.5.5.7.4.22';
+const OID_CRLS = '1.3.6.1.5.5.7.4.23';
+const OID_KP_CM_KGA = '1.3.6.1.5.5.7.3.32';
+const OID_EC = '1.2.840.10045.2.1';
+const OID_RSA = '1.2.840.113549.1.1.1';
+const OID_ED25519 = '1.3.101.112';
+const OID_REG_CTRL_ALG_ID = '1.3.6.1.5.5.7.5.1.11';
+const OID_REG_CTRL_RSA_KEY_LEN = '1.3.6.1.5.5.7.5.1.12';
+const CURVES: Record<string, string> = { '1.2.840.10045.3.1.7': 'P-256', '1.3.132.0.34': 'P-384', '1.3.132.0.35': 'P-521' };
 const DAY = 86400;
 
 function serialHex(serial: Buffer | bigint | string): string {
@@ -37,23 +56,23 @@ export class TestCa {
   // worked out once: issuing and KUR checks are per request
   readonly #keyDer: Buffer;
   readonly #subjectLine: string;
+  readonly #template: TestCaOptions['template'];
+  #crl: { der: Buffer; thisUpdate: number } | undefined; // made anew after each revocation
+  #crlNumber = 0;
+  #lastCrlTime = 0;
+  readonly #revocationDates = new Map<string, number>();
 
-  private constructor(cert: X509Certificate, key: KeyObject, days: number) {
+  private constructor(cert: X509Certificate, key: KeyObject, days: number, template: TestCaOptions['template']) {
     this.cert = cert;
     this.key = key;
     this.days = days;
+    this.#template = template;
     this.#keyDer = key.export({ format: 'der', type: 'pkcs8' });
     this.#subjectLine = binding.nameFromDer(subjectDerOf(cert));
   }
 
   static async create(options: TestCaOptions = {}): Promise<TestCa> {
-    const keyType = options.keyType ?? 'ec';
-    const pair =
-      keyType === 'rsa'
-        ? await generate('rsa', { modulusLength: 2048 })
-        : keyType === 'ed25519'
-          ? await generate('ed25519')
-          : await generate('ec', { namedCurve: 'P-256' });
+    const pair = await newKeyPair({ type: options.keyType ?? 'ec' });
     const now = Math.floor(Date.now() / 1000);
     const der = binding.issueCertificate({
       issuerKey: pair.privateKey.export({ format: 'der', type: 'pkcs8' }),
@@ -64,7 +83,7 @@ export class TestCa {
       notAfter: now + 3650 * DAY,
       ca: true,
     });
-    return new TestCa(new X509Certificate(der), pair.privateKey, options.days ?? 365);
+    return new TestCa(new X509Certificate(der), pair.privateKey, options.days ?? 365, options.template);
   }
 
   static #newSerial(): Buffer {
@@ -102,6 +121,24 @@ export class TestCa {
     return cert;
   }
 
+  /**
+   * A key and certificate for a CMP server that speaks for this CA: key usage
+   * digitalSignature and the extended key usage id-kp-cmKGA, which OpenSSL
+   * 3.5+ clients require of the signer of centrally generated keys.
+   */
+  async serverCredentials(subject = '/CN=openssl-cmp Test Server'): Promise<{ cert: X509Certificate; key: KeyObject }> {
+    const pair = await newKeyPair({ type: 'ec' });
+    const ext = (oid: string, critical: boolean, value: Buffer) =>
+      sequenceOf([oidDer(oid, 'extension'), ...(critical ? [Buffer.from([0x01, 0x01, 0xff])] : []), tlv(0x04, value)]);
+    const extensions = sequenceOf([
+      ext('2.5.29.15', true, Buffer.from([0x03, 0x02, 0x07, 0x80])), // keyUsage: digitalSignature
+      // codeSigning too: OpenSSL 3.5 checks the code-signing purpose instead
+      // of cmKGA from the second central key generation in a process on
+      ext('2.5.29.37', false, sequenceOf([oidDer(OID_KP_CM_KGA, 'extension'), oidDer('1.3.6.1.5.5.7.3.3', 'extension')])),
+    ]);
+    return { cert: this.issue({ publicKey: pair.publicKey, subject, extensions }), key: pair.privateKey };
+  }
+
   /** The certificate this CA issued with that serial number, if any. */
   certificate(serial: Buffer | bigint | string): X509Certificate | undefined {
     return this.#issued.get(serialHex(serial));
@@ -112,7 +149,28 @@ export class TestCa {
     const key = serialHex(serial);
     if (!this.#issued.has(key) || this.#revoked.has(key)) return false;
     this.#revoked.add(key);
+    this.#revocationDates.set(key, Math.floor(Date.now() / 1000));
+    this.#crl = undefined;
     return true;
+  }
+
+  /** The CA's current CRL (DER), listing every certificate it revoked. */
+  crl(): Buffer {
+    if (!this.#crl) {
+      // each CRL's thisUpdate is later than the last one's, so "newer" is well defined
+      const thisUpdate = Math.max(Math.floor(Date.now() / 1000), this.#lastCrlTime + 1);
+      this.#lastCrlTime = thisUpdate;
+      const der = binding.issueCrl({
+        issuerCert: this.cert.raw,
+        issuerKey: this.#keyDer,
+        thisUpdate,
+        nextUpdate: thisUpdate + 7 * DAY,
+        crlNumber: ++this.#crlNumber,
+        revoked: [...this.#revocationDates].map(([serial, date]) => ({ serial: Buffer.from(serial.length % 2 ? `0${serial}` : serial, 'hex'), date })),
+      });
+      this.#crl = { der, thisUpdate };
+    }
+    return this.#crl.der;
   }
 
   isRevoked(serial: Buffer | bigint | string): boolean {
@@ -124,18 +182,57 @@ export class TestCa {
     return {
       certReq: (req) => this.#certReq(req),
       rr: (req) => this.#rr(req),
-      genm: ({ itavs }) =>
-        itavs.map((itav) => {
-          if (itav.type === OID_CA_CERTS) return { type: OID_CA_CERTS, value: sequenceOf([this.cert.raw]) };
-          if (itav.type === OID_ROOT_CA_CERT) return { type: OID_ROOT_CA_KEY_UPDATE }; // no update
-          return itav;
-        }),
+      genm: ({ itavs }) => itavs.map((itav) => this.#genm(itav)),
     };
   }
 
-  #certReq(req: CertRequest): HandlerResult {
+  #genm(itav: Itav): ItavInput {
+    switch (itav.type) {
+      case OID_CA_CERTS:
+        return { type: OID_CA_CERTS, value: sequenceOf([this.cert.raw]) };
+      case OID_ROOT_CA_CERT:
+        return { type: OID_ROOT_CA_KEY_UPDATE }; // no update
+      case OID_CERT_REQ_TEMPLATE:
+        return { type: OID_CERT_REQ_TEMPLATE, value: this.#certReqTemplate() };
+      case OID_CRL_STATUS_LIST: {
+        this.crl();
+        const known = itav.value ? crlStatusTimes(itav.value) : [];
+        // no update when the client already holds a CRL as new as ours
+        if (known.some((t) => t.getTime() / 1000 >= this.#crl!.thisUpdate)) return { type: OID_CRLS };
+        return { type: OID_CRLS, value: sequenceOf([this.#crl!.der]) };
+      }
+      default:
+        return itav;
+    }
+  }
+
+  // CertReqTemplateContent ::= SEQUENCE { certTemplate CertTemplate, keySpec Controls OPTIONAL }
+  #certReqTemplate(): Buffer {
+    const subject = this.#template?.subject;
+    const certTemplate = sequenceOf(subject ? [tlv(0xa5, binding.nameToDer(subject))] : []);
+    const keyType = this.#template?.keyType ?? 'ec';
+    const spec =
+      keyType === 'rsa'
+        ? sequenceOf([oidDer(OID_REG_CTRL_RSA_KEY_LEN, 'keySpec'), tlv(0x02, Buffer.from([0x08, 0x00]))])
+        : sequenceOf([
+            oidDer(OID_REG_CTRL_ALG_ID, 'keySpec'),
+            keyType === 'ed25519'
+              ? sequenceOf([oidDer(OID_ED25519, 'keySpec')])
+              : sequenceOf([oidDer(OID_EC, 'keySpec'), oidDer('1.2.840.10045.3.1.7', 'keySpec')]),
+          ]);
+    return sequenceOf([certTemplate, sequenceOf([spec])]);
+  }
+
+  async #certReq(req: CertRequest): Promise<HandlerResult> {
     const reject = (bit: number, text: string): HandlerResult => ({ status: PKIStatus.rejection, failInfo: 1 << bit, text });
-    if (!req.publicKey) return reject(FailInfo.badCertTemplate, 'no public key in the request');
+    let generated: KeyObject | undefined;
+    let publicKey = req.publicKey;
+    if (req.centralKeyGen) {
+      const pair = await newKeyPair(requestedKeyType(req.publicKeyDer));
+      generated = pair.privateKey;
+      publicKey = pair.publicKey;
+    }
+    if (!publicKey) return reject(FailInfo.badCertTemplate, 'no public key in the request');
     let subject: string | Buffer | null = req.subjectDer;
     if (req.type === 'kur') {
       if (!req.oldCertId) return reject(FailInfo.badCertId, 'no oldCertId');
@@ -147,8 +244,8 @@ export class TestCa {
       subject ??= subjectDerOf(old);
     }
     if (!subject) return reject(FailInfo.badCertTemplate, 'no subject in the request');
-    const cert = this.issue({ publicKey: req.publicKey, subject, extensions: req.extensions, notBefore: req.notBefore, notAfter: req.notAfter });
-    return { cert, caPubs: [this.cert] };
+    const cert = this.issue({ publicKey, subject, extensions: req.extensions, notBefore: req.notBefore, notAfter: req.notAfter });
+    return generated ? { cert, caPubs: [this.cert], key: generated } : { cert, caPubs: [this.cert] };
   }
 
   #rr(req: RevocationRequest): HandlerResult {
@@ -162,28 +259,56 @@ export class TestCa {
 /** The DER subject name of a certificate: TBSCertificate's sixth element. */
 function subjectDerOf(cert: X509Certificate): Buffer {
   const der = cert.raw;
-  const read = (at: number) => {
-    let len = der[at + 1];
-    let hdr = 2;
-    if (len & 0x80) {
-      const n = len & 0x7f;
-      len = 0;
-      for (let i = 0; i < n; i++) len = len * 256 + der[at + 2 + i];
-      hdr += n;
+  const tbs = children(der, readTlv(der, readTlv(der, 0).content)).filter((el) => el.tag !== 0xa0); // without [0] version
+  return der.subarray(tbs[4].start, tbs[4].end);
+}
+
+function newKeyPair(spec: { type: KeyType; curve?: string }): Promise<{ privateKey: KeyObject; publicKey: KeyObject }> {
+  if (spec.type === 'rsa') return generate('rsa', { modulusLength: 2048 });
+  if (spec.type === 'ed25519') return generate('ed25519');
+  return generate('ec', { namedCurve: spec.curve ?? 'P-256' });
+}
+
+/** The key type a central key generation request names in its template's algorithm; EC P-256 by default. */
+function requestedKeyType(spki: Buffer | null): { type: KeyType; curve?: string } {
+  try {
+    if (!spki) return { type: 'ec' };
+    const alg = children(spki, readTlv(spki, children(spki, readTlv(spki, 0))[0].start));
+    const oid = binding.objectOid(oidText(spki, alg[0]));
+    if (oid === OID_RSA) return { type: 'rsa' };
+    if (oid === OID_ED25519) return { type: 'ed25519' };
+    if (oid === OID_EC && alg[1]?.tag === 0x06) return { type: 'ec', curve: CURVES[binding.objectOid(oidText(spki, alg[1])) ?? ''] };
+  } catch {
+    // an unreadable template: fall back to the default
+  }
+  return { type: 'ec' };
+}
+
+function oidText(der: Buffer, t: { content: number; end: number }): string {
+  const bytes = der.subarray(t.content, t.end);
+  const arcs: bigint[] = [];
+  let v = 0n;
+  for (const b of bytes) {
+    v = (v << 7n) | BigInt(b & 0x7f);
+    if (!(b & 0x80)) {
+      arcs.push(v);
+      v = 0n;
     }
-    return { start: at, content: at + hdr, end: at + hdr + len };
-  };
-  const tbs = read(read(0).content);
-  let at = tbs.content;
-  let el = read(at);
-  if (der[at] === 0xa0) {
-    at = el.end; // version
-    el = read(at);
   }
-  for (let i = 0; i < 4; i++) {
-    // serial, signature, issuer, validity
-    at = el.end;
-    el = read(at);
+  const first = arcs[0] < 80n ? arcs[0] / 40n : 2n;
+  return [first, arcs[0] - first * 40n, ...arcs.slice(1)].join('.');
+}
+
+/** The thisUpdate times a crlStatusList request gives (SEQUENCE OF CRLStatus { source, thisUpdate Time OPTIONAL }). */
+function crlStatusTimes(value: Buffer): Date[] {
+  const out: Date[] = [];
+  try {
+    for (const status of children(value, readTlv(value, 0))) {
+      const parts = children(value, status);
+      if (parts[1] && (parts[1].tag === 0x17 || parts[1].tag === 0x18)) out.push(timeOf(value, parts[1]));
+    }
+  } catch {
+    // unreadable: treated as holding no CRL
   }
-  return der.subarray(el.start, el.end);
+  return out;
 }

@@ -21,6 +21,8 @@ Addon::Addon(Napi::Env env, Napi::Object exports) : executor(std::make_unique<Ex
   exports.Set("CmpServer", CmpServer::Define(env));
   exports.Set("issueCertificate", Napi::Function::New(env, IssueCertificate, "issueCertificate"));
   exports.Set("nameFromDer", Napi::Function::New(env, NameFromDer, "nameFromDer"));
+  exports.Set("nameToDer", Napi::Function::New(env, NameToDer, "nameToDer"));
+  exports.Set("issueCrl", Napi::Function::New(env, IssueCrl, "issueCrl"));
   exports.Set("readConfig", Napi::Function::New(env, ReadConfig, "readConfig"));
   exports.Set("parsePkcs12", Napi::Function::New(env, ParsePkcs12, "parsePkcs12"));
   exports.Set("loadProvider", Napi::Function::New(env, LoadProvider, "loadProvider"));

@@ -100,4 +100,81 @@ Napi::Value NameFromDer(const Napi::CallbackInfo& info) {
   return NameToJs(info.Env(), name.get());
 }
 
+Napi::Value NameToDer(const Napi::CallbackInfo& info) {
+  ErrQueueGuard guard;
+  X509NamePtr name = NameFromJs(info[0], "name");
+  unsigned char* der = nullptr;
+  int len = i2d_X509_NAME(name.get(), &der);
+  if (len <= 0) ThrowOssl(info.Env(), "Cannot encode the name");
+  Napi::Buffer<unsigned char> out = Napi::Buffer<unsigned char>::Copy(info.Env(), der, static_cast<size_t>(len));
+  OPENSSL_free(der);
+  return out;
+}
+
+Napi::Value IssueCrl(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ErrQueueGuard guard;
+  if (!info[0].IsObject()) ThrowType(env, "options must be an object");
+  Napi::Object o = info[0].As<Napi::Object>();
+  X509Ptr issuer = CertFromJs(o.Get("issuerCert"), "issuerCert");
+  PkeyPtr issuerKey = KeyFromJs(o.Get("issuerKey"), true, "issuerKey");
+  if (!o.Get("thisUpdate").IsNumber() || !o.Get("nextUpdate").IsNumber() || !o.Get("crlNumber").IsNumber()) {
+    ThrowType(env, "thisUpdate, nextUpdate and crlNumber must be numbers");
+  }
+  if (!o.Get("revoked").IsArray()) ThrowType(env, "revoked must be an array");
+  time_t thisUpdate = static_cast<time_t>(o.Get("thisUpdate").As<Napi::Number>().Int64Value());
+  time_t nextUpdate = static_cast<time_t>(o.Get("nextUpdate").As<Napi::Number>().Int64Value());
+
+  std::unique_ptr<X509_CRL, decltype(&X509_CRL_free)> crl(X509_CRL_new(), X509_CRL_free);
+  ASN1_TIME* last = ASN1_TIME_adj(nullptr, thisUpdate, 0, 0);
+  ASN1_TIME* next = ASN1_TIME_adj(nullptr, nextUpdate, 0, 0);
+  bool ok = crl && last != nullptr && next != nullptr && X509_CRL_set_version(crl.get(), X509_CRL_VERSION_2) &&
+            X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(issuer.get())) &&
+            X509_CRL_set1_lastUpdate(crl.get(), last) && X509_CRL_set1_nextUpdate(crl.get(), next);
+  ASN1_TIME_free(last);
+  ASN1_TIME_free(next);
+  if (!ok) ThrowOssl(env, "Cannot fill in the CRL");
+
+  Napi::Array revoked = o.Get("revoked").As<Napi::Array>();
+  for (uint32_t i = 0; i < revoked.Length(); i++) {
+    Napi::Value item = revoked.Get(i);
+    if (!item.IsObject() || !item.As<Napi::Object>().Get("date").IsNumber()) ThrowType(env, "revoked[] must be { serial, date }");
+    std::vector<unsigned char> serial = BytesFromJs(item.As<Napi::Object>().Get("serial"), "revoked[].serial");
+    time_t date = static_cast<time_t>(item.As<Napi::Object>().Get("date").As<Napi::Number>().Int64Value());
+    X509_REVOKED* rev = X509_REVOKED_new();
+    BIGNUM* bn = BN_bin2bn(serial.data(), static_cast<int>(serial.size()), nullptr);
+    ASN1_INTEGER* sn = bn == nullptr ? nullptr : BN_to_ASN1_INTEGER(bn, nullptr);
+    ASN1_TIME* when = ASN1_TIME_adj(nullptr, date, 0, 0);
+    bool added = rev != nullptr && sn != nullptr && when != nullptr && X509_REVOKED_set_serialNumber(rev, sn) &&
+                 X509_REVOKED_set_revocationDate(rev, when) && X509_CRL_add0_revoked(crl.get(), rev);
+    BN_free(bn);
+    ASN1_INTEGER_free(sn);
+    ASN1_TIME_free(when);
+    if (!added) {
+      X509_REVOKED_free(rev);
+      ThrowOssl(env, "Cannot add a revoked certificate");
+    }
+  }
+  X509_CRL_sort(crl.get());
+  ASN1_INTEGER* number = ASN1_INTEGER_new();
+  ok = number != nullptr && ASN1_INTEGER_set_int64(number, o.Get("crlNumber").As<Napi::Number>().Int64Value()) &&
+       X509_CRL_add1_ext_i2d(crl.get(), NID_crl_number, number, 0, 0) == 1;
+  ASN1_INTEGER_free(number);
+  X509V3_CTX v3;
+  X509V3_set_ctx(&v3, issuer.get(), nullptr, nullptr, crl.get(), 0);
+  X509_EXTENSION* aki = ok ? X509V3_EXT_conf_nid(nullptr, &v3, NID_authority_key_identifier, "keyid:always") : nullptr;
+  ok = aki != nullptr && X509_CRL_add_ext(crl.get(), aki, -1);
+  X509_EXTENSION_free(aki);
+  if (!ok) ThrowOssl(env, "Cannot add CRL extensions");
+  int type = EVP_PKEY_get_base_id(issuerKey.get());
+  const EVP_MD* md = (type == EVP_PKEY_ED25519 || type == EVP_PKEY_ED448) ? nullptr : EVP_sha256();
+  if (X509_CRL_sign(crl.get(), issuerKey.get(), md) <= 0) ThrowOssl(env, "Cannot sign the CRL");
+  unsigned char* der = nullptr;
+  int len = i2d_X509_CRL(crl.get(), &der);
+  if (len <= 0) ThrowOssl(env, "Cannot encode the CRL");
+  Napi::Buffer<unsigned char> out = Napi::Buffer<unsigned char>::Copy(env, der, static_cast<size_t>(len));
+  OPENSSL_free(der);
+  return out;
+}
+
 }  // namespace cmp

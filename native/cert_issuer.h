@@ -11,5 +11,10 @@ namespace cmp {
 Napi::Value IssueCertificate(const Napi::CallbackInfo& info);
 // nameFromDer(der) -> the one-line form "/CN=a/O=b".
 Napi::Value NameFromDer(const Napi::CallbackInfo& info);
+// nameToDer("/CN=a/O=b") -> DER name.
+Napi::Value NameToDer(const Napi::CallbackInfo& info);
+// issueCrl({ issuerCert, issuerKey, thisUpdate, nextUpdate, crlNumber,
+//   revoked: [{ serial, date }] }) -> DER CRL (v2, with CRL number and AKI).
+Napi::Value IssueCrl(const Napi::CallbackInfo& info);
 
 }  // namespace cmp

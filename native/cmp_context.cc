@@ -131,6 +131,8 @@ Napi::Function CmpContext::Define(Napi::Env env) {
           CMP_METHOD("execGENM", ExecGENM),
           CMP_METHOD("getCaCerts", GetCaCerts),
           CMP_METHOD("getRootCaKeyUpdate", GetRootCaKeyUpdate),
+          CMP_METHOD("getCertReqTemplate", GetCertReqTemplate),
+          CMP_METHOD("getCrlUpdate", GetCrlUpdate),
       });
 }
 
@@ -807,6 +809,36 @@ Napi::Value CmpContext::GetRootCaKeyUpdate(const Napi::CallbackInfo& info) {
   TransactionInput in;
   in.kind = Transaction::RootCaKeyUpdate;
   if (!Nullish(info[0])) in.oldWithOld = CertFromJs(info[0], "oldWithOld");
+  return Start(info, std::move(in));
+}
+
+Napi::Value CmpContext::GetCertReqTemplate(const Napi::CallbackInfo& info) {
+  if (GetFeatures().get1_certReqTemplate == nullptr) {
+    ThrowCode(info.Env(), "ERR_CMP_NOT_SUPPORTED",
+              "getCertReqTemplate needs OpenSSL 3.4 or later (OSSL_CMP_get1_certReqTemplate)");
+  }
+  TransactionInput in;
+  in.kind = Transaction::CertReqTemplate;
+  return Start(info, std::move(in));
+}
+
+Napi::Value CmpContext::GetCrlUpdate(const Napi::CallbackInfo& info) {
+  ErrQueueGuard guard;
+  if (GetFeatures().get1_crlUpdate == nullptr) {
+    ThrowCode(info.Env(), "ERR_CMP_NOT_SUPPORTED", "getCrlUpdate needs OpenSSL 3.4 or later (OSSL_CMP_get1_crlUpdate)");
+  }
+  TransactionInput in;
+  in.kind = Transaction::CrlUpdate;
+  if (!Nullish(info[0])) in.oldWithOld = CertFromJs(info[0], "crlCert");
+  if (!Nullish(info[1])) {
+    std::vector<unsigned char> der = BytesFromJs(info[1], "lastCrl");
+    const unsigned char* p = der.data();
+    in.lastCrl.reset(d2i_X509_CRL(nullptr, &p, static_cast<long>(der.size())));
+    if (!in.lastCrl || p != der.data() + der.size()) ThrowOssl(info.Env(), "lastCrl is not a DER CRL");
+  }
+  if (!in.oldWithOld && !in.lastCrl) {
+    ThrowCode(info.Env(), "ERR_CMP_INVALID_ARGUMENT", "getCrlUpdate needs crlCert or lastCrl");
+  }
   return Start(info, std::move(in));
 }
 

@@ -88,6 +88,8 @@ class CmpContext : public Napi::ObjectWrap<CmpContext> {
   Napi::Value ExecGENM(const Napi::CallbackInfo& info);
   Napi::Value GetCaCerts(const Napi::CallbackInfo& info);
   Napi::Value GetRootCaKeyUpdate(const Napi::CallbackInfo& info);
+  Napi::Value GetCertReqTemplate(const Napi::CallbackInfo& info);
+  Napi::Value GetCrlUpdate(const Napi::CallbackInfo& info);
 
   std::shared_ptr<CtxState> state_;  // null once closed
 };

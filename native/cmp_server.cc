@@ -23,6 +23,7 @@ struct Decision {
   std::string text;
   X509Ptr cert;
   X509StackPtr chain, caPubs;
+  PkeyPtr key;  // central key generation: the private key to return, encrypted
   int checkAfter = -1;  // >= 0: "waiting"
   ItavStackPtr itavs;
   bool accept = true;
@@ -36,6 +37,7 @@ struct CertReqInfo {
   std::string sender;
   double notBefore = 0, notAfter = 0;  // seconds since the epoch; 0: not requested
   std::vector<unsigned char> oldCert;  // KUR: the certificate being updated, when the request carries it
+  bool centralKeyGen = false;          // no POPO and no (or an empty) public key: the server makes the key
 };
 
 // Runs an i2d function and keeps its output.
@@ -178,6 +180,7 @@ Napi::Object CertReqToJs(Napi::Env env, const CertReqInfo& in) {
   o.Set("sender", in.sender);
   o.Set("notBefore", in.notBefore > 0 ? Napi::Number::New(env, in.notBefore) : env.Null());
   o.Set("notAfter", in.notAfter > 0 ? Napi::Number::New(env, in.notAfter) : env.Null());
+  o.Set("centralKeyGen", in.centralKeyGen);
   return o;
 }
 
@@ -204,6 +207,8 @@ bool ToDecision(Napi::Value v, JsReply& r, std::string& problem) {
   if (chain.IsArray()) d->chain = CertsFromJs(chain, "chain");
   Napi::Value caPubs = o.Get("caPubs");
   if (caPubs.IsArray()) d->caPubs = CertsFromJs(caPubs, "caPubs");
+  Napi::Value key = o.Get("key");
+  if (!key.IsUndefined() && !key.IsNull()) d->key = KeyFromJs(key, true, "key");
   Napi::Value itavs = o.Get("itavs");
   if (itavs.IsArray()) {
     d->itavs.reset(sk_OSSL_CMP_ITAV_new_null());
@@ -248,6 +253,8 @@ std::shared_ptr<CertReqInfo> Gather(const Session& session, const OSSL_CMP_MSG* 
   auto in = std::make_shared<CertReqInfo>();
   in->type = BodyName(OSSL_CMP_MSG_get_bodytype(req));
   in->certReqId = certReqId;
+  const Features& f = GetFeatures();
+  if (f.centralKeyGen != nullptr) in->centralKeyGen = f.centralkeygen_requested(crm, p10cr) == 1;
   if (p10cr != nullptr) {
     in->csr = Der([&](unsigned char** out) { return i2d_X509_REQ(const_cast<X509_REQ*>(p10cr), out); });
     in->subject = NameDer(X509_REQ_get_subject_name(p10cr));
@@ -302,6 +309,12 @@ OSSL_CMP_PKISI* CertReqCb(OSSL_CMP_SRV_CTX* srv, const OSSL_CMP_MSG* req, int ce
   if (d->cert) *certOut = X509_dup(d->cert.get());
   if (d->chain) *chainOut = X509_chain_up_ref(d->chain.get());
   if (d->caPubs) *caPubs = X509_chain_up_ref(d->caPubs.get());
+  // OpenSSL 3.5+ returns the context's private newPkey, encrypted for the
+  // client, when the request asked for central key generation.
+  if (d->key && GetFeatures().centralKeyGen != nullptr && EVP_PKEY_up_ref(d->key.get()) == 1 &&
+      !OSSL_CMP_CTX_set0_newPkey(OSSL_CMP_SRV_CTX_get0_cmp_ctx(srv), 1, d->key.get())) {
+    EVP_PKEY_free(d->key.get());
+  }
   return StatusOf(*d);
 }
 

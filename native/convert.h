@@ -31,6 +31,7 @@ using GenNamePtr = std::unique_ptr<GENERAL_NAME, Freer<GENERAL_NAME, GENERAL_NAM
 using ItavPtr = std::unique_ptr<OSSL_CMP_ITAV, Freer<OSSL_CMP_ITAV, OSSL_CMP_ITAV_free>>;
 using ItavStackPtr = std::unique_ptr<STACK_OF(OSSL_CMP_ITAV), Freer<STACK_OF(OSSL_CMP_ITAV), FreeItavStack>>;
 using CrmfMsgPtr = std::unique_ptr<OSSL_CRMF_MSG, Freer<OSSL_CRMF_MSG, OSSL_CRMF_MSG_free>>;
+using CrlPtr = std::unique_ptr<X509_CRL, Freer<X509_CRL, X509_CRL_free>>;
 
 // Bytes of a Buffer/Uint8Array argument; TypeError naming `param` otherwise.
 std::vector<unsigned char> BytesFromJs(const Napi::Value& v, const char* param);

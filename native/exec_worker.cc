@@ -39,6 +39,11 @@ bool ReadTaggedCert(const unsigned char** p, const unsigned char* end, int tag, 
   return true;
 }
 
+Napi::Value DerToJs(Napi::Env env, const std::vector<unsigned char>& der) {
+  if (der.empty()) return env.Null();
+  return Napi::Buffer<unsigned char>::Copy(env, der.data(), der.size());
+}
+
 }  // namespace
 
 ExecJob::ExecJob(Napi::Env env, std::shared_ptr<CtxState> state, Napi::Object owner, TransactionInput input)
@@ -68,6 +73,12 @@ void ExecJob::Execute() {
       break;
     case Transaction::RootCaKeyUpdate:
       ok_ = RunRootCaKeyUpdate();
+      break;
+    case Transaction::CertReqTemplate:
+      ok_ = RunCertReqTemplate();
+      break;
+    case Transaction::CrlUpdate:
+      ok_ = RunCrlUpdate();
       break;
   }
   if (!ok_) {
@@ -286,6 +297,46 @@ bool ExecJob::RunRootCaKeyUpdate() {
   return true;
 }
 
+// OSSL_CMP_get1_certReqTemplate (3.4+); the facade refuses it on older OpenSSL.
+bool ExecJob::RunCertReqTemplate() {
+  const Features& f = GetFeatures();
+  OSSL_CRMF_CERTTEMPLATE* tmpl = nullptr;
+  void* keySpec = nullptr;
+  if (f.get1_certReqTemplate(state_->ctx(), &tmpl, &keySpec) != 1) return false;
+  bool ok = true;
+  if (tmpl != nullptr) {
+    unsigned char* der = nullptr;
+    int len = i2d_OSSL_CRMF_CERTTEMPLATE(tmpl, &der);
+    ok = len > 0;
+    if (ok) template_.assign(der, der + len);
+    OPENSSL_free(der);
+    OSSL_CRMF_CERTTEMPLATE_free(tmpl);
+  }
+  if (keySpec != nullptr) {
+    unsigned char* der = nullptr;
+    int len = ASN1_item_i2d(static_cast<ASN1_VALUE*>(keySpec), &der, f.ATAVS_it());
+    ok = ok && len > 0;
+    if (len > 0) keySpec_.assign(der, der + len);
+    OPENSSL_free(der);
+    f.ATAVS_free(keySpec);
+  }
+  return ok;
+}
+
+// OSSL_CMP_get1_crlUpdate (3.4+): the CRL that the certificate's distribution
+// point or issuer names, newer than lastCrl; none when there is no update.
+bool ExecJob::RunCrlUpdate() {
+  X509_CRL* crl = nullptr;
+  if (GetFeatures().get1_crlUpdate(state_->ctx(), input_.oldWithOld.get(), input_.lastCrl.get(), &crl) != 1) return false;
+  if (crl == nullptr) return true;
+  unsigned char* der = nullptr;
+  int len = i2d_X509_CRL(crl, &der);
+  if (len > 0) crl_.assign(der, der + len);
+  OPENSSL_free(der);
+  X509_CRL_free(crl);
+  return len > 0;
+}
+
 Napi::Value ExecJob::Result(Napi::Env env) {
   OSSL_CMP_CTX* ctx = state_->ctx();
   switch (input_.kind) {
@@ -307,6 +358,14 @@ Napi::Value ExecJob::Result(Napi::Env env) {
       return ItavsToJs(env, itavs_.get());
     case Transaction::CaCerts:
       return CertsToJs(env, certs_.get());
+    case Transaction::CertReqTemplate: {
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("certTemplate", DerToJs(env, template_));
+      o.Set("keySpec", DerToJs(env, keySpec_));
+      return o;
+    }
+    case Transaction::CrlUpdate:
+      return DerToJs(env, crl_);
     case Transaction::RootCaKeyUpdate: {
       Napi::Object o = Napi::Object::New(env);
       o.Set("newWithNew", CertToJs(env, newWithNew_.get()));

@@ -12,13 +12,14 @@
 
 namespace cmp {
 
-enum class Transaction { CertReq, TryCertReq, RR, GENM, CaCerts, RootCaKeyUpdate };
+enum class Transaction { CertReq, TryCertReq, RR, GENM, CaCerts, RootCaKeyUpdate, CertReqTemplate, CrlUpdate };
 
 struct TransactionInput {
   Transaction kind = Transaction::CertReq;
   int reqType = 0;
   CrmfMsgPtr crm;
-  X509Ptr oldWithOld;
+  X509Ptr oldWithOld;  // also: crlUpdate's certificate
+  CrlPtr lastCrl;
 };
 
 class ExecJob : public Job {
@@ -36,6 +37,8 @@ class ExecJob : public Job {
   void Farewell();
   bool RunCaCerts();
   bool RunRootCaKeyUpdate();
+  bool RunCertReqTemplate();
+  bool RunCrlUpdate();
   // OpenSSL 3.0 has no OSSL_CMP_get1_*: a genm with the info type's OID and
   // the matching ITAV of the genp, as 3.2+ does it.
   ItavPtr ExchangeGenm(const char* requestOid, ASN1_TYPE* requestValue, const char* expectedOid,
@@ -53,6 +56,7 @@ class ExecJob : public Job {
   ItavStackPtr itavs_;
   X509StackPtr certs_;
   X509Ptr newWithNew_, newWithOld_, oldWithNew_;
+  std::vector<unsigned char> template_, keySpec_, crl_;  // DER; empty: none sent
   ErrorInfo error_;
 };
 

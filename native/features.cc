@@ -16,8 +16,13 @@ Features::Features() {
   Find(get1_caCerts, "OSSL_CMP_get1_caCerts");
   Find(get1_rootCaKeyUpdate, "OSSL_CMP_get1_rootCaKeyUpdate");
   Find(get1_certReqTemplate, "OSSL_CMP_get1_certReqTemplate");
+  Find(ATAVS_it, "OSSL_CMP_ATAVS_it");
+  Find(ATAVS_free, "OSSL_CMP_ATAVS_free");
+  if (ATAVS_it == nullptr || ATAVS_free == nullptr) get1_certReqTemplate = nullptr;
   Find(get1_crlUpdate, "OSSL_CMP_get1_crlUpdate");
   Find(centralKeyGen, "OSSL_CRMF_ENCRYPTEDKEY_get1_pkey");
+  Find(centralkeygen_requested, "OSSL_CRMF_MSG_centralkeygen_requested");
+  if (centralkeygen_requested == nullptr) centralKeyGen = nullptr;
   Find(get0_validatedSrvCert, "OSSL_CMP_CTX_get0_validatedSrvCert");
   Find(set1_serialNumber, "OSSL_CMP_CTX_set1_serialNumber");
   Find(get0_geninfo_ITAVs, "OSSL_CMP_CTX_get0_geninfo_ITAVs");

@@ -10,9 +10,14 @@ namespace cmp {
 struct Features {
   int (*get1_caCerts)(OSSL_CMP_CTX*, STACK_OF(X509)**) = nullptr;
   int (*get1_rootCaKeyUpdate)(OSSL_CMP_CTX*, const X509*, X509**, X509**, X509**) = nullptr;
-  void* get1_certReqTemplate = nullptr;
-  void* get1_crlUpdate = nullptr;
+  // Types newer than the 3.0 headers this is built with travel as void*:
+  // OSSL_CMP_ATAVS (3.4) is a STACK_OF(OSSL_CMP_ATAV).
+  int (*get1_certReqTemplate)(OSSL_CMP_CTX*, OSSL_CRMF_CERTTEMPLATE**, void** keySpec) = nullptr;
+  const ASN1_ITEM* (*ATAVS_it)() = nullptr;  // for ASN1_item_i2d
+  void (*ATAVS_free)(void*) = nullptr;
+  int (*get1_crlUpdate)(OSSL_CMP_CTX*, const X509*, const X509_CRL*, X509_CRL**) = nullptr;
   void* centralKeyGen = nullptr;
+  int (*centralkeygen_requested)(const OSSL_CRMF_MSG*, const X509_REQ*) = nullptr;
   X509* (*get0_validatedSrvCert)(const OSSL_CMP_CTX*) = nullptr;
   int (*set1_serialNumber)(OSSL_CMP_CTX*, const ASN1_INTEGER*) = nullptr;
   const STACK_OF(OSSL_CMP_ITAV)* (*get0_geninfo_ITAVs)(const OSSL_CMP_CTX*) = nullptr;
