@@ -2,13 +2,15 @@
 import { X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
 import { CmpContext } from '../context';
-import { CertReqType, LogLevel, Option } from '../constants';
+import { CertReqType, FailInfo, LogLevel, Option } from '../constants';
+import type { ItavInput } from '../context';
 import { CmpError } from '../errors';
 import { binding } from '../native';
 import { CmpServer, CmpServerHandlers, HandlerResult } from '../server';
 import { TestCa } from '../test-ca';
 import { ConfigUsageError, OptMap, UsageError, parseArgs } from './args';
 import { optionsFromConfig, readConfigFile, sectionProblem } from './config';
+import { tlv } from '../der';
 import { CliError, loadBytes, loadCert, loadCerts, loadKey, readPass, saveCerts } from './files';
 import { OPTIONS, camel, helpText } from './options';
 
@@ -146,11 +148,16 @@ async function mockServer(o: Opts): Promise<CmpServer> {
   const failBits = (o.num('failurebits') ?? 0) | (o.num('failure') !== undefined ? 1 << o.num('failure')! : 0);
   const text = o.str('statusstring');
   const sendError = o.flag('send_error');
-  const answer = (issue: () => HandlerResult): HandlerResult => {
+  const answer = (issue: () => HandlerResult | Promise<HandlerResult>): HandlerResult | Promise<HandlerResult> => {
     if (sendError) throw new Error('mock server is configured to send an error');
     if (status !== 0 && status !== 1) return { status, failInfo: failBits, text };
     return issue();
   };
+  const rspKey = o.str('rsp_key') ? loadKey(o.str('rsp_key')!, 'private key for enrollment cert', readPass(o.str('rsp_keypass'), '-rsp_keypass')) : undefined;
+  const rspCrl = o.str('rsp_crl') ? loadBytes(o.str('rsp_crl')!, 'CRL to be returned by the mock server') : undefined;
+  const rootUpdate = ['rsp_newwithnew', 'rsp_newwithold', 'rsp_oldwithnew'].map((n) => (o.str(n) ? loadCert(o.str(n)!, `-${n} certificate`) : undefined));
+  const refCert = o.str('ref_cert') ? loadCert(o.str('ref_cert')!, 'reference cert to be expected by the mock server') : undefined;
+  const notRef = (serial: bigint) => refCert !== undefined && BigInt(`0x${refCert.serialNumber}`) !== serial;
   const base: CmpServerHandlers | undefined = rspCert ? undefined : (await TestCa.create()).handlers();
   const handlers: CmpServerHandlers = {
     certReq: async (req) => {
@@ -158,15 +165,27 @@ async function mockServer(o: Opts): Promise<CmpServer> {
         polls--;
         return { waiting: true, checkAfter };
       }
+      if (req.oldCertId && notRef(req.oldCertId.serial)) return { status: 2, failInfo: 1 << FailInfo.badCertId, text: 'oldCertId does not match -ref_cert' };
       return answer(() => {
-        if (rspCert) return { cert: rspCert, chain: rspExtra, caPubs: rspCaPubs };
-        return base!.certReq!(req) as HandlerResult;
+        if (!rspCert) return base!.certReq!(req);
+        if (req.centralKeyGen && !rspKey) return { status: 2, failInfo: 1 << FailInfo.badCertTemplate, text: 'no -rsp_key for central key generation' };
+        return { cert: rspCert, chain: rspExtra, caPubs: rspCaPubs, key: req.centralKeyGen ? rspKey : undefined };
       });
     },
-    rr: (req) => answer(() => (rspCert ? { status: 0 } : (base!.rr!(req) as HandlerResult))),
-    genm: ({ itavs }) => {
+    rr: (req) => {
+      if (notRef(req.serial)) return { status: 2, failInfo: 1 << FailInfo.badCertId, text: 'certificate does not match -ref_cert' };
+      return answer(() => (rspCert ? { status: 0 } : (base!.rr!(req) as HandlerResult)));
+    },
+    genm: async (genm) => {
       if (sendError) throw new Error('mock server is configured to send an error');
-      return itavs;
+      const out: ItavInput[] = [];
+      for (const itav of genm.itavs) {
+        if (itav.type === OID_CRL_STATUS_LIST && rspCrl) out.push({ type: OID_CRLS, value: tlv(0x30, rspCrl) });
+        else if (itav.type === OID_ROOT_CA_CERT && rootUpdate[0]) out.push({ type: OID_ROOT_CA_KEY_UPDATE, value: rootCaKeyUpdateDer(rootUpdate) });
+        else if (base?.genm) out.push(...(await base.genm({ itavs: [itav] })));
+        else out.push(itav);
+      }
+      return out;
     },
   };
   const keypass = pass('srv_keypass'); // read once: a source like stdin cannot be read twice
@@ -186,6 +205,16 @@ async function mockServer(o: Opts): Promise<CmpServer> {
     handlers,
   });
   return server;
+}
+
+const OID_ROOT_CA_CERT = '1.3.6.1.5.5.7.4.20';
+const OID_ROOT_CA_KEY_UPDATE = '1.3.6.1.5.5.7.4.18';
+const OID_CRL_STATUS_LIST = '1.3.6.1.5.5.7.4.22';
+const OID_CRLS = '1.3.6.1.5.5.7.4.23';
+
+// RootCaKeyUpdateContent ::= SEQUENCE { newWithNew, newWithOld [0] OPTIONAL, oldWithNew [1] OPTIONAL }
+function rootCaKeyUpdateDer([newWithNew, newWithOld, oldWithNew]: Array<X509Certificate | undefined>): Buffer {
+  return tlv(0x30, Buffer.concat([newWithNew!.raw, ...(newWithOld ? [tlv(0xa0, newWithOld.raw)] : []), ...(oldWithNew ? [tlv(0xa1, oldWithNew.raw)] : [])]));
 }
 
 async function serve(o: Opts, io: CliIo): Promise<number> {
@@ -246,7 +275,7 @@ export function setupContext(ctx: CmpContext, o: Opts, cmd: string | undefined, 
   }
   if (o.str('engine') !== undefined) throw new CliError('-engine is not supported: engines are not available to this implementation');
 
-  if (o.str('server') !== undefined || (!o.flag('use_mock_srv') && o.str('rspin') === undefined)) {
+  if (o.str('server') !== undefined || (!o.flag('use_mock_srv') && o.str('rspin') === undefined && o.str('reqout_only') === undefined)) {
     const server = o.str('server');
     if (server === undefined) throw new CliError('missing -server or -use_mock_srv or -rspin option');
     const s = parseServer(server);
@@ -278,6 +307,7 @@ export function setupContext(ctx: CmpContext, o: Opts, cmd: string | undefined, 
   if (untrusted) ctx.setUntrusted(untrusted);
   if (o.str('expect_sender')) ctx.setExpectedSender(o.str('expect_sender')!);
   if (o.flag('ignore_keyusage')) ctx.setOption(Option.IGNORE_KEYUSAGE, 1);
+  if (o.flag('no_cache_extracerts')) ctx.setOption(Option.NO_CACHE_EXTRACERTS, 1);
   if (o.flag('unprotected_errors')) ctx.setOption(Option.UNPROTECTED_ERRORS, 1);
   if (o.str('out_trusted')) ctx.setCertConfTrusted(loadCerts(o.str('out_trusted')!, 'trusted certs for verifying newly enrolled cert', otherpass));
 
@@ -325,7 +355,15 @@ export function setupContext(ctx: CmpContext, o: Opts, cmd: string | undefined, 
   }
   for (const oid of o.list('policy_oids')) ctx.pushPolicy(oid);
   if (o.flag('policy_oids_critical')) ctx.setOption(Option.POLICIES_CRITICAL, 1);
-  if (o.num('popo') !== undefined) ctx.setOption(Option.POPO_METHOD, o.num('popo')!);
+  const enrolling = cmd === 'ir' || cmd === 'cr' || cmd === 'kur';
+  let popo = o.num('popo');
+  const centralKeyGen = enrolling && (o.flag('centralkeygen') || (popo === -1 && binding.features.centralKeyGen === 'native'));
+  if (centralKeyGen) {
+    if (popo !== undefined && popo > -1) throw new CliError(`-popo value ${popo} is inconsistent with -centralkeygen`);
+    if (!o.str('newkeyout')) throw new CliError('-newkeyout not given, nowhere to save centrally generated key');
+    popo = -1;
+  }
+  if (popo !== undefined) ctx.setOption(Option.POPO_METHOD, popo);
   if (o.flag('implicit_confirm')) ctx.setOption(Option.IMPLICIT_CONFIRM, 1);
   if (o.flag('disable_confirm')) ctx.setOption(Option.DISABLE_CONFIRM, 1);
   if (o.num('revreason') !== undefined) ctx.setOption(Option.REVOCATION_REASON, o.num('revreason')!);
@@ -333,26 +371,59 @@ export function setupContext(ctx: CmpContext, o: Opts, cmd: string | undefined, 
   if (o.str('csr')) ctx.setP10CSR(loadBytes(o.str('csr')!, 'PKCS#10 CSR'));
   if (o.str('oldcert')) ctx.setOldCert(loadCert(o.str('oldcert')!, 'certificate to be updated/revoked', keypass));
   if (cmd === 'p10cr' && !o.str('csr')) throw new CliError('missing PKCS#10 CSR for p10cr');
-  if (cmd === 'rr' && !o.str('oldcert')) throw new CliError('missing -oldcert for certificate to be revoked');
+  if (cmd === 'rr') {
+    const serial = o.str('serial');
+    if (o.str('issuer') === undefined && serial === undefined) {
+      if (!o.str('oldcert')) throw new CliError('missing -oldcert for certificate to be revoked');
+    } else if (o.str('issuer') === undefined || serial === undefined) {
+      throw new CliError('Must give both -issuer and -serial options or neither');
+    } else {
+      if (!/^(-?0x[0-9a-f]+|-?\d+)$/i.test(serial)) throw new CliError(`cannot read serial number: '${serial}'`);
+      ctx.setSerialNumber(BigInt(serial));
+    }
+  }
   if (cmd === 'kur' && !o.str('oldcert') && !clientCert) throw new CliError('missing certificate to be updated');
-  if (cmd === 'ir' || cmd === 'cr' || cmd === 'kur') {
-    if (!o.str('newkey') && !o.str('key') && !o.str('csr') && !o.str('oldcert')) {
+  if (enrolling) {
+    if (!o.str('newkey') && !o.str('key') && !o.str('csr') && !o.str('oldcert') && !centralKeyGen) {
       throw new CliError('missing -newkey (or -key) to be certified and no -csr, -oldcert, or -cert given for fallback public key');
     }
-    const popo = o.num('popo');
     if (!o.str('newkey') && popo !== -1 && popo !== 0) {
       if (o.str('csr')) throw new CliError('no -newkey option given with private key for POPO, -csr option only provides public key');
       if (!o.str('key')) throw new CliError('missing -newkey (or -key) option for POPO');
     }
-    if (!o.str('certout')) throw new CliError('-certout not given, nowhere to save newly enrolled certificate');
+    if (!o.str('certout') && !o.str('reqout_only')) throw new CliError('-certout not given, nowhere to save newly enrolled certificate');
   }
-  for (const gi of o.list('geninfo')) {
-    const m = /^([\d.]+):int:(-?\d+)$/.exec(gi);
-    if (!m) throw new CliError(`invalid -geninfo '${gi}': expected OID:int:number`);
-    ctx.pushGeninfoITAV({ type: m[1], value: integerDer(BigInt(m[2])) });
+  // OpenSSL 3.4+ also takes text values and several comma-separated entries
+  const geninfoStr = binding.features.certReqTemplate === 'native';
+  for (const gi of geninfoStr ? (o.str('geninfo') ?? '').split(',').map((x) => x.trim()).filter(Boolean) : o.list('geninfo')) {
+    const m = /^([\w.-]+):(int|str):(.*)$/i.exec(gi);
+    if (!m || (m[2].toLowerCase() === 'int' && !/^-?\d+$/.test(m[3])) || (m[2].toLowerCase() === 'str' && !geninfoStr)) {
+      throw new CliError(`invalid -geninfo '${gi}': expected OID:int:number${geninfoStr ? ' or OID:str:text' : ''}`);
+    }
+    const value = m[2].toLowerCase() === 'int' ? integerDer(BigInt(m[3])) : tlv(0x0c, Buffer.from(m[3], 'utf8'));
+    ctx.pushGeninfoITAV({ type: m[1], value });
   }
-  if (o.str('infotype') && cmd === 'genm') ctx.pushGenmITAV({ type: o.str('infotype')! });
+  if (o.str('profile')) ctx.pushGeninfoITAV({ type: OID_CERT_PROFILE, value: tlv(0x30, tlv(0x0c, Buffer.from(o.str('profile')!, 'utf8'))) });
+  if (o.str('infotype') && cmd === 'genm' && !specialInfoType(o.str('infotype')!)) ctx.pushGenmITAV({ type: o.str('infotype')! });
   applyVerifyOptions(ctx, o);
+}
+
+const OID_CERT_PROFILE = '1.3.6.1.5.5.7.4.21';
+
+/** The genm info types that `openssl cmp` of this OpenSSL handles itself, with the function behind each. */
+function specialInfoType(name: string): boolean {
+  const f = binding.features;
+  switch (name) {
+    case 'caCerts':
+    case 'rootCaCert':
+      return f.validatedSrvCert === 'native';
+    case 'crlStatusList':
+      return f.crlUpdate === 'native';
+    case 'certReqTemplate':
+      return f.certReqTemplate === 'native';
+    default:
+      return false;
+  }
 }
 
 /** The -verify_* family, applied (as openssl does) to every trust store loaded. */
@@ -385,6 +456,61 @@ function integerDer(n: bigint): Buffer {
   return Buffer.concat([Buffer.from([0x02, bytes.length]), bytes]);
 }
 
+/** Saves a file that openssl writes when there is something, and deletes when there is nothing. */
+function saveOrDelete(file: string | undefined, data: Buffer | string | null): void {
+  if (!file) return;
+  if (data !== null) fs.writeFileSync(file, data);
+  else fs.rmSync(file, { force: true });
+}
+
+function crlText(der: Buffer, pem: boolean): Buffer | string {
+  if (!pem) return der;
+  return `-----BEGIN X509 CRL-----\n${der.toString('base64').replace(/.{64}/g, '$&\n').replace(/\n?$/, '\n')}-----END X509 CRL-----\n`;
+}
+
+/** A genm of an info type openssl handles itself (OpenSSL 3.2+ / 3.4+); false: a plain genm. */
+async function specialGenm(ctx: CmpContext, o: Opts, io: CliIo, pem: boolean): Promise<boolean> {
+  const infotype = o.str('infotype');
+  if (infotype === undefined || !specialInfoType(infotype)) return false;
+  const otherpass = readPass(o.str('otherpass'), '-otherpass');
+  if (infotype === 'caCerts') {
+    const out = o.str('cacertsout');
+    if (!out) throw new CliError('Missing -cacertsout option for -infotype caCerts');
+    const certs = await ctx.getCaCerts();
+    if (certs.length === 0) io.err('CMP warning: no CA certificates provided by server\n');
+    else saveCerts(out, certs, pem);
+  } else if (infotype === 'rootCaCert') {
+    if (!o.str('newwithnew')) throw new CliError('Missing -newwithnew option for -infotype rootCaCert');
+    const old = o.str('oldwithold') ? loadCert(o.str('oldwithold')!, 'OldWithOld cert for genm with -infotype rootCaCert', otherpass) : null;
+    const r = await ctx.getRootCaKeyUpdate(old);
+    if (!r.newWithNew) io.err('CMP info: no root CA certificate update available\n');
+    const text = (c: X509Certificate | null | undefined) => (c ? (pem ? c.toString() : c.raw) : null);
+    saveOrDelete(o.str('newwithnew'), text(r.newWithNew));
+    saveOrDelete(o.str('newwithold'), text(r.newWithOld));
+    saveOrDelete(o.str('oldwithnew'), text(r.oldWithNew));
+  } else if (infotype === 'crlStatusList') {
+    if (!o.str('oldcrl') && !o.str('crlcert')) throw new CliError('Missing -oldcrl and no -crlcert given for -infotype crlStatusList');
+    if (!o.str('crlout')) throw new CliError('Missing -crlout for -infotype crlStatusList');
+    const crlform = (o.str('crlform') ?? 'DER').toUpperCase();
+    if (crlform !== 'PEM' && crlform !== 'DER') throw new CliError('unknown option given for CRL storing format');
+    const cert = o.str('crlcert') ? loadCert(o.str('crlcert')!, 'Cert for genm with -infotype crlStatusList', otherpass) : null;
+    const old = o.str('oldcrl') ? loadBytes(o.str('oldcrl')!, 'CRL for genm with -infotype crlStatusList') : null;
+    const crl = await ctx.getCrlUpdate(cert, old);
+    if (!crl) io.err('CMP info: no CRL update available\n');
+    saveOrDelete(o.str('crlout'), crl && crlText(crl, crlform === 'PEM'));
+  } else {
+    if (!o.str('template')) throw new CliError('missing -template option for genm with infotype certReqTemplate');
+    const t = await ctx.getCertReqTemplate();
+    if (!t.certTemplate) io.err('CMP warning: no certificate request template available\n');
+    saveOrDelete(o.str('template'), t.certTemplate);
+    saveOrDelete(o.str('keyspec'), t.certTemplate ? t.keySpec : null);
+  }
+  return true;
+}
+
+/** Thrown by the -reqout_only transfer once the first request is saved. */
+class RequestSaved extends Error {}
+
 async function runClient(o: Opts, io: CliIo, configFile: string | undefined): Promise<number> {
   const cmdName = o.str('cmd');
   if (cmdName === undefined) return fail(io, 'no cmp command to execute');
@@ -395,42 +521,64 @@ async function runClient(o: Opts, io: CliIo, configFile: string | undefined): Pr
   const keyform = (o.str('keyform') ?? 'PEM').toUpperCase();
   if (keyform === 'ENGINE') return fail(io, '-keyform ENGINE is not supported');
   const pem = certform === 'PEM';
+  const reqoutOnly = o.str('reqout_only');
 
   const ctx = new CmpContext();
   let mock: CmpServer | undefined;
   try {
     setupContext(ctx, o, cmdName, configFile);
-    if (o.flag('use_mock_srv')) mock = await mockServer(o);
-    if (mock) ctx.setTransferCallback(mock.transfer);
-    ctx.setMessageFiles({
-      reqout: o.list('reqout'), rspout: o.list('rspout'), reqin: o.list('reqin'), rspin: o.list('rspin'), reqinNewTid: o.flag('reqin_new_tid'),
-    });
+    if (reqoutOnly) {
+      // the first request is saved and nothing is sent
+      ctx.setTransferCallback((req) => {
+        fs.writeFileSync(reqoutOnly, req);
+        throw new RequestSaved();
+      });
+    } else {
+      if (o.flag('use_mock_srv')) mock = await mockServer(o);
+      if (mock) ctx.setTransferCallback(mock.transfer);
+      ctx.setMessageFiles({
+        reqout: o.list('reqout'), rspout: o.list('rspout'), reqin: o.list('reqin'), rspin: o.list('rspin'), reqinNewTid: o.flag('reqin_new_tid'),
+      });
+    }
     const repeat = o.num('repeat') ?? 1;
     for (let i = 0; i < repeat; i++) {
       let newCert: X509Certificate | null = null;
       let failure: CmpError | undefined;
+      let special = false;
       try {
         if (cmd === 'rr') await ctx.execRR();
         else if (cmd === 'genm') {
-          const itavs = await ctx.execGENM();
-          if (itavs.length === 0) io.err('CMP info: genp contains no ITAV\n');
-          for (const itav of itavs) io.err(`CMP info: genp contains InfoType '${itav.name ?? itav.type}'\n`);
+          special = await specialGenm(ctx, o, io, pem);
+          if (!special) {
+            const itavs = await ctx.execGENM();
+            if (itavs.length === 0) io.err('CMP info: genp contains no ITAV\n');
+            for (const itav of itavs) io.err(`CMP info: genp contains InfoType '${itav.name ?? itav.type}'\n`);
+          }
         } else newCert = await ctx.execCertReq(cmd);
       } catch (err) {
+        if (err instanceof CmpError && err.cause instanceof RequestSaved) return 0;
         if (!(err instanceof CmpError)) throw err;
         failure = err;
       }
       // as openssl: without any response, nothing is saved; extraCerts are saved even from a failure
       if (ctx.getStatus() < 0) return fail(io, failure?.message ?? 'transaction failed');
+      if (o.str('srvcertout')) {
+        const srv = ctx.getValidatedSrvCert();
+        saveOrDelete(o.str('srvcertout'), srv && (pem ? srv.toString() : srv.raw));
+      }
       const extraOut = o.str('extracertsout');
       if (extraOut) saveCerts(extraOut, ctx.getExtraCertsIn(), pem);
       if (failure) return fail(io, failure.message);
       const caOut = o.str('cacertsout');
-      if (caOut) saveCerts(caOut, ctx.getCaPubs(), pem);
+      if (caOut && !special) saveCerts(caOut, ctx.getCaPubs(), pem);
       const certOut = o.str('certout');
       if (newCert && certOut) saveCerts(certOut, [newCert], pem);
       const chainOut = o.str('chainout');
       if (chainOut) saveCerts(chainOut, ctx.getNewChain(), pem);
+      if (newCert) {
+        const newKeyOut = o.str('newkeyout');
+        if (newKeyOut && ctx.getOption(Option.POPO_METHOD) === -1 && cmd !== CertReqType.P10CR) saveNewKey(ctx, newKeyOut, readPass(o.str('newkeypass'), '-newkeypass'));
+      }
       ctx.reinit();
     }
     return 0;
@@ -438,6 +586,14 @@ async function runClient(o: Opts, io: CliIo, configFile: string | undefined): Pr
     ctx.close();
     await mock?.close();
   }
+}
+
+/** -newkeyout: the centrally generated key, PEM, encrypted with AES-256-CBC under -newkeypass. */
+function saveNewKey(ctx: CmpContext, file: string, pass: string | undefined): void {
+  const key = ctx.getNewPkey(true);
+  if (!key || key.type !== 'private') throw new CliError('no centrally generated key received');
+  const pem = key.export(pass === undefined ? { type: 'pkcs8', format: 'pem' } : { type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: pass });
+  fs.writeFileSync(file, pem, { mode: 0o600 });
 }
 
 const BY_CAMEL: ReadonlyMap<string, string> = new Map([...OPTIONS.keys()].map((n) => [camel(n), n]));

@@ -1,6 +1,10 @@
-// The option set of `openssl cmp` (OpenSSL 3.0), by name and value type, in
-// the order of its help text. Types as OpenSSL's option parser knows them:
-// '-' flag, 's' string, 'n' integer, 'N' non-negative, 'p' positive.
+// The option set of `openssl cmp`, by name and value type, in the order of
+// its help text: OpenSSL 3.0's, plus those later versions added, offered only
+// when the OpenSSL this runs on has the feature they need (otherwise they are
+// unknown options, as to that version's `openssl cmp`). Types as OpenSSL's
+// option parser knows them: '-' flag, 's' string, 'n' integer, 'N'
+// non-negative, 'p' positive.
+import { binding } from '../native';
 
 export type OptType = '-' | 's' | 'n' | 'N' | 'p';
 
@@ -14,11 +18,24 @@ export interface OptSpec {
   cmdlineOnly?: boolean;
   /** A certificate verification flag. */
   verifyFlag?: boolean;
+  /** Only with this OpenSSL feature (a key of `features`), present natively. */
+  since?: string;
+}
+
+// The OpenSSL version an option came with, by a function that version added.
+const V32 = { since: 'validatedSrvCert' };
+const V33 = { since: 'geninfoITAVs' };
+const V34 = { since: 'certReqTemplate' };
+const V35 = { since: 'centralKeyGen' };
+
+/** Whether the running OpenSSL has what an option needs. */
+export function available(spec: OptSpec): boolean {
+  return spec.since === undefined || binding.features[spec.since] === 'native';
 }
 
 const o = (name: string, type: OptType, help: string, extra: Partial<OptSpec> = {}): OptSpec => ({ name, type, help, ...extra });
 
-export const SECTIONS: Array<[string, OptSpec[]]> = [
+const ALL_SECTIONS: Array<[string, OptSpec[]]> = [
   ['General options', [
     o('help', '-', 'Display this summary', { cmdlineOnly: true }),
     o('config', 's', 'Configuration file to use. "" = none. Default from env variable OPENSSL_CONF', { cmdlineOnly: true }),
@@ -28,11 +45,16 @@ export const SECTIONS: Array<[string, OptSpec[]]> = [
   ['Generic message options', [
     o('cmd', 's', 'CMP request to send: ir/cr/kur/p10cr/rr/genm'),
     o('infotype', 's', 'InfoType name for requesting specific info in genm, e.g. \'signKeyPairTypes\''),
+    o('profile', 's', 'Certificate profile name to place in generalInfo field of request PKIHeader', V33),
     o('geninfo', 's', 'generalInfo integer values to place in request PKIHeader with given OID'),
+    o('template', 's', 'File to save certTemplate received in genp of type certReqTemplate', V34),
+    o('keyspec', 's', 'Optional file to save Key specification received in genp of type certReqTemplate', V34),
   ]],
   ['Certificate enrollment options', [
     o('newkey', 's', 'Private or public key for the requested cert. Default: CSR key or client key'),
     o('newkeypass', 's', 'New private key pass phrase source'),
+    o('centralkeygen', '-', 'Request central (server-side) key generation. Default is local generation', V35),
+    o('newkeyout', 's', 'File to save centrally generated key, in PEM format', V35),
     o('subject', 's', 'Distinguished Name (DN) of subject to use in the requested cert template'),
     o('issuer', 's', 'DN of the issuer to place in the requested certificate template'),
     o('days', 'N', 'Requested validity time of the new certificate in number of days'),
@@ -52,6 +74,7 @@ export const SECTIONS: Array<[string, OptSpec[]]> = [
   ]],
   ['Certificate enrollment and revocation options', [
     o('oldcert', 's', 'Certificate to be updated (defaulting to -cert) or to be revoked in rr'),
+    o('serial', 's', 'Serial number of certificate to be revoked in revocation request (rr)', V32),
     o('revreason', 'n', 'Reason code to include in revocation request (rr); possible values: 0..6, 8..10 (see RFC5280, 5.3.1) or -1'),
   ]],
   ['Message transfer options', [
@@ -71,8 +94,17 @@ export const SECTIONS: Array<[string, OptSpec[]]> = [
     o('expect_sender', 's', 'DN of expected sender of responses. Defaults to subject of -srvcert, if any'),
     o('ignore_keyusage', '-', 'Ignore CMP signer cert key usage, else \'digitalSignature\' must be allowed'),
     o('unprotected_errors', '-', 'Accept missing or invalid protection of regular error messages and negative certificate responses'),
+    o('no_cache_extracerts', '-', 'Do not keep certificates received in the extraCerts CMP message field', V32),
+    o('srvcertout', 's', 'File to save the server cert used and validated for CMP response protection', V32),
     o('extracertsout', 's', 'File to save extra certificates received in the extraCerts field'),
     o('cacertsout', 's', 'File to save CA certificates received in the caPubs field of \'ip\' messages'),
+    o('oldwithold', 's', 'Root CA certificate to request update for in genm of type rootCaCert', V32),
+    o('newwithnew', 's', 'File to save NewWithNew cert received in genp of type rootCaKeyUpdate', V32),
+    o('newwithold', 's', 'File to save NewWithOld cert received in genp of type rootCaKeyUpdate', V32),
+    o('oldwithnew', 's', 'File to save OldWithNew cert received in genp of type rootCaKeyUpdate', V32),
+    o('crlcert', 's', 'certificate to request a CRL for in genm of type crlStatusList', V34),
+    o('oldcrl', 's', 'CRL to request update for in genm of type crlStatusList', V34),
+    o('crlout', 's', 'File to save new CRL received in genp of type \'crls\'', V34),
   ]],
   ['Client authentication options', [
     o('ref', 's', 'Reference value to use as senderKID in case no -cert is given'),
@@ -88,6 +120,7 @@ export const SECTIONS: Array<[string, OptSpec[]]> = [
   ]],
   ['Credentials format options', [
     o('certform', 's', 'Format (PEM or DER) to use when saving a certificate to a file. Default PEM'),
+    o('crlform', 's', 'Format (PEM or DER) to use when saving a CRL to a file. Default DER', V34),
     o('keyform', 's', 'Format of the key input (ENGINE, other values ignored)'),
     o('otherpass', 's', 'Pass phrase source potentially needed for loading certificates of others'),
     o('engine', 's', 'Use crypto engine with given identifier, possibly a hardware device.'),
@@ -129,6 +162,7 @@ export const SECTIONS: Array<[string, OptSpec[]]> = [
     o('reqin', 's', 'Take sequence of CMP requests from file(s)'),
     o('reqin_new_tid', '-', 'Use fresh transactionID for CMP requests read from -reqin'),
     o('reqout', 's', 'Save sequence of CMP requests to file(s)'),
+    o('reqout_only', 's', 'Save first CMP request created by the client to file and exit', V34),
     o('rspin', 's', 'Process sequence of CMP responses provided in file(s), skipping server'),
     o('rspout', 's', 'Save sequence of CMP responses to file(s)'),
     o('use_mock_srv', '-', 'Use internal mock server at API level, bypassing socket-based HTTP'),
@@ -143,9 +177,16 @@ export const SECTIONS: Array<[string, OptSpec[]]> = [
     o('srv_keypass', 's', 'Server private key (and cert) pass phrase source', { server: true }),
     o('srv_trusted', 's', 'Trusted certificates for client authentication', { server: true }),
     o('srv_untrusted', 's', 'Intermediate certs that may be useful for verifying CMP protection', { server: true }),
+    o('ref_cert', 's', 'Certificate to be expected for rr and any oldCertID in kur messages', { server: true, ...V32 }),
     o('rsp_cert', 's', 'Certificate to be returned as mock enrollment result', { server: true }),
+    o('rsp_key', 's', 'Private key for the certificate to be returned as mock enrollment result, and for central key pair generation', { server: true, ...V35 }),
+    o('rsp_keypass', 's', 'Response private key (and cert) pass phrase source', { server: true, ...V35 }),
+    o('rsp_crl', 's', 'CRL to be returned in genp of type crls', { server: true, ...V34 }),
     o('rsp_extracerts', 's', 'Extra certificates to be included in mock certification responses', { server: true }),
     o('rsp_capubs', 's', 'CA certificates to be included in mock ip response', { server: true }),
+    o('rsp_newwithnew', 's', 'New root CA certificate to include in genp of type rootCaKeyUpdate', { server: true, ...V32 }),
+    o('rsp_newwithold', 's', 'NewWithOld transition cert to include in genp of type rootCaKeyUpdate', { server: true, ...V32 }),
+    o('rsp_oldwithnew', 's', 'OldWithNew transition cert to include in genp of type rootCaKeyUpdate', { server: true, ...V32 }),
     o('poll_count', 'N', 'Number of times the client must poll before receiving a certificate', { server: true }),
     o('check_after', 'N', 'The check_after value (time to wait) to include in poll response', { server: true }),
     o('grant_implicitconf', '-', 'Grant implicit confirmation of newly enrolled certificate', { server: true }),
@@ -161,6 +202,8 @@ export const SECTIONS: Array<[string, OptSpec[]]> = [
     o('accept_raverified', '-', 'Accept RAVERIFIED as proof-of-possession (POPO)', { server: true }),
   ]],
 ];
+
+export const SECTIONS: Array<[string, OptSpec[]]> = ALL_SECTIONS.map(([title, opts]) => [title, opts.filter(available)]);
 
 export const OPTIONS: ReadonlyMap<string, OptSpec> = new Map(SECTIONS.flatMap(([, opts]) => opts.map((x) => [x.name, x])));
 
