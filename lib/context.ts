@@ -91,7 +91,7 @@ export interface CertReqTemplate {
 /** A CRL given as DER or PEM (`-----BEGIN X509 CRL-----`). */
 export type CrlInput = Buffer | Uint8Array | string;
 
-function toCrlDer(input: CrlInput | null | undefined, param: string): Buffer | null {
+export function toCrlDer(input: CrlInput | null | undefined, param: string): Buffer | null {
   if (input === null || input === undefined) return null;
   if (typeof input !== 'string' && !(input instanceof Uint8Array)) throw typeError(param, 'a Buffer or string', input);
   const bytes = Buffer.from(input as Uint8Array);

@@ -1,7 +1,7 @@
 // `openssl-cmp`: runs `openssl cmp` command lines and config files unchanged.
 import { X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
-import { CmpContext } from '../context';
+import { CmpContext, toCrlDer } from '../context';
 import { CertReqType, FailInfo, LogLevel, Option } from '../constants';
 import type { ItavInput } from '../context';
 import { CmpError } from '../errors';
@@ -154,7 +154,7 @@ async function mockServer(o: Opts): Promise<CmpServer> {
     return issue();
   };
   const rspKey = o.str('rsp_key') ? loadKey(o.str('rsp_key')!, 'private key for enrollment cert', readPass(o.str('rsp_keypass'), '-rsp_keypass')) : undefined;
-  const rspCrl = o.str('rsp_crl') ? loadBytes(o.str('rsp_crl')!, 'CRL to be returned by the mock server') : undefined;
+  const rspCrl = o.str('rsp_crl') ? toCrlDer(loadBytes(o.str('rsp_crl')!, 'CRL to be returned by the mock server'), '-rsp_crl')! : undefined;
   const rootUpdate = ['rsp_newwithnew', 'rsp_newwithold', 'rsp_oldwithnew'].map((n) => (o.str(n) ? loadCert(o.str(n)!, `-${n} certificate`) : undefined));
   const refCert = o.str('ref_cert') ? loadCert(o.str('ref_cert')!, 'reference cert to be expected by the mock server') : undefined;
   const notRef = (serial: bigint) => refCert !== undefined && BigInt(`0x${refCert.serialNumber}`) !== serial;
