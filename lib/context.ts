@@ -16,6 +16,8 @@ import {
   toKeyDer,
   toPrivateKeyDer,
   typeError,
+  CrlInput,
+  toCrlDer,
 } from './convert';
 import { CertReqType, Option } from './constants';
 import { CmpError } from './errors';
@@ -86,23 +88,6 @@ export interface CertReqTemplate {
   certTemplate: Buffer | null;
   /** DER of the key specification (a SEQUENCE OF AttributeTypeAndValue), when sent. */
   keySpec: Buffer | null;
-}
-
-/** A CRL given as DER or PEM (`-----BEGIN X509 CRL-----`). */
-export type CrlInput = Buffer | Uint8Array | string;
-
-export function toCrlDer(input: CrlInput | null | undefined, param: string): Buffer | null {
-  if (input === null || input === undefined) return null;
-  if (typeof input !== 'string' && !(input instanceof Uint8Array)) throw typeError(param, 'a Buffer or string', input);
-  const bytes = Buffer.from(input as Uint8Array);
-  const text = typeof input === 'string' ? input : bytes.subarray(0, 64).toString('latin1');
-  if (!text.includes('-----BEGIN')) {
-    if (typeof input === 'string') throw new TypeError(`The "${param}" argument must be a DER CRL or PEM text`);
-    return bytes;
-  }
-  const m = /-----BEGIN X509 CRL-----([\s\S]*?)-----END X509 CRL-----/.exec(typeof input === 'string' ? input : bytes.toString('latin1'));
-  if (!m) throw new CmpError(`${param}: no X509 CRL in the PEM text`, { code: 'ERR_CMP_INVALID_ARGUMENT' });
-  return Buffer.from(m[1].replace(/\s+/g, ''), 'base64');
 }
 
 /** A request extension: OID or short name, DER of extnValue's content, criticality. */

@@ -65,6 +65,25 @@ function certDer(input: CertificateInput, param: string): Buffer {
   }
 }
 
+/** A CRL given as DER or PEM (`-----BEGIN X509 CRL-----`). */
+export type CrlInput = Buffer | Uint8Array | string;
+
+export function toCrlDer(input: CrlInput | null | undefined, param: string): Buffer | null {
+  return input == null ? null : singleDer(input, param, 'CRL', ['X509 CRL']);
+}
+
+/** DER bytes as given, or the base64 body of the first PEM block with one of `labels`. */
+function singleDer(input: string | Uint8Array, param: string, what: string, labels: string[]): Buffer {
+  if (typeof input !== 'string' && !isBytes(input)) throw typeError(param, 'a PEM string or a PEM/DER Buffer', input);
+  if (!looksLikePem(input)) {
+    if (typeof input === 'string') throw invalid(param, `is not a PEM ${what}`, undefined);
+    return Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+  }
+  const block = pemText(input).match(PEM_BLOCK)?.find((b) => labels.some((l) => b.startsWith(`-----BEGIN ${l}-----`)));
+  if (!block) throw invalid(param, `holds no PEM ${what}`, undefined);
+  return Buffer.from(block.replace(/-----[A-Z0-9 ]+-----|\s+/g, ''), 'base64');
+}
+
 export function toCertDer(input: CertificateInput | null | undefined, param: string): Buffer | null {
   return input == null ? null : certDer(input, param);
 }
@@ -161,15 +180,7 @@ export function derKey(der: Buffer, wantPrivate: boolean | undefined, passphrase
 }
 
 export function toCsrDer(input: CsrInput | null | undefined, param: string): Buffer | null {
-  if (input == null) return null;
-  if (typeof input !== 'string' && !isBytes(input)) throw typeError(param, 'a PEM string or a PEM/DER Buffer', input);
-  if (!looksLikePem(input)) {
-    if (typeof input === 'string') throw invalid(param, 'is not a PEM certificate request', undefined);
-    return Buffer.from(input.buffer, input.byteOffset, input.byteLength);
-  }
-  const m = /-----BEGIN (NEW )?CERTIFICATE REQUEST-----([\s\S]*?)-----END (NEW )?CERTIFICATE REQUEST-----/.exec(pemText(input));
-  if (!m) throw invalid(param, 'holds no PEM certificate request', undefined);
-  return Buffer.from(m[2].replace(/\s+/g, ''), 'base64');
+  return input == null ? null : singleDer(input, param, 'certificate request', ['CERTIFICATE REQUEST', 'NEW CERTIFICATE REQUEST']);
 }
 
 export function toBytes(input: SecretInput | null | undefined, param: string): Buffer | null {

@@ -32,6 +32,30 @@ export function oidDer(oid: string, param: string): Buffer {
   return tlv(0x06, Buffer.from(out));
 }
 
+/** The dotted form of the OBJECT IDENTIFIER element `t`. */
+export function oidText(der: Buffer, t: { content: number; end: number }): string {
+  const arcs: bigint[] = [];
+  let v = 0n;
+  for (const b of der.subarray(t.content, t.end)) {
+    v = (v << 7n) | BigInt(b & 0x7f);
+    if (!(b & 0x80)) {
+      arcs.push(v);
+      v = 0n;
+    }
+  }
+  const first = arcs[0] < 80n ? arcs[0] / 40n : 2n;
+  return [first, arcs[0] - first * 40n, ...arcs.slice(1)].join('.');
+}
+
+/** INTEGER, two's complement, minimal. */
+export function integerDer(n: bigint): Buffer {
+  let hex = (n < 0n ? (1n << BigInt(n.toString(16).length * 4 + 8)) + n : n).toString(16);
+  if (hex.length % 2) hex = `0${hex}`;
+  let bytes = Buffer.from(hex, 'hex');
+  if (n >= 0n && bytes[0] & 0x80) bytes = Buffer.concat([Buffer.from([0]), bytes]);
+  return tlv(0x02, bytes);
+}
+
 /** SEQUENCE OF the given DER elements. */
 export function sequenceOf(items: Buffer[]): Buffer {
   return tlv(0x30, Buffer.concat(items));

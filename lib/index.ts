@@ -8,6 +8,7 @@ export type {
   TransactionOptions,
   TryCertReqResult,
   RootCaKeyUpdate,
+  CertReqTemplate,
   ExtensionInput,
   TransferCallback,
   CertConfCallback,
@@ -24,7 +25,7 @@ export { TestCa } from './test-ca';
 export type { TestCaOptions } from './test-ca';
 export { loadConfig } from './cli/config';
 export type { HttpTransportOptions } from './transport';
-export type { CertificateInput, CertificateListInput, KeyInput, CsrInput, SecretInput } from './convert';
+export type { CertificateInput, CertificateListInput, KeyInput, CsrInput, SecretInput, CrlInput } from './convert';
 export { CertReqType, Option, PKIStatus, FailInfo, PopoMethod, LogLevel } from './constants';
 
 /** The text of the OpenSSL the addon runs on (the one inside this Node). */

@@ -4,7 +4,8 @@
 // messages; with OpenSSL 3.5+ it also generates keys centrally.
 import { KeyObject, X509Certificate, generateKeyPair, randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
-import { children, oidDer, readTlv, sequenceOf, timeOf, tlv } from './der';
+import { children, oidDer, oidText, readTlv, sequenceOf, timeOf, tlv } from './der';
+import { OID } from './oids';
 import type { Itav, ItavInput } from './context';
 import { FailInfo, PKIStatus } from './constants';
 import type { CertRequest, CmpServerHandlers, HandlerResult, RevocationRequest } from './server';
@@ -26,19 +27,7 @@ export interface TestCaOptions {
 
 type KeyType = 'ec' | 'rsa' | 'ed25519';
 
-const OID_CA_CERTS = '1.3.6.1.5.5.7.4.17';
-const OID_ROOT_CA_CERT = '1.3.6.1.5.5.7.4.20';
-const OID_ROOT_CA_KEY_UPDATE = '1.3.6.1.5.5.7.4.18';
-const OID_CERT_REQ_TEMPLATE = '1.3.6.1.5.5.7.4.19';
-const OID_CRL_STATUS_LIST = '1.3.6.1.5.5.7.4.22';
-const OID_CRLS = '1.3.6.1.5.5.7.4.23';
-const OID_KP_CM_KGA = '1.3.6.1.5.5.7.3.32';
-const OID_EC = '1.2.840.10045.2.1';
-const OID_RSA = '1.2.840.113549.1.1.1';
-const OID_ED25519 = '1.3.101.112';
-const OID_REG_CTRL_ALG_ID = '1.3.6.1.5.5.7.5.1.11';
-const OID_REG_CTRL_RSA_KEY_LEN = '1.3.6.1.5.5.7.5.1.12';
-const CURVES: Record<string, string> = { '1.2.840.10045.3.1.7': 'P-256', '1.3.132.0.34': 'P-384', '1.3.132.0.35': 'P-521' };
+const CURVES: Record<string, string> = { [OID.prime256v1]: 'P-256', [OID.secp384r1]: 'P-384', [OID.secp521r1]: 'P-521' };
 const DAY = 86400;
 
 function serialHex(serial: Buffer | bigint | string): string {
@@ -52,21 +41,20 @@ export class TestCa {
   readonly days: number;
   // keyed by the serial as serialHex spells it, so lookups need no scan
   readonly #issued = new Map<string, X509Certificate>();
-  readonly #revoked = new Set<string>();
-  // worked out once: issuing and KUR checks are per request
+  // serial (as serialHex spells it) -> revocation time, seconds since the epoch
+  readonly #revoked = new Map<string, number>();
+  // worked out once: issuing, KUR checks and genm answers are per request
   readonly #keyDer: Buffer;
   readonly #subjectLine: string;
-  readonly #template: TestCaOptions['template'];
-  #crl: { der: Buffer; thisUpdate: number } | undefined; // made anew after each revocation
-  #crlNumber = 0;
-  #lastCrlTime = 0;
-  readonly #revocationDates = new Map<string, number>();
+  readonly #certReqTemplate: Buffer;
+  #crl: { der: Buffer; thisUpdate: number; number: number } | undefined;
+  #crlCurrent = false; // false after a revocation: the next CRL is made anew
 
   private constructor(cert: X509Certificate, key: KeyObject, days: number, template: TestCaOptions['template']) {
     this.cert = cert;
     this.key = key;
     this.days = days;
-    this.#template = template;
+    this.#certReqTemplate = certReqTemplateDer(template);
     this.#keyDer = key.export({ format: 'der', type: 'pkcs8' });
     this.#subjectLine = binding.nameFromDer(subjectDerOf(cert));
   }
@@ -131,10 +119,10 @@ export class TestCa {
     const ext = (oid: string, critical: boolean, value: Buffer) =>
       sequenceOf([oidDer(oid, 'extension'), ...(critical ? [Buffer.from([0x01, 0x01, 0xff])] : []), tlv(0x04, value)]);
     const extensions = sequenceOf([
-      ext('2.5.29.15', true, Buffer.from([0x03, 0x02, 0x07, 0x80])), // keyUsage: digitalSignature
+      ext(OID.keyUsage, true, Buffer.from([0x03, 0x02, 0x07, 0x80])), // digitalSignature
       // codeSigning too: OpenSSL 3.5 checks the code-signing purpose instead
       // of cmKGA from the second central key generation in a process on
-      ext('2.5.29.37', false, sequenceOf([oidDer(OID_KP_CM_KGA, 'extension'), oidDer('1.3.6.1.5.5.7.3.3', 'extension')])),
+      ext(OID.extKeyUsage, false, sequenceOf([oidDer(OID.kpCmKGA, 'extension'), oidDer(OID.kpCodeSigning, 'extension')])),
     ]);
     return { cert: this.issue({ publicKey: pair.publicKey, subject, extensions }), key: pair.privateKey };
   }
@@ -148,29 +136,33 @@ export class TestCa {
   revoke(serial: Buffer | bigint | string): boolean {
     const key = serialHex(serial);
     if (!this.#issued.has(key) || this.#revoked.has(key)) return false;
-    this.#revoked.add(key);
-    this.#revocationDates.set(key, Math.floor(Date.now() / 1000));
-    this.#crl = undefined;
+    this.#revoked.set(key, Math.floor(Date.now() / 1000));
+    this.#crlCurrent = false;
     return true;
   }
 
   /** The CA's current CRL (DER), listing every certificate it revoked. */
   crl(): Buffer {
-    if (!this.#crl) {
+    return this.#currentCrl().der;
+  }
+
+  #currentCrl(): { der: Buffer; thisUpdate: number } {
+    if (!this.#crl || !this.#crlCurrent) {
       // each CRL's thisUpdate is later than the last one's, so "newer" is well defined
-      const thisUpdate = Math.max(Math.floor(Date.now() / 1000), this.#lastCrlTime + 1);
-      this.#lastCrlTime = thisUpdate;
+      const thisUpdate = Math.max(Math.floor(Date.now() / 1000), (this.#crl?.thisUpdate ?? 0) + 1);
+      const number = (this.#crl?.number ?? 0) + 1;
       const der = binding.issueCrl({
         issuerCert: this.cert.raw,
         issuerKey: this.#keyDer,
         thisUpdate,
         nextUpdate: thisUpdate + 7 * DAY,
-        crlNumber: ++this.#crlNumber,
-        revoked: [...this.#revocationDates].map(([serial, date]) => ({ serial: Buffer.from(serial.length % 2 ? `0${serial}` : serial, 'hex'), date })),
+        crlNumber: number,
+        revoked: [...this.#revoked].map(([serial, date]) => ({ serial: Buffer.from(serial.length % 2 ? `0${serial}` : serial, 'hex'), date })),
       });
-      this.#crl = { der, thisUpdate };
+      this.#crl = { der, thisUpdate, number };
+      this.#crlCurrent = true;
     }
-    return this.#crl.der;
+    return this.#crl;
   }
 
   isRevoked(serial: Buffer | bigint | string): boolean {
@@ -188,39 +180,22 @@ export class TestCa {
 
   #genm(itav: Itav): ItavInput {
     switch (itav.type) {
-      case OID_CA_CERTS:
-        return { type: OID_CA_CERTS, value: sequenceOf([this.cert.raw]) };
-      case OID_ROOT_CA_CERT:
-        return { type: OID_ROOT_CA_KEY_UPDATE }; // no update
-      case OID_CERT_REQ_TEMPLATE:
-        return { type: OID_CERT_REQ_TEMPLATE, value: this.#certReqTemplate() };
-      case OID_CRL_STATUS_LIST: {
-        this.crl();
+      case OID.caCerts:
+        return { type: OID.caCerts, value: sequenceOf([this.cert.raw]) };
+      case OID.rootCaCert:
+        return { type: OID.rootCaKeyUpdate }; // no update
+      case OID.certReqTemplate:
+        return { type: OID.certReqTemplate, value: this.#certReqTemplate };
+      case OID.crlStatusList: {
+        const crl = this.#currentCrl();
         const known = itav.value ? crlStatusTimes(itav.value) : [];
         // no update when the client already holds a CRL as new as ours
-        if (known.some((t) => t.getTime() / 1000 >= this.#crl!.thisUpdate)) return { type: OID_CRLS };
-        return { type: OID_CRLS, value: sequenceOf([this.#crl!.der]) };
+        if (known.some((t) => t.getTime() / 1000 >= crl.thisUpdate)) return { type: OID.crls };
+        return { type: OID.crls, value: sequenceOf([crl.der]) };
       }
       default:
         return itav;
     }
-  }
-
-  // CertReqTemplateContent ::= SEQUENCE { certTemplate CertTemplate, keySpec Controls OPTIONAL }
-  #certReqTemplate(): Buffer {
-    const subject = this.#template?.subject;
-    const certTemplate = sequenceOf(subject ? [tlv(0xa5, binding.nameToDer(subject))] : []);
-    const keyType = this.#template?.keyType ?? 'ec';
-    const spec =
-      keyType === 'rsa'
-        ? sequenceOf([oidDer(OID_REG_CTRL_RSA_KEY_LEN, 'keySpec'), tlv(0x02, Buffer.from([0x08, 0x00]))])
-        : sequenceOf([
-            oidDer(OID_REG_CTRL_ALG_ID, 'keySpec'),
-            keyType === 'ed25519'
-              ? sequenceOf([oidDer(OID_ED25519, 'keySpec')])
-              : sequenceOf([oidDer(OID_EC, 'keySpec'), oidDer('1.2.840.10045.3.1.7', 'keySpec')]),
-          ]);
-    return sequenceOf([certTemplate, sequenceOf([spec])]);
   }
 
   async #certReq(req: CertRequest): Promise<HandlerResult> {
@@ -263,6 +238,21 @@ function subjectDerOf(cert: X509Certificate): Buffer {
   return der.subarray(tbs[4].start, tbs[4].end);
 }
 
+// CertReqTemplateContent ::= SEQUENCE { certTemplate CertTemplate, keySpec Controls OPTIONAL }
+function certReqTemplateDer(template: TestCaOptions['template']): Buffer {
+  const subject = template?.subject;
+  const certTemplate = sequenceOf(subject ? [tlv(0xa5, binding.nameToDer(subject))] : []);
+  const keyType = template?.keyType ?? 'ec';
+  const spec =
+    keyType === 'rsa'
+      ? sequenceOf([oidDer(OID.regCtrlRsaKeyLen, 'keySpec'), tlv(0x02, Buffer.from([0x08, 0x00]))])
+      : sequenceOf([
+          oidDer(OID.regCtrlAlgId, 'keySpec'),
+          sequenceOf(keyType === 'ed25519' ? [oidDer(OID.ed25519, 'keySpec')] : [oidDer(OID.ecPublicKey, 'keySpec'), oidDer(OID.prime256v1, 'keySpec')]),
+        ]);
+  return sequenceOf([certTemplate, sequenceOf([spec])]);
+}
+
 function newKeyPair(spec: { type: KeyType; curve?: string }): Promise<{ privateKey: KeyObject; publicKey: KeyObject }> {
   if (spec.type === 'rsa') return generate('rsa', { modulusLength: 2048 });
   if (spec.type === 'ed25519') return generate('ed25519');
@@ -274,29 +264,14 @@ function requestedKeyType(spki: Buffer | null): { type: KeyType; curve?: string 
   try {
     if (!spki) return { type: 'ec' };
     const alg = children(spki, readTlv(spki, children(spki, readTlv(spki, 0))[0].start));
-    const oid = binding.objectOid(oidText(spki, alg[0]));
-    if (oid === OID_RSA) return { type: 'rsa' };
-    if (oid === OID_ED25519) return { type: 'ed25519' };
-    if (oid === OID_EC && alg[1]?.tag === 0x06) return { type: 'ec', curve: CURVES[binding.objectOid(oidText(spki, alg[1])) ?? ''] };
+    const oid = oidText(spki, alg[0]);
+    if (oid === OID.rsaEncryption) return { type: 'rsa' };
+    if (oid === OID.ed25519) return { type: 'ed25519' };
+    if (oid === OID.ecPublicKey && alg[1]?.tag === 0x06) return { type: 'ec', curve: CURVES[oidText(spki, alg[1])] };
   } catch {
     // an unreadable template: fall back to the default
   }
   return { type: 'ec' };
-}
-
-function oidText(der: Buffer, t: { content: number; end: number }): string {
-  const bytes = der.subarray(t.content, t.end);
-  const arcs: bigint[] = [];
-  let v = 0n;
-  for (const b of bytes) {
-    v = (v << 7n) | BigInt(b & 0x7f);
-    if (!(b & 0x80)) {
-      arcs.push(v);
-      v = 0n;
-    }
-  }
-  const first = arcs[0] < 80n ? arcs[0] / 40n : 2n;
-  return [first, arcs[0] - first * 40n, ...arcs.slice(1)].join('.');
 }
 
 /** The thisUpdate times a crlStatusList request gives (SEQUENCE OF CRLStatus { source, thisUpdate Time OPTIONAL }). */

@@ -49,15 +49,14 @@ Napi::Value IssueCertificate(const Napi::CallbackInfo& info) {
   bool ca = o.Get("ca").ToBoolean();
 
   X509Ptr cert(X509_new());
-  BIGNUM* bn = BN_bin2bn(serial.data(), static_cast<int>(serial.size()), nullptr);
-  bool ok = cert && bn != nullptr && X509_set_version(cert.get(), 2) &&
-            BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(cert.get())) != nullptr &&
+  ASN1_INTEGER* sn = IntegerFromBytes(serial);
+  bool ok = cert && sn != nullptr && X509_set_version(cert.get(), 2) && X509_set_serialNumber(cert.get(), sn) &&
             X509_set_subject_name(cert.get(), subject.get()) &&
             X509_set_issuer_name(cert.get(), issuer ? X509_get_subject_name(issuer.get()) : subject.get()) &&
             X509_time_adj_ex(X509_getm_notBefore(cert.get()), 0, 0, &notBefore) != nullptr &&
             X509_time_adj_ex(X509_getm_notAfter(cert.get()), 0, 0, &notAfter) != nullptr &&
             X509_set_pubkey(cert.get(), publicKey.get());
-  BN_free(bn);
+  ASN1_INTEGER_free(sn);
   if (!ok) ThrowOssl(env, "Cannot fill in the certificate");
 
   Napi::Value exts = o.Get("extensions");
@@ -105,10 +104,7 @@ Napi::Value NameToDer(const Napi::CallbackInfo& info) {
   X509NamePtr name = NameFromJs(info[0], "name");
   unsigned char* der = nullptr;
   int len = i2d_X509_NAME(name.get(), &der);
-  if (len <= 0) ThrowOssl(info.Env(), "Cannot encode the name");
-  Napi::Buffer<unsigned char> out = Napi::Buffer<unsigned char>::Copy(info.Env(), der, static_cast<size_t>(len));
-  OPENSSL_free(der);
-  return out;
+  return DerToJs(info.Env(), len, der);
 }
 
 Napi::Value IssueCrl(const Napi::CallbackInfo& info) {
@@ -142,12 +138,10 @@ Napi::Value IssueCrl(const Napi::CallbackInfo& info) {
     std::vector<unsigned char> serial = BytesFromJs(item.As<Napi::Object>().Get("serial"), "revoked[].serial");
     time_t date = static_cast<time_t>(item.As<Napi::Object>().Get("date").As<Napi::Number>().Int64Value());
     X509_REVOKED* rev = X509_REVOKED_new();
-    BIGNUM* bn = BN_bin2bn(serial.data(), static_cast<int>(serial.size()), nullptr);
-    ASN1_INTEGER* sn = bn == nullptr ? nullptr : BN_to_ASN1_INTEGER(bn, nullptr);
+    ASN1_INTEGER* sn = IntegerFromBytes(serial);
     ASN1_TIME* when = ASN1_TIME_adj(nullptr, date, 0, 0);
     bool added = rev != nullptr && sn != nullptr && when != nullptr && X509_REVOKED_set_serialNumber(rev, sn) &&
                  X509_REVOKED_set_revocationDate(rev, when) && X509_CRL_add0_revoked(crl.get(), rev);
-    BN_free(bn);
     ASN1_INTEGER_free(sn);
     ASN1_TIME_free(when);
     if (!added) {
@@ -171,10 +165,7 @@ Napi::Value IssueCrl(const Napi::CallbackInfo& info) {
   if (X509_CRL_sign(crl.get(), issuerKey.get(), md) <= 0) ThrowOssl(env, "Cannot sign the CRL");
   unsigned char* der = nullptr;
   int len = i2d_X509_CRL(crl.get(), &der);
-  if (len <= 0) ThrowOssl(env, "Cannot encode the CRL");
-  Napi::Buffer<unsigned char> out = Napi::Buffer<unsigned char>::Copy(env, der, static_cast<size_t>(len));
-  OPENSSL_free(der);
-  return out;
+  return DerToJs(env, len, der);
 }
 
 }  // namespace cmp

@@ -580,10 +580,7 @@ Napi::Value CmpContext::SetSerialNumber(const Napi::CallbackInfo& info) {
   }
   ASN1_INTEGER* sn = nullptr;
   if (!Nullish(info[0])) {
-    std::vector<unsigned char> bytes = BytesFromJs(info[0], "serial");
-    BIGNUM* bn = BN_bin2bn(bytes.data(), static_cast<int>(bytes.size()), nullptr);
-    sn = bn == nullptr ? nullptr : BN_to_ASN1_INTEGER(bn, nullptr);
-    BN_free(bn);
+    sn = IntegerFromBytes(BytesFromJs(info[0], "serial"));
     if (sn == nullptr) ThrowOssl(info.Env(), "serial number could not be converted");
   }
   int ok = f.set1_serialNumber(ctx, sn);
@@ -808,7 +805,7 @@ Napi::Value CmpContext::GetRootCaKeyUpdate(const Napi::CallbackInfo& info) {
   ErrQueueGuard guard;
   TransactionInput in;
   in.kind = Transaction::RootCaKeyUpdate;
-  if (!Nullish(info[0])) in.oldWithOld = CertFromJs(info[0], "oldWithOld");
+  if (!Nullish(info[0])) in.cert = CertFromJs(info[0], "oldWithOld");
   return Start(info, std::move(in));
 }
 
@@ -829,14 +826,14 @@ Napi::Value CmpContext::GetCrlUpdate(const Napi::CallbackInfo& info) {
   }
   TransactionInput in;
   in.kind = Transaction::CrlUpdate;
-  if (!Nullish(info[0])) in.oldWithOld = CertFromJs(info[0], "crlCert");
+  if (!Nullish(info[0])) in.cert = CertFromJs(info[0], "crlCert");
   if (!Nullish(info[1])) {
     std::vector<unsigned char> der = BytesFromJs(info[1], "lastCrl");
     const unsigned char* p = der.data();
     in.lastCrl.reset(d2i_X509_CRL(nullptr, &p, static_cast<long>(der.size())));
     if (!in.lastCrl || p != der.data() + der.size()) ThrowOssl(info.Env(), "lastCrl is not a DER CRL");
   }
-  if (!in.oldWithOld && !in.lastCrl) {
+  if (!in.cert && !in.lastCrl) {
     ThrowCode(info.Env(), "ERR_CMP_INVALID_ARGUMENT", "getCrlUpdate needs crlCert or lastCrl");
   }
   return Start(info, std::move(in));

@@ -40,16 +40,6 @@ struct CertReqInfo {
   bool centralKeyGen = false;          // no POPO and no (or an empty) public key: the server makes the key
 };
 
-// Runs an i2d function and keeps its output.
-template <typename I2d>
-std::vector<unsigned char> Der(I2d i2d) {
-  unsigned char* der = nullptr;
-  int len = i2d(&der);
-  std::vector<unsigned char> out;
-  if (len > 0 && der != nullptr) out.assign(der, der + len);
-  OPENSSL_free(der);
-  return out;
-}
 
 std::vector<unsigned char> NameDer(const X509_NAME* name) {
   return name == nullptr ? std::vector<unsigned char>() : Der([&](unsigned char** out) { return i2d_X509_NAME(name, out); });
@@ -154,25 +144,20 @@ const char* BodyName(int type) {
   }
 }
 
-Napi::Value Bytes(Napi::Env env, const std::vector<unsigned char>& v) {
-  if (v.empty()) return env.Null();
-  return Napi::Buffer<unsigned char>::Copy(env, v.data(), v.size());
-}
-
 Napi::Object CertReqToJs(Napi::Env env, const CertReqInfo& in) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("type", in.type);
   o.Set("certReqId", in.certReqId);
-  o.Set("subject", Bytes(env, in.subject));
-  o.Set("publicKey", Bytes(env, in.publicKey));
-  o.Set("extensions", Bytes(env, in.extensions));
-  o.Set("csr", Bytes(env, in.csr));
+  o.Set("subject", BytesOrNull(env, in.subject));
+  o.Set("publicKey", BytesOrNull(env, in.publicKey));
+  o.Set("extensions", BytesOrNull(env, in.extensions));
+  o.Set("csr", BytesOrNull(env, in.csr));
   if (!in.oldIssuer.empty() || !in.oldSerial.empty()) {
     Napi::Object old = Napi::Object::New(env);
-    old.Set("issuer", Bytes(env, in.oldIssuer));
-    old.Set("serial", Bytes(env, in.oldSerial));
+    old.Set("issuer", BytesOrNull(env, in.oldIssuer));
+    old.Set("serial", BytesOrNull(env, in.oldSerial));
     o.Set("oldCertId", old);
-    o.Set("oldCert", Bytes(env, in.oldCert));
+    o.Set("oldCert", BytesOrNull(env, in.oldCert));
   } else {
     o.Set("oldCertId", env.Null());
     o.Set("oldCert", env.Null());
@@ -254,7 +239,7 @@ std::shared_ptr<CertReqInfo> Gather(const Session& session, const OSSL_CMP_MSG* 
   in->type = BodyName(OSSL_CMP_MSG_get_bodytype(req));
   in->certReqId = certReqId;
   const Features& f = GetFeatures();
-  if (f.centralKeyGen != nullptr) in->centralKeyGen = f.centralkeygen_requested(crm, p10cr) == 1;
+  if (f.centralkeygen_requested != nullptr) in->centralKeyGen = f.centralkeygen_requested(crm, p10cr) == 1;
   if (p10cr != nullptr) {
     in->csr = Der([&](unsigned char** out) { return i2d_X509_REQ(const_cast<X509_REQ*>(p10cr), out); });
     in->subject = NameDer(X509_REQ_get_subject_name(p10cr));
@@ -311,7 +296,7 @@ OSSL_CMP_PKISI* CertReqCb(OSSL_CMP_SRV_CTX* srv, const OSSL_CMP_MSG* req, int ce
   if (d->caPubs) *caPubs = X509_chain_up_ref(d->caPubs.get());
   // OpenSSL 3.5+ returns the context's private newPkey, encrypted for the
   // client, when the request asked for central key generation.
-  if (d->key && GetFeatures().centralKeyGen != nullptr && EVP_PKEY_up_ref(d->key.get()) == 1 &&
+  if (d->key && GetFeatures().centralkeygen_requested != nullptr && EVP_PKEY_up_ref(d->key.get()) == 1 &&
       !OSSL_CMP_CTX_set0_newPkey(OSSL_CMP_SRV_CTX_get0_cmp_ctx(srv), 1, d->key.get())) {
     EVP_PKEY_free(d->key.get());
   }
@@ -345,8 +330,8 @@ OSSL_CMP_PKISI* RrCb(OSSL_CMP_SRV_CTX* srv, const OSSL_CMP_MSG* req, const X509_
   std::vector<unsigned char> ser = IntegerBytes(serial);
   std::shared_ptr<Decision> d = Ask(SessionOf(srv)->server, "rr", [iss, ser](Napi::Env env) {
     Napi::Object o = Napi::Object::New(env);
-    o.Set("issuer", Bytes(env, iss));
-    o.Set("serial", Bytes(env, ser));
+    o.Set("issuer", BytesOrNull(env, iss));
+    o.Set("serial", BytesOrNull(env, ser));
     return o;
   });
   return d ? StatusOf(*d) : nullptr;
@@ -402,7 +387,7 @@ int CertConfCb(OSSL_CMP_SRV_CTX* srv, const OSSL_CMP_MSG* req, int certReqId, co
   std::shared_ptr<Decision> d = Ask(SessionOf(srv)->server, "certConf", [certReqId, hash, status](Napi::Env env) {
     Napi::Object o = Napi::Object::New(env);
     o.Set("certReqId", certReqId);
-    o.Set("certHash", Bytes(env, hash));
+    o.Set("certHash", BytesOrNull(env, hash));
     o.Set("status", status.empty() ? env.Null() : Napi::String::New(env, status));
     return o;
   });

@@ -32,13 +32,6 @@ T* DecodeWhole(const std::vector<unsigned char>& der) {
   return obj;
 }
 
-Napi::Value DerToJs(Napi::Env env, int len, unsigned char* der) {
-  if (len < 0 || der == nullptr) ThrowOssl(env, "DER encoding failed");
-  Napi::Buffer<unsigned char> buf = Napi::Buffer<unsigned char>::Copy(env, der, static_cast<size_t>(len));
-  OPENSSL_free(der);
-  return buf;
-}
-
 // Undoes the backslash escapes of the one-line name form.
 bool AppendUnescaped(const std::string& in, size_t& i, std::string& out, bool stopAtPlus) {
   for (; i < in.size(); i++) {
@@ -367,6 +360,25 @@ X509StackPtr CertSequenceFromDer(const unsigned char* der, long len) {
     }
   }
   return sk;
+}
+
+Napi::Value DerToJs(Napi::Env env, int len, unsigned char* der) {
+  if (len < 0 || der == nullptr) ThrowOssl(env, "DER encoding failed");
+  Napi::Buffer<unsigned char> buf = Napi::Buffer<unsigned char>::Copy(env, der, static_cast<size_t>(len));
+  OPENSSL_free(der);
+  return buf;
+}
+
+ASN1_INTEGER* IntegerFromBytes(const std::vector<unsigned char>& bytes) {
+  BIGNUM* bn = BN_bin2bn(bytes.data(), static_cast<int>(bytes.size()), nullptr);
+  ASN1_INTEGER* out = bn == nullptr ? nullptr : BN_to_ASN1_INTEGER(bn, nullptr);
+  BN_free(bn);
+  return out;
+}
+
+Napi::Value BytesOrNull(Napi::Env env, const std::vector<unsigned char>& v) {
+  if (v.empty()) return env.Null();
+  return Napi::Buffer<unsigned char>::Copy(env, v.data(), v.size());
 }
 
 }  // namespace cmp

@@ -33,6 +33,24 @@ using ItavStackPtr = std::unique_ptr<STACK_OF(OSSL_CMP_ITAV), Freer<STACK_OF(OSS
 using CrmfMsgPtr = std::unique_ptr<OSSL_CRMF_MSG, Freer<OSSL_CRMF_MSG, OSSL_CRMF_MSG_free>>;
 using CrlPtr = std::unique_ptr<X509_CRL, Freer<X509_CRL, X509_CRL_free>>;
 
+// Runs an i2d function and keeps its output (empty on failure).
+template <typename I2d>
+std::vector<unsigned char> Der(I2d i2d) {
+  unsigned char* der = nullptr;
+  int len = i2d(&der);
+  std::vector<unsigned char> out;
+  if (len > 0 && der != nullptr) out.assign(der, der + len);
+  OPENSSL_free(der);
+  return out;
+}
+// A Buffer of i2d output, freeing it; throws when the encoding failed.
+Napi::Value DerToJs(Napi::Env env, int len, unsigned char* der);
+// A Buffer copy of `v`, or null when it is empty.
+Napi::Value BytesOrNull(Napi::Env env, const std::vector<unsigned char>& v);
+
+// A non-negative INTEGER from big-endian bytes; nullptr on failure. Caller frees.
+ASN1_INTEGER* IntegerFromBytes(const std::vector<unsigned char>& bytes);
+
 // Bytes of a Buffer/Uint8Array argument; TypeError naming `param` otherwise.
 std::vector<unsigned char> BytesFromJs(const Napi::Value& v, const char* param);
 // A string argument; TypeError naming `param` otherwise.

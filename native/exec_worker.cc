@@ -39,11 +39,6 @@ bool ReadTaggedCert(const unsigned char** p, const unsigned char* end, int tag, 
   return true;
 }
 
-Napi::Value DerToJs(Napi::Env env, const std::vector<unsigned char>& der) {
-  if (der.empty()) return env.Null();
-  return Napi::Buffer<unsigned char>::Copy(env, der.data(), der.size());
-}
-
 }  // namespace
 
 ExecJob::ExecJob(Napi::Env env, std::shared_ptr<CtxState> state, Napi::Object owner, TransactionInput input)
@@ -224,7 +219,7 @@ bool ExecJob::RunCaCerts() {
 bool ExecJob::RunRootCaKeyUpdate() {
   OSSL_CMP_CTX* ctx = state_->ctx();
   const Features& f = GetFeatures();
-  X509* oldWithOld = input_.oldWithOld.get();
+  X509* oldWithOld = input_.cert.get();
   if (f.get1_rootCaKeyUpdate != nullptr) {
     X509 *nwn = nullptr, *nwo = nullptr, *own = nullptr;
     int r = f.get1_rootCaKeyUpdate(ctx, oldWithOld, &nwn, &nwo, &own);
@@ -303,23 +298,13 @@ bool ExecJob::RunCertReqTemplate() {
   OSSL_CRMF_CERTTEMPLATE* tmpl = nullptr;
   void* keySpec = nullptr;
   if (f.get1_certReqTemplate(state_->ctx(), &tmpl, &keySpec) != 1) return false;
-  bool ok = true;
-  if (tmpl != nullptr) {
-    unsigned char* der = nullptr;
-    int len = i2d_OSSL_CRMF_CERTTEMPLATE(tmpl, &der);
-    ok = len > 0;
-    if (ok) template_.assign(der, der + len);
-    OPENSSL_free(der);
-    OSSL_CRMF_CERTTEMPLATE_free(tmpl);
-  }
+  if (tmpl != nullptr) template_ = Der([&](unsigned char** out) { return i2d_OSSL_CRMF_CERTTEMPLATE(tmpl, out); });
   if (keySpec != nullptr) {
-    unsigned char* der = nullptr;
-    int len = ASN1_item_i2d(static_cast<ASN1_VALUE*>(keySpec), &der, f.ATAVS_it());
-    ok = ok && len > 0;
-    if (len > 0) keySpec_.assign(der, der + len);
-    OPENSSL_free(der);
-    f.ATAVS_free(keySpec);
+    keySpec_ = Der([&](unsigned char** out) { return ASN1_item_i2d(static_cast<ASN1_VALUE*>(keySpec), out, f.ATAVS_it()); });
   }
+  bool ok = (tmpl == nullptr || !template_.empty()) && (keySpec == nullptr || !keySpec_.empty());
+  OSSL_CRMF_CERTTEMPLATE_free(tmpl);
+  if (keySpec != nullptr) f.ATAVS_free(keySpec);
   return ok;
 }
 
@@ -327,14 +312,11 @@ bool ExecJob::RunCertReqTemplate() {
 // point or issuer names, newer than lastCrl; none when there is no update.
 bool ExecJob::RunCrlUpdate() {
   X509_CRL* crl = nullptr;
-  if (GetFeatures().get1_crlUpdate(state_->ctx(), input_.oldWithOld.get(), input_.lastCrl.get(), &crl) != 1) return false;
+  if (GetFeatures().get1_crlUpdate(state_->ctx(), input_.cert.get(), input_.lastCrl.get(), &crl) != 1) return false;
   if (crl == nullptr) return true;
-  unsigned char* der = nullptr;
-  int len = i2d_X509_CRL(crl, &der);
-  if (len > 0) crl_.assign(der, der + len);
-  OPENSSL_free(der);
+  crl_ = Der([&](unsigned char** out) { return i2d_X509_CRL(crl, out); });
   X509_CRL_free(crl);
-  return len > 0;
+  return !crl_.empty();
 }
 
 Napi::Value ExecJob::Result(Napi::Env env) {
@@ -360,12 +342,12 @@ Napi::Value ExecJob::Result(Napi::Env env) {
       return CertsToJs(env, certs_.get());
     case Transaction::CertReqTemplate: {
       Napi::Object o = Napi::Object::New(env);
-      o.Set("certTemplate", DerToJs(env, template_));
-      o.Set("keySpec", DerToJs(env, keySpec_));
+      o.Set("certTemplate", BytesOrNull(env, template_));
+      o.Set("keySpec", BytesOrNull(env, keySpec_));
       return o;
     }
     case Transaction::CrlUpdate:
-      return DerToJs(env, crl_);
+      return BytesOrNull(env, crl_);
     case Transaction::RootCaKeyUpdate: {
       Napi::Object o = Napi::Object::New(env);
       o.Set("newWithNew", CertToJs(env, newWithNew_.get()));

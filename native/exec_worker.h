@@ -18,7 +18,7 @@ struct TransactionInput {
   Transaction kind = Transaction::CertReq;
   int reqType = 0;
   CrmfMsgPtr crm;
-  X509Ptr oldWithOld;  // also: crlUpdate's certificate
+  X509Ptr cert;  // rootCaKeyUpdate: oldWithOld; crlUpdate: the certificate whose CRL is asked for
   CrlPtr lastCrl;
 };
 

@@ -20,9 +20,7 @@ Features::Features() {
   Find(ATAVS_free, "OSSL_CMP_ATAVS_free");
   if (ATAVS_it == nullptr || ATAVS_free == nullptr) get1_certReqTemplate = nullptr;
   Find(get1_crlUpdate, "OSSL_CMP_get1_crlUpdate");
-  Find(centralKeyGen, "OSSL_CRMF_ENCRYPTEDKEY_get1_pkey");
   Find(centralkeygen_requested, "OSSL_CRMF_MSG_centralkeygen_requested");
-  if (centralkeygen_requested == nullptr) centralKeyGen = nullptr;
   Find(get0_validatedSrvCert, "OSSL_CMP_CTX_get0_validatedSrvCert");
   Find(set1_serialNumber, "OSSL_CMP_CTX_set1_serialNumber");
   Find(get0_geninfo_ITAVs, "OSSL_CMP_CTX_get0_geninfo_ITAVs");
@@ -47,7 +45,7 @@ Napi::Object Features::ToJs(Napi::Env env) const {
   o.Set("rootCaKeyUpdate", mode(get1_rootCaKeyUpdate != nullptr, true));
   o.Set("certReqTemplate", mode(get1_certReqTemplate != nullptr, false));
   o.Set("crlUpdate", mode(get1_crlUpdate != nullptr, false));
-  o.Set("centralKeyGen", mode(centralKeyGen != nullptr, false));
+  o.Set("centralKeyGen", mode(centralkeygen_requested != nullptr, false));
   o.Set("validatedSrvCert", mode(get0_validatedSrvCert != nullptr, false));
   o.Set("serialNumber", mode(set1_serialNumber != nullptr, false));
   o.Set("geninfoITAVs", mode(get0_geninfo_ITAVs != nullptr, false));

@@ -16,7 +16,7 @@ struct Features {
   const ASN1_ITEM* (*ATAVS_it)() = nullptr;  // for ASN1_item_i2d
   void (*ATAVS_free)(void*) = nullptr;
   int (*get1_crlUpdate)(OSSL_CMP_CTX*, const X509*, const X509_CRL*, X509_CRL**) = nullptr;
-  void* centralKeyGen = nullptr;
+  // 3.5: its presence stands for central key generation as a whole
   int (*centralkeygen_requested)(const OSSL_CRMF_MSG*, const X509_REQ*) = nullptr;
   X509* (*get0_validatedSrvCert)(const OSSL_CMP_CTX*) = nullptr;
   int (*set1_serialNumber)(OSSL_CMP_CTX*, const ASN1_INTEGER*) = nullptr;

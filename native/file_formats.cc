@@ -59,10 +59,7 @@ Napi::Value ExtensionsFromConfig(const Napi::CallbackInfo& info) {
   unsigned char* der = nullptr;
   int len = i2d_X509_EXTENSIONS(exts, &der);
   sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
-  if (len <= 0) ThrowOssl(env, "cannot encode extensions");
-  Napi::Buffer<unsigned char> out = Napi::Buffer<unsigned char>::Copy(env, der, static_cast<size_t>(len));
-  OPENSSL_free(der);
-  return out;
+  return DerToJs(env, len, der);
 }
 
 Napi::Value ParsePkcs12(const Napi::CallbackInfo& info) {

@@ -1,7 +1,9 @@
 // `openssl-cmp`: runs `openssl cmp` command lines and config files unchanged.
 import { X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
-import { CmpContext, toCrlDer } from '../context';
+import { CmpContext } from '../context';
+import { toCrlDer } from '../convert';
+import { OID } from '../oids';
 import { CertReqType, FailInfo, LogLevel, Option } from '../constants';
 import type { ItavInput } from '../context';
 import { CmpError } from '../errors';
@@ -10,7 +12,7 @@ import { CmpServer, CmpServerHandlers, HandlerResult } from '../server';
 import { TestCa } from '../test-ca';
 import { ConfigUsageError, OptMap, UsageError, parseArgs } from './args';
 import { optionsFromConfig, readConfigFile, sectionProblem } from './config';
-import { tlv } from '../der';
+import { integerDer, tlv } from '../der';
 import { CliError, loadBytes, loadCert, loadCerts, loadKey, readPass, saveCerts } from './files';
 import { OPTIONS, camel, helpText } from './options';
 
@@ -30,7 +32,14 @@ function fail(io: CliIo, text: string): number {
 }
 
 class Opts {
+  // a pass phrase source is read once: one like stdin or fd: cannot be read twice
+  readonly #passes = new Map<string, string | undefined>();
   constructor(private readonly m: OptMap) {}
+  /** The pass phrase an option's source (pass:, env:, file:, fd:, stdin) gives. */
+  pass(name: string): string | undefined {
+    if (!this.#passes.has(name)) this.#passes.set(name, readPass(this.str(name), `-${name}`));
+    return this.#passes.get(name);
+  }
   /** A list option: names separated by commas and/or whitespace. */
   list(name: string): string[] {
     return (this.str(name) ?? '').split(/[,\s]+/).filter(Boolean);
@@ -138,7 +147,6 @@ async function runMode(o: Opts, io: CliIo, loadedConfig: string | undefined): Pr
 // --- the mock server, here issuing real certificates when no -rsp_cert is given
 
 async function mockServer(o: Opts): Promise<CmpServer> {
-  const pass = (name: string) => readPass(o.str(name), `-${name}`);
   const rspCert = o.str('rsp_cert') ? loadCert(o.str('rsp_cert')!, 'certificate to be returned by the mock server') : undefined;
   const rspExtra = o.str('rsp_extracerts') ? loadCerts(o.str('rsp_extracerts')!, 'CMP extra certificates for mock server') : undefined;
   const rspCaPubs = o.str('rsp_capubs') ? loadCerts(o.str('rsp_capubs')!, 'caPubs certificates for mock server') : undefined;
@@ -153,7 +161,7 @@ async function mockServer(o: Opts): Promise<CmpServer> {
     if (status !== 0 && status !== 1) return { status, failInfo: failBits, text };
     return issue();
   };
-  const rspKey = o.str('rsp_key') ? loadKey(o.str('rsp_key')!, 'private key for enrollment cert', readPass(o.str('rsp_keypass'), '-rsp_keypass')) : undefined;
+  const rspKey = o.str('rsp_key') ? loadKey(o.str('rsp_key')!, 'private key for enrollment cert', o.pass('rsp_keypass')) : undefined;
   const rspCrl = o.str('rsp_crl') ? toCrlDer(loadBytes(o.str('rsp_crl')!, 'CRL to be returned by the mock server'), '-rsp_crl')! : undefined;
   const rootUpdate = ['rsp_newwithnew', 'rsp_newwithold', 'rsp_oldwithnew'].map((n) => (o.str(n) ? loadCert(o.str(n)!, `-${n} certificate`) : undefined));
   const refCert = o.str('ref_cert') ? loadCert(o.str('ref_cert')!, 'reference cert to be expected by the mock server') : undefined;
@@ -180,18 +188,18 @@ async function mockServer(o: Opts): Promise<CmpServer> {
       if (sendError) throw new Error('mock server is configured to send an error');
       const out: ItavInput[] = [];
       for (const itav of genm.itavs) {
-        if (itav.type === OID_CRL_STATUS_LIST && rspCrl) out.push({ type: OID_CRLS, value: tlv(0x30, rspCrl) });
-        else if (itav.type === OID_ROOT_CA_CERT && rootUpdate[0]) out.push({ type: OID_ROOT_CA_KEY_UPDATE, value: rootCaKeyUpdateDer(rootUpdate) });
+        if (itav.type === OID.crlStatusList && rspCrl) out.push({ type: OID.crls, value: tlv(0x30, rspCrl) });
+        else if (itav.type === OID.rootCaCert && rootUpdate[0]) out.push({ type: OID.rootCaKeyUpdate, value: rootCaKeyUpdateDer(rootUpdate) });
         else if (base?.genm) out.push(...(await base.genm({ itavs: [itav] })));
         else out.push(itav);
       }
       return out;
     },
   };
-  const keypass = pass('srv_keypass'); // read once: a source like stdin cannot be read twice
+  const keypass = o.pass('srv_keypass');
   const server = new CmpServer({
     ref: o.str('srv_ref'),
-    secret: pass('srv_secret'),
+    secret: o.pass('srv_secret'),
     cert: o.str('srv_cert') ? loadCert(o.str('srv_cert')!, 'certificate of the mock server', keypass) : undefined,
     key: o.str('srv_key') ? loadKey(o.str('srv_key')!, 'private key of the mock server', keypass) : undefined,
     trusted: o.str('srv_trusted') ? loadCerts(o.str('srv_trusted')!, 'trusted certificates for mock server') : undefined,
@@ -206,11 +214,6 @@ async function mockServer(o: Opts): Promise<CmpServer> {
   });
   return server;
 }
-
-const OID_ROOT_CA_CERT = '1.3.6.1.5.5.7.4.20';
-const OID_ROOT_CA_KEY_UPDATE = '1.3.6.1.5.5.7.4.18';
-const OID_CRL_STATUS_LIST = '1.3.6.1.5.5.7.4.22';
-const OID_CRLS = '1.3.6.1.5.5.7.4.23';
 
 // RootCaKeyUpdateContent ::= SEQUENCE { newWithNew, newWithOld [0] OPTIONAL, oldWithNew [1] OPTIONAL }
 function rootCaKeyUpdateDer([newWithNew, newWithOld, oldWithNew]: Array<X509Certificate | undefined>): Buffer {
@@ -265,9 +268,8 @@ function parseServer(url: string): { tls: boolean; host: string; port: number; p
 
 /** Configures a context from `openssl cmp` options (OpenSSL spelling), as openssl does. */
 export function setupContext(ctx: CmpContext, o: Opts, cmd: string | undefined, configFile?: string): void {
-  const pass = (name: string) => readPass(o.str(name), `-${name}`);
-  const keypass = pass('keypass');
-  const otherpass = pass('otherpass');
+  const keypass = o.pass('keypass');
+  const otherpass = o.pass('otherpass');
   const verbosity = o.num('verbosity');
   if (verbosity !== undefined) {
     if (verbosity > LogLevel.TRACE) throw new CliError(`Logging verbosity level ${verbosity} out of range (0 .. 8)`);
@@ -290,7 +292,7 @@ export function setupContext(ctx: CmpContext, o: Opts, cmd: string | undefined, 
     if (o.num(name) !== undefined) ctx.setOption(opt, o.num(name)!);
   }
   if (o.flag('tls_used')) {
-    const tlsPass = pass('tls_keypass');
+    const tlsPass = o.pass('tls_keypass');
     ctx.setTls({
       cert: o.str('tls_cert') ? loadCerts(o.str('tls_cert')!, 'TLS client certificate', tlsPass)[0] : undefined,
       key: o.str('tls_key') ? loadKey(o.str('tls_key')!, 'TLS client private key', tlsPass) : undefined,
@@ -312,7 +314,7 @@ export function setupContext(ctx: CmpContext, o: Opts, cmd: string | undefined, 
   if (o.str('out_trusted')) ctx.setCertConfTrusted(loadCerts(o.str('out_trusted')!, 'trusted certs for verifying newly enrolled cert', otherpass));
 
   // client authentication
-  const secret = pass('secret');
+  const secret = o.pass('secret');
   if (o.str('ref')) ctx.setReferenceValue(o.str('ref')!);
   if (secret !== undefined) ctx.setSecretValue(secret);
   let clientCert: X509Certificate | undefined;
@@ -357,7 +359,7 @@ export function setupContext(ctx: CmpContext, o: Opts, cmd: string | undefined, 
   if (o.flag('policy_oids_critical')) ctx.setOption(Option.POLICIES_CRITICAL, 1);
   const enrolling = cmd === 'ir' || cmd === 'cr' || cmd === 'kur';
   let popo = o.num('popo');
-  const centralKeyGen = enrolling && (o.flag('centralkeygen') || (popo === -1 && binding.features.centralKeyGen === 'native'));
+  const centralKeyGen = centralKeyGenRequested(o, cmd);
   if (centralKeyGen) {
     if (popo !== undefined && popo > -1) throw new CliError(`-popo value ${popo} is inconsistent with -centralkeygen`);
     if (!o.str('newkeyout')) throw new CliError('-newkeyout not given, nowhere to save centrally generated key');
@@ -367,7 +369,7 @@ export function setupContext(ctx: CmpContext, o: Opts, cmd: string | undefined, 
   if (o.flag('implicit_confirm')) ctx.setOption(Option.IMPLICIT_CONFIRM, 1);
   if (o.flag('disable_confirm')) ctx.setOption(Option.DISABLE_CONFIRM, 1);
   if (o.num('revreason') !== undefined) ctx.setOption(Option.REVOCATION_REASON, o.num('revreason')!);
-  if (o.str('newkey')) ctx.setNewPkey(loadKey(o.str('newkey')!, 'new private key for cert to be enrolled', pass('newkeypass'), true));
+  if (o.str('newkey')) ctx.setNewPkey(loadKey(o.str('newkey')!, 'new private key for cert to be enrolled', o.pass('newkeypass'), true));
   if (o.str('csr')) ctx.setP10CSR(loadBytes(o.str('csr')!, 'PKCS#10 CSR'));
   if (o.str('oldcert')) ctx.setOldCert(loadCert(o.str('oldcert')!, 'certificate to be updated/revoked', keypass));
   if (cmd === 'p10cr' && !o.str('csr')) throw new CliError('missing PKCS#10 CSR for p10cr');
@@ -403,12 +405,16 @@ export function setupContext(ctx: CmpContext, o: Opts, cmd: string | undefined, 
     const value = m[2].toLowerCase() === 'int' ? integerDer(BigInt(m[3])) : tlv(0x0c, Buffer.from(m[3], 'utf8'));
     ctx.pushGeninfoITAV({ type: m[1], value });
   }
-  if (o.str('profile')) ctx.pushGeninfoITAV({ type: OID_CERT_PROFILE, value: tlv(0x30, tlv(0x0c, Buffer.from(o.str('profile')!, 'utf8'))) });
+  if (o.str('profile')) ctx.pushGeninfoITAV({ type: OID.certProfile, value: tlv(0x30, tlv(0x0c, Buffer.from(o.str('profile')!, 'utf8'))) });
   if (o.str('infotype') && cmd === 'genm' && !specialInfoType(o.str('infotype')!)) ctx.pushGenmITAV({ type: o.str('infotype')! });
   applyVerifyOptions(ctx, o);
 }
 
-const OID_CERT_PROFILE = '1.3.6.1.5.5.7.4.21';
+/** -centralkeygen, or (OpenSSL 3.5+) -popo -1 implying it, for ir/cr/kur. */
+function centralKeyGenRequested(o: Opts, cmd: string | undefined): boolean {
+  if (cmd !== 'ir' && cmd !== 'cr' && cmd !== 'kur') return false;
+  return o.flag('centralkeygen') || (o.num('popo') === -1 && binding.features.centralKeyGen === 'native');
+}
 
 /** The genm info types that `openssl cmp` of this OpenSSL handles itself, with the function behind each. */
 function specialInfoType(name: string): boolean {
@@ -448,14 +454,6 @@ function applyVerifyOptions(ctx: CmpContext, o: Opts): void {
   }
 }
 
-function integerDer(n: bigint): Buffer {
-  let hex = (n < 0n ? (1n << BigInt(n.toString(16).length * 4 + 8)) + n : n).toString(16);
-  if (hex.length % 2) hex = `0${hex}`;
-  let bytes = Buffer.from(hex, 'hex');
-  if (n >= 0n && bytes[0] & 0x80) bytes = Buffer.concat([Buffer.from([0]), bytes]);
-  return Buffer.concat([Buffer.from([0x02, bytes.length]), bytes]);
-}
-
 /** Saves a file that openssl writes when there is something, and deletes when there is nothing. */
 function saveOrDelete(file: string | undefined, data: Buffer | string | null): void {
   if (!file) return;
@@ -472,7 +470,7 @@ function crlText(der: Buffer, pem: boolean): Buffer | string {
 async function specialGenm(ctx: CmpContext, o: Opts, io: CliIo, pem: boolean): Promise<boolean> {
   const infotype = o.str('infotype');
   if (infotype === undefined || !specialInfoType(infotype)) return false;
-  const otherpass = readPass(o.str('otherpass'), '-otherpass');
+  const otherpass = o.pass('otherpass');
   if (infotype === 'caCerts') {
     const out = o.str('cacertsout');
     if (!out) throw new CliError('Missing -cacertsout option for -infotype caCerts');
@@ -522,6 +520,7 @@ async function runClient(o: Opts, io: CliIo, configFile: string | undefined): Pr
   if (keyform === 'ENGINE') return fail(io, '-keyform ENGINE is not supported');
   const pem = certform === 'PEM';
   const reqoutOnly = o.str('reqout_only');
+  const centralKeyGen = centralKeyGenRequested(o, cmdName);
 
   const ctx = new CmpContext();
   let mock: CmpServer | undefined;
@@ -575,10 +574,7 @@ async function runClient(o: Opts, io: CliIo, configFile: string | undefined): Pr
       if (newCert && certOut) saveCerts(certOut, [newCert], pem);
       const chainOut = o.str('chainout');
       if (chainOut) saveCerts(chainOut, ctx.getNewChain(), pem);
-      if (newCert) {
-        const newKeyOut = o.str('newkeyout');
-        if (newKeyOut && ctx.getOption(Option.POPO_METHOD) === -1 && cmd !== CertReqType.P10CR) saveNewKey(ctx, newKeyOut, readPass(o.str('newkeypass'), '-newkeypass'));
-      }
+      if (newCert && centralKeyGen) saveNewKey(ctx, o.str('newkeyout')!, o.pass('newkeypass'));
       ctx.reinit();
     }
     return 0;
