@@ -4,6 +4,7 @@
       "target_name": "openssl_cmp",
       "sources": [
         "native/addon.cc",
+        "native/cert_chain.cc",
         "native/cert_issuer.cc",
         "native/cmp_server.cc",
         "native/cmp_context.cc",

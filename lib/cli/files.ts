@@ -34,7 +34,8 @@ export function loadBytes(file: string, desc: string): Buffer {
   }
 }
 
-const isPem = (b: Buffer) => b.subarray(0, 64).toString('latin1').includes('-----BEGIN');
+// PEM may follow any text (openssl's own files often start with a "Subject:" line)
+const isPem = (b: Buffer) => b[0] !== 0x30 && b.includes('-----BEGIN ');
 
 /** Certificates from one or more files (comma-separated), each PEM, DER or PKCS#12. */
 export function loadCerts(spec: string, desc: string, pass?: string): X509Certificate[] {

@@ -319,10 +319,12 @@ export function setupContext(ctx: CmpContext, o: Opts, cmd: string | undefined, 
   if (secret !== undefined) ctx.setSecretValue(secret);
   let clientCert: X509Certificate | undefined;
   if (o.str('cert')) {
-    clientCert = loadCert(o.str('cert')!, 'CMP client certificate (optionally with chain)', keypass);
+    // as openssl: the first certificate is the client's, the rest help build its chain
+    const [first, ...chain] = loadCerts(o.str('cert')!, 'CMP client certificate (optionally with chain)', keypass);
+    clientCert = first;
     ctx.setCert(clientCert);
     const ownTrusted = o.str('own_trusted') ? loadCerts(o.str('own_trusted')!, 'trusted certs for verifying own CMP signer cert', otherpass) : null;
-    if (ownTrusted) ctx.buildCertChain(ownTrusted, untrusted);
+    ctx.buildCertChain(ownTrusted, chain);
   }
   if (o.str('key')) ctx.setPkey(loadKey(o.str('key')!, 'private key for CMP client certificate', keypass));
   if (secret === undefined && !o.str('cert') && !o.flag('unprotected_requests') && !o.flag('use_mock_srv') && cmd !== undefined) {
