@@ -13,7 +13,7 @@ import { TestCa } from '../test-ca';
 import { ConfigUsageError, OptMap, UsageError, parseArgs } from './args';
 import { optionsFromConfig, readConfigFile, sectionProblem } from './config';
 import { integerDer, tlv } from '../der';
-import { CliError, loadBytes, loadCert, loadCerts, loadKey, readPass, saveCerts } from './files';
+import { CliError, appName, loadBytes, loadCert, loadCerts, loadKey, readPass, saveCerts } from './files';
 import { OPTIONS, camel, helpText } from './options';
 
 const PROG = 'cmp';
@@ -34,11 +34,16 @@ function fail(io: CliIo, text: string): number {
 class Opts {
   // a pass phrase source is read once: one like stdin or fd: cannot be read twice
   readonly #passes = new Map<string, string | undefined>();
-  constructor(private readonly m: OptMap) {}
+  constructor(private readonly m: OptMap, private readonly warn: (text: string) => void = () => {}) {}
   /** The pass phrase an option's source (pass:, env:, file:, fd:, stdin) gives. */
   pass(name: string): string | undefined {
-    if (!this.#passes.has(name)) this.#passes.set(name, readPass(this.str(name), `-${name}`));
+    if (!this.#passes.has(name)) this.#passes.set(name, readPass(this.str(name), `-${name}`, this.warn));
     return this.#passes.get(name);
+  }
+  /** A name option as openssl reads it (unknown attribute types skipped with a warning). */
+  name(name: string, desc: string): string | undefined {
+    const v = this.str(name);
+    return v === undefined ? undefined : appName(v, desc, this.warn);
   }
   /** A list option: names separated by commas and/or whitespace. */
   list(name: string): string[] {
@@ -91,7 +96,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
       loadedConfig = file;
     }
     for (const [k, v] of parseArgs(argv, PROG)) merged.set(k, v);
-    const o = new Opts(merged);
+    const o = new Opts(merged, (t) => io.err(`${t}\n`));
     if (o.flag('help')) {
       io.err(helpText(PROG));
       return 0;
@@ -263,7 +268,8 @@ function parseServer(url: string): { tls: boolean; host: string; port: number; p
   const m = /^(?:(https?):\/\/)?(\[[^\]]+\]|[^:/]+)(?::(\d+))?(\/.*)?$/.exec(url);
   if (!m) throw new CliError(`cannot parse -server URL: ${url}`);
   const tls = m[1] === 'https';
-  return { tls, host: m[2].replace(/^\[|\]$/g, ''), port: m[3] ? Number(m[3]) : tls ? 443 : 80, path: (m[4] ?? '/').replace(/^\//, '') };
+  // an IPv6 address keeps its brackets, as OSSL_HTTP_parse_url leaves them for OpenSSL's BIO lookup
+  return { tls, host: m[2], port: m[3] ? Number(m[3]) : tls ? 443 : 80, path: (m[4] ?? '/').replace(/^\//, '') };
 }
 
 /** Configures a context from `openssl cmp` options (OpenSSL spelling), as openssl does. */
@@ -307,7 +313,7 @@ export function setupContext(ctx: CmpContext, o: Opts, cmd: string | undefined, 
   if (o.str('trusted')) ctx.setTrustedStore(loadCerts(o.str('trusted')!, 'trusted certificates', otherpass));
   const untrusted = o.str('untrusted') ? loadCerts(o.str('untrusted')!, 'untrusted certificates', otherpass) : null;
   if (untrusted) ctx.setUntrusted(untrusted);
-  if (o.str('expect_sender')) ctx.setExpectedSender(o.str('expect_sender')!);
+  if (o.str('expect_sender')) ctx.setExpectedSender(o.name('expect_sender', 'expected sender')!);
   if (o.flag('ignore_keyusage')) ctx.setOption(Option.IGNORE_KEYUSAGE, 1);
   if (o.flag('no_cache_extracerts')) ctx.setOption(Option.NO_CACHE_EXTRACERTS, 1);
   if (o.flag('unprotected_errors')) ctx.setOption(Option.UNPROTECTED_ERRORS, 1);
@@ -335,11 +341,11 @@ export function setupContext(ctx: CmpContext, o: Opts, cmd: string | undefined, 
   if (o.str('mac')) ctx.setOption(Option.MAC_ALGNID, o.str('mac')!);
   if (o.str('extracerts')) ctx.setExtraCertsOut(loadCerts(o.str('extracerts')!, 'extra certificates for CMP', otherpass));
   if (o.flag('unprotected_requests')) ctx.setOption(Option.UNPROTECTED_SEND, 1);
-  if (o.str('recipient')) ctx.setRecipient(o.str('recipient')!);
+  if (o.str('recipient')) ctx.setRecipient(o.name('recipient', 'recipient')!);
 
   // the request
-  if (o.str('subject')) ctx.setSubjectName(o.str('subject')!);
-  if (o.str('issuer')) ctx.setIssuer(o.str('issuer')!);
+  if (o.str('subject')) ctx.setSubjectName(o.name('subject', 'subject')!);
+  if (o.str('issuer')) ctx.setIssuer(o.name('issuer', 'issuer')!);
   if (o.num('days') !== undefined) ctx.setOption(Option.VALIDITY_DAYS, o.num('days')!);
   if (o.str('policies') && o.str('policy_oids')) throw new CliError('cannot have policies both via -policies and via -policy_oids');
   const extSections = [o.str('reqexts'), o.str('policies')].filter((x): x is string => x !== undefined);
@@ -377,8 +383,9 @@ export function setupContext(ctx: CmpContext, o: Opts, cmd: string | undefined, 
   if (cmd === 'p10cr' && !o.str('csr')) throw new CliError('missing PKCS#10 CSR for p10cr');
   if (cmd === 'rr') {
     const serial = o.str('serial');
-    if (o.str('issuer') === undefined && serial === undefined) {
-      if (!o.str('oldcert')) throw new CliError('missing -oldcert for certificate to be revoked');
+    // before OpenSSL 3.2 there is no -serial, and -issuer alone is only a template field
+    if (binding.features.validatedSrvCert !== 'native' || (o.str('issuer') === undefined && serial === undefined)) {
+      if (!o.str('oldcert') && !o.str('csr')) throw new CliError('missing -oldcert or -issuer and -serial for certificate to be revoked and no -csr given');
     } else if (o.str('issuer') === undefined || serial === undefined) {
       throw new CliError('Must give both -issuer and -serial options or neither');
     } else {
