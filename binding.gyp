@@ -6,6 +6,7 @@
         "native/addon.cc",
         "native/cert_chain.cc",
         "native/cert_issuer.cc",
+        "native/chain_cache.cc",
         "native/cmp_server.cc",
         "native/cmp_context.cc",
         "native/convert.cc",

@@ -155,7 +155,8 @@ function runRow(cmdPrefix, args, cwd, timeoutMs) {
   const cmd = [...cmdPrefix, ...args].map(shellArg).join(' ');
   return new Promise((resolve) => {
     const started = Date.now();
-    const child = spawn('/bin/sh', ['-c', cmd], { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn('/bin/sh', ['-c', cmd], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.on('data', (d) => { if (stderr.length < 20000) stderr += d; });
     let stderr = '';
     child.stderr.on('data', (d) => { if (stderr.length < 20000) stderr += d; });
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);

@@ -12,7 +12,7 @@ import { CmpServer, CmpServerHandlers, HandlerResult } from '../server';
 import { TestCa } from '../test-ca';
 import { ConfigUsageError, OptMap, UsageError, parseArgs } from './args';
 import { optionsFromConfig, readConfigFile, sectionProblem } from './config';
-import { integerDer, tlv } from '../der';
+import { children, integerDer, readTlv, tlv } from '../der';
 import { CliError, appName, loadBytes, loadCert, loadCerts, loadKey, readPass, saveCerts } from './files';
 import { OPTIONS, camel, helpText } from './options';
 
@@ -170,7 +170,12 @@ async function mockServer(o: Opts): Promise<CmpServer> {
   const rspCrl = o.str('rsp_crl') ? toCrlDer(loadBytes(o.str('rsp_crl')!, 'CRL to be returned by the mock server'), '-rsp_crl')! : undefined;
   const rootUpdate = ['rsp_newwithnew', 'rsp_newwithold', 'rsp_oldwithnew'].map((n) => (o.str(n) ? loadCert(o.str(n)!, `-${n} certificate`) : undefined));
   const refCert = o.str('ref_cert') ? loadCert(o.str('ref_cert')!, 'reference cert to be expected by the mock server') : undefined;
-  const notRef = (serial: bigint) => refCert !== undefined && BigInt(`0x${refCert.serialNumber}`) !== serial;
+  // rr and kur are accepted only for the reference certificate: -ref_cert from OpenSSL 3.2 on,
+  // before that the certificate the mock hands out
+  const expected = binding.features.validatedSrvCert === 'native' ? refCert : rspCert;
+  const expectedIssuer = expected && binding.nameFromDer(certIssuerDer(expected));
+  const notRef = (issuer: string, serial: bigint) =>
+    expected !== undefined && ((issuer !== '' && issuer !== expectedIssuer) || BigInt(`0x${expected.serialNumber}`) !== serial);
   const base: CmpServerHandlers | undefined = rspCert ? undefined : (await TestCa.create()).handlers();
   const handlers: CmpServerHandlers = {
     certReq: async (req) => {
@@ -178,7 +183,10 @@ async function mockServer(o: Opts): Promise<CmpServer> {
         polls--;
         return { waiting: true, checkAfter };
       }
-      if (req.oldCertId && notRef(req.oldCertId.serial)) return { status: 2, failInfo: 1 << FailInfo.badCertId, text: 'oldCertId does not match -ref_cert' };
+      if (req.type === 'kur' && expected && !req.csr) {
+        if (!req.oldCertId) return { status: 2, failInfo: 1 << FailInfo.badCertId, text: 'missing certid' };
+        if (notRef(req.oldCertId.issuer, req.oldCertId.serial)) return { status: 2, failInfo: 1 << FailInfo.badCertId, text: 'wrong certid' };
+      }
       return answer(() => {
         if (!rspCert) return base!.certReq!(req);
         if (req.centralKeyGen && !rspKey) return { status: 2, failInfo: 1 << FailInfo.badCertTemplate, text: 'no -rsp_key for central key generation' };
@@ -186,7 +194,9 @@ async function mockServer(o: Opts): Promise<CmpServer> {
       });
     },
     rr: (req) => {
-      if (notRef(req.serial)) return { status: 2, failInfo: 1 << FailInfo.badCertId, text: 'certificate does not match -ref_cert' };
+      // an rr derived from a CSR names no issuer and serial and is taken as it is
+      const fromCsr = req.issuer === '' && req.serial === 0n;
+      if (!fromCsr && notRef(req.issuer, req.serial)) return { status: 2, failInfo: 1 << FailInfo.badCertId, text: 'wrong certificate to revoke' };
       return answer(() => (rspCert ? { status: 0 } : (base!.rr!(req) as HandlerResult)));
     },
     genm: async (genm) => {
@@ -221,6 +231,15 @@ async function mockServer(o: Opts): Promise<CmpServer> {
 }
 
 // RootCaKeyUpdateContent ::= SEQUENCE { newWithNew, newWithOld [0] OPTIONAL, oldWithNew [1] OPTIONAL }
+/** The DER of a certificate's issuer name (TBSCertificate: [0] version, serial, signature, issuer). */
+function certIssuerDer(cert: X509Certificate): Buffer {
+  const der = cert.raw;
+  const tbs = children(der, readTlv(der, 0))[0];
+  const fields = children(der, tbs);
+  const f = fields[0].tag === 0xa0 ? fields.slice(1) : fields;
+  return der.subarray(f[2].start, f[2].end);
+}
+
 function rootCaKeyUpdateDer([newWithNew, newWithOld, oldWithNew]: Array<X509Certificate | undefined>): Buffer {
   return tlv(0x30, Buffer.concat([newWithNew!.raw, ...(newWithOld ? [tlv(0xa0, newWithOld.raw)] : []), ...(oldWithNew ? [tlv(0xa1, oldWithNew.raw)] : [])]));
 }
@@ -244,7 +263,8 @@ async function serve(o: Opts, io: CliIo): Promise<number> {
       if (maxMsgs > 0 && ++handled >= maxMsgs) setImmediate(stop);
     }
   };
-  const { port: actual } = await server.listen({ host: '::', port, path: '/pkix/' });
+  // openssl's mock takes an empty path or 'pkix/'
+  const { port: actual } = await server.listen({ host: '::', port, path: ['/', '/pkix/'] });
   io.out(`ACCEPT [::]:${actual} PID=${process.pid}\n`);
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
