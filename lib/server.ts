@@ -14,6 +14,7 @@ import {
   typeError,
 } from './convert';
 import { PKIStatus } from './constants';
+import { headerGeneralInfo } from './der';
 import type { Itav, ItavInput, TransferCallback } from './context';
 import { CmpError } from './errors';
 import { NativeCmpServer, binding } from './native';
@@ -46,6 +47,8 @@ export interface CertRequest {
   centralKeyGen: boolean;
   /** The template's SubjectPublicKeyInfo as sent, DER; for central key generation it may carry just the algorithm. */
   publicKeyDer: Buffer | null;
+  /** The header's generalInfo (a certProfile, for one), `value` the DER of each infoValue. */
+  generalInfo: Array<{ type: string; value?: Buffer }>;
 }
 
 export interface RevocationRequest {
@@ -288,6 +291,7 @@ interface NativeCertReq {
   notBefore: number | null;
   notAfter: number | null;
   centralKeyGen: boolean;
+  message: Buffer | null;
 }
 
 function spkiKey(der: Buffer | null): KeyObject | null {
@@ -316,6 +320,7 @@ function certRequest(n: NativeCertReq): CertRequest {
     notAfter: n.notAfter === null ? null : new Date(n.notAfter * 1000),
     centralKeyGen: n.centralKeyGen,
     publicKeyDer: n.publicKey,
+    generalInfo: n.message ? headerGeneralInfo(n.message) : [],
   };
 }
 

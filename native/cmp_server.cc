@@ -38,6 +38,7 @@ struct CertReqInfo {
   double notBefore = 0, notAfter = 0;  // seconds since the epoch; 0: not requested
   std::vector<unsigned char> oldCert;  // KUR: the certificate being updated, when the request carries it
   bool centralKeyGen = false;          // no POPO and no (or an empty) public key: the server makes the key
+  std::vector<unsigned char> message;  // the whole request as received, for what the fields above leave out
 };
 
 
@@ -166,6 +167,7 @@ Napi::Object CertReqToJs(Napi::Env env, const CertReqInfo& in) {
   o.Set("notBefore", in.notBefore > 0 ? Napi::Number::New(env, in.notBefore) : env.Null());
   o.Set("notAfter", in.notAfter > 0 ? Napi::Number::New(env, in.notAfter) : env.Null());
   o.Set("centralKeyGen", in.centralKeyGen);
+  o.Set("message", BytesOrNull(env, in.message));
   return o;
 }
 
@@ -238,6 +240,7 @@ std::shared_ptr<CertReqInfo> Gather(const Session& session, const OSSL_CMP_MSG* 
   auto in = std::make_shared<CertReqInfo>();
   in->type = BodyName(OSSL_CMP_MSG_get_bodytype(req));
   in->certReqId = certReqId;
+  if (session.requestDer != nullptr) in->message = *session.requestDer;
   const Features& f = GetFeatures();
   if (f.centralkeygen_requested != nullptr) in->centralKeyGen = f.centralkeygen_requested(crm, p10cr) == 1;
   if (p10cr != nullptr) {

@@ -77,10 +77,9 @@ export function loadCerts(spec: string, desc: string, pass?: string): X509Certif
   return certs;
 }
 
+/** The first certificate of a file, as openssl takes it where it needs one. */
 export function loadCert(file: string, desc: string, pass?: string): X509Certificate {
-  const certs = loadCerts(file, desc, pass);
-  if (certs.length !== 1) throw new CliError(`expected one certificate for ${desc} in '${file}', found ${certs.length}`);
-  return certs[0];
+  return loadCerts(file, desc, pass)[0];
 }
 
 /** A private key (or, for -newkey, possibly a public one) from PEM, DER or PKCS#12. */

@@ -12,7 +12,8 @@ import { CmpServer, CmpServerHandlers, HandlerResult } from '../server';
 import { TestCa } from '../test-ca';
 import { ConfigUsageError, OptMap, UsageError, parseArgs } from './args';
 import { optionsFromConfig, readConfigFile, sectionProblem } from './config';
-import { children, integerDer, readTlv, tlv } from '../der';
+import { integerDer, sequenceOf, tlv } from '../der';
+import { MockRefusal, certIssuerDer, certReqTemplateFor, crlUpdateFor, profileAccepted, rootUpdateApplies } from './mock-answers';
 import { CliError, appName, loadBytes, loadCert, loadCerts, loadKey, readPass, saveCerts } from './files';
 import { OPTIONS, camel, helpText } from './options';
 
@@ -187,6 +188,9 @@ async function mockServer(o: Opts): Promise<CmpServer> {
         if (!req.oldCertId) return { status: 2, failInfo: 1 << FailInfo.badCertId, text: 'missing certid' };
         if (notRef(req.oldCertId.issuer, req.oldCertId.serial)) return { status: 2, failInfo: 1 << FailInfo.badCertId, text: 'wrong certid' };
       }
+      if (binding.features.geninfoITAVs === 'native' && !profileAccepted(req.type, req.generalInfo)) {
+        return { status: 2, failInfo: 1 << FailInfo.badCertTemplate, text: 'unexpected certProfile' };
+      }
       return answer(() => {
         if (!rspCert) return base!.certReq!(req);
         if (req.centralKeyGen && !rspKey) return { status: 2, failInfo: 1 << FailInfo.badCertTemplate, text: 'no -rsp_key for central key generation' };
@@ -201,12 +205,26 @@ async function mockServer(o: Opts): Promise<CmpServer> {
     },
     genm: async (genm) => {
       if (sendError) throw new Error('mock server is configured to send an error');
+      // as openssl's mock: one info type per genm, answered from the -rsp_* options
+      if (!base && genm.itavs.length > 1) throw new MockRefusal('error processing message: more than one ITAV');
       const out: ItavInput[] = [];
       for (const itav of genm.itavs) {
-        if (itav.type === OID.crlStatusList && rspCrl) out.push({ type: OID.crls, value: tlv(0x30, rspCrl) });
-        else if (itav.type === OID.rootCaCert && rootUpdate[0]) out.push({ type: OID.rootCaKeyUpdate, value: rootCaKeyUpdateDer(rootUpdate) });
-        else if (base?.genm) out.push(...(await base.genm({ itavs: [itav] })));
-        else out.push(itav);
+        if (itav.type === OID.caCerts && (rspCaPubs || !base)) {
+          out.push({ type: OID.caCerts, value: rspCaPubs ? sequenceOf(rspCaPubs.map((c) => c.raw)) : undefined });
+        } else if (itav.type === OID.rootCaCert && (rootUpdate[0] || !base)) {
+          const applies = rootUpdate[0] && rootUpdateApplies(itav.value, rootUpdate[0]);
+          out.push({ type: OID.rootCaKeyUpdate, value: applies ? rootCaKeyUpdateDer(rootUpdate) : undefined });
+        } else if (itav.type === OID.crlStatusList && (rspCrl || !base)) {
+          const crl = crlUpdateFor(itav.value, rspCrl);
+          out.push({ type: OID.crls, value: crl ? tlv(0x30, crl) : undefined });
+        } else if (itav.type === OID.certReqTemplate && (refCert || !base)) {
+          if (!refCert) throw new MockRefusal('no reference certificate for a certReqTemplate');
+          out.push({ type: OID.certReqTemplate, value: certReqTemplateFor(refCert) });
+        } else if (base?.genm) {
+          out.push(...(await base.genm({ itavs: [itav] })));
+        } else {
+          out.push(itav);
+        }
       }
       return out;
     },
@@ -231,15 +249,6 @@ async function mockServer(o: Opts): Promise<CmpServer> {
 }
 
 // RootCaKeyUpdateContent ::= SEQUENCE { newWithNew, newWithOld [0] OPTIONAL, oldWithNew [1] OPTIONAL }
-/** The DER of a certificate's issuer name (TBSCertificate: [0] version, serial, signature, issuer). */
-function certIssuerDer(cert: X509Certificate): Buffer {
-  const der = cert.raw;
-  const tbs = children(der, readTlv(der, 0))[0];
-  const fields = children(der, tbs);
-  const f = fields[0].tag === 0xa0 ? fields.slice(1) : fields;
-  return der.subarray(f[2].start, f[2].end);
-}
-
 function rootCaKeyUpdateDer([newWithNew, newWithOld, oldWithNew]: Array<X509Certificate | undefined>): Buffer {
   return tlv(0x30, Buffer.concat([newWithNew!.raw, ...(newWithOld ? [tlv(0xa0, newWithOld.raw)] : []), ...(oldWithNew ? [tlv(0xa1, oldWithNew.raw)] : [])]));
 }
