@@ -609,9 +609,14 @@ async function runClient(o: Opts, io: CliIo, configFile: string | undefined): Pr
       const caOut = o.str('cacertsout');
       if (caOut && !special) saveCerts(caOut, ctx.getCaPubs(), pem);
       const certOut = o.str('certout');
-      if (newCert && certOut) saveCerts(certOut, [newCert], pem);
       const chainOut = o.str('chainout');
-      if (chainOut) saveCerts(chainOut, ctx.getNewChain(), pem);
+      if (newCert && certOut && certOut === chainOut && binding.features.centralKeyGen === 'native') {
+        // OpenSSL 3.5 writes both into one file, the certificate first; 3.0 overwrites one with the other
+        saveCerts(certOut, [newCert, ...ctx.getNewChain()], pem);
+      } else {
+        if (newCert && certOut) saveCerts(certOut, [newCert], pem);
+        if (chainOut) saveCerts(chainOut, ctx.getNewChain(), pem);
+      }
       if (newCert && centralKeyGen) saveNewKey(ctx, o.str('newkeyout')!, o.pass('newkeypass'));
       ctx.reinit();
     }
