@@ -7,7 +7,6 @@ import { CmpContext, CmpError, CmpServer, TestCa } from '../lib';
 import { children, readTlv } from '../lib/der';
 import { closeAll, track } from './helpers/context';
 import { startMock } from './helpers/mock-server';
-import { opensslBin } from './helpers/openssl-bin';
 import { Pki, makePki, removePki } from './helpers/pki';
 
 afterEach(closeAll);
@@ -57,7 +56,7 @@ test('reinit, then setCert and setPkey of the renewed certificate: the next requ
 
 describe('a client certificate file that holds its chain', () => {
   let pki: Pki;
-  const sh = (args: string[]) => execFileSync(opensslBin(), args, { cwd: pki.dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  const sh = (args: string[]) => execFileSync('openssl', args, { cwd: pki.dir, stdio: ['ignore', 'ignore', 'pipe'] });
 
   beforeAll(() => {
     // root "ca" -> intermediate "sub" -> leaf "leaf"; the server trusts the root only
