@@ -42,6 +42,7 @@ fi
 
 if [ "$what" = test ] || [ "$what" = all ]; then
   echo "=== under qemu: $("${arm_node[@]}" -p 'process.version + " " + process.arch + ", OpenSSL " + process.versions.openssl')"
+  echo "addon: $("${arm_node[@]}" -p "require('./dist/native').addonPath")"
   out="$("${arm_node[@]}" examples/enroll.js)"
   echo "$out" | sed -n 1,3p
   echo "$out" | grep -q '^subject: CN=device-0001' || { echo "enroll under emulation failed" >&2; exit 1; }
