@@ -175,41 +175,43 @@ function modes(): OpenSslMode[] {
   return process.platform === 'win32' || process.versions.electron ? ['bundled'] : ['node', 'bundled'];
 }
 
-/** Where each mode's build may be, from-source builds before prebuilds. */
-export function addonCandidates(root: string, mode: OpenSslMode): string[] {
-  const gypName = mode === 'bundled' ? 'openssl_cmp_bundled.node' : 'openssl_cmp.node';
-  const prebuild = mode === 'bundled' ? 'openssl-cmp.bundled.node' : 'openssl-cmp.node';
-  return [
-    path.join(root, 'build', 'Release', gypName),
-    path.join(root, 'build', 'Debug', gypName),
-    path.join(root, 'prebuilds', `${process.platform}-${process.arch}`, prebuild),
-  ];
+/**
+ * Where the builds of the allowed modes may be, in the order they are tried:
+ * a from-source build (a deliberate `npm rebuild`) before any prebuild.
+ */
+export function addonCandidates(root: string, modes: OpenSslMode[]): Array<{ mode: OpenSslMode; file: string }> {
+  const gyp = (dir: string) => (mode: OpenSslMode) =>
+    path.join(root, 'build', dir, mode === 'bundled' ? 'openssl_cmp_bundled.node' : 'openssl_cmp.node');
+  const prebuild = (mode: OpenSslMode) =>
+    path.join(root, 'prebuilds', `${process.platform}-${process.arch}`, mode === 'bundled' ? 'openssl-cmp.bundled.node' : 'openssl-cmp.node');
+  return [gyp('Release'), gyp('Debug'), prebuild].flatMap((where) => modes.map((mode) => ({ mode, file: where(mode) })));
 }
 
 function load(): { binding: NativeBinding; file: string } {
   const root = path.join(__dirname, '..');
   const failures: string[] = [];
-  for (const mode of modes()) {
-    const present = addonCandidates(root, mode).filter((f) => fs.existsSync(f));
-    if (present.length === 0) {
+  const allowed = modes();
+  const present = addonCandidates(root, allowed).filter((c) => fs.existsSync(c.file));
+  for (const mode of allowed) {
+    if (!present.some((c) => c.mode === mode)) {
       failures.push(`${mode}: no build in build/ and no prebuild in prebuilds/${process.platform}-${process.arch}/`);
     }
-    for (const file of present) {
-      try {
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
-        return { binding: require(file) as NativeBinding, file };
-      } catch (err) {
-        failures.push(`${mode}: ${path.relative(root, file)}: ${(err as Error).message.split('\n')[0]}`);
-      }
+  }
+  for (const { mode, file } of present) {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      return { binding: require(file) as NativeBinding, file };
+    } catch (err) {
+      failures.push(`${mode}: ${path.relative(root, file)}: ${(err as Error).message.split('\n')[0]}`);
     }
   }
   const hints = [
     `openssl-cmp: could not load its native addon for ${process.platform}-${process.arch}, Node ${process.version} (N-API ${process.versions.napi}).`,
     ...failures.map((f) => `  - ${f}`),
     'Possible fixes:',
-    '  - build it from source: npm rebuild openssl-cmp (needs python3, make and a C++ compiler)',
+    '  - build it from source: npm rebuild openssl-cmp --build-from-source (needs python3, make and a C++ compiler)',
     "  - Node's OpenSSL serves only where the process exports OpenSSL's CMP symbols (official Linux and macOS builds do; Windows node.exe and Electron do not)",
-    '  - the bundled build: npm rebuild openssl-cmp --openssl=bundled --openssl_dir=<a no-shared OpenSSL 3.5 build>; OPENSSL_CMP_OPENSSL=node|bundled picks one',
+    '  - the bundled build: npm rebuild openssl-cmp --build-from-source --openssl=bundled --openssl_dir=<a no-shared OpenSSL 3.5 build>; OPENSSL_CMP_OPENSSL=node|bundled picks one',
   ];
   throw new Error(hints.join('\n'));
 }

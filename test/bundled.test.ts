@@ -2,6 +2,7 @@
 // private in its symbols, and trading certificates and keys with Node (and
 // with a build on Node's OpenSSL in the same process) as DER only.
 import { execFileSync, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { packageCopy, prebuildFile } from './helpers/package-copy';
 
@@ -48,6 +49,20 @@ describe('loader', () => {
     expect(out.opensslVersion).toContain(process.versions.openssl);
   });
 
+  test('a from-source build comes before the prebuilds, whichever mode it is', () => {
+    const built = packageCopy();
+    try {
+      const file = path.join(built.dir, 'build', 'Release', 'openssl_cmp_bundled.node');
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.copyFileSync(path.join(built.dir, prebuildFile(true)), file);
+      const r = runNode(whichBuild(built.dir), { OPENSSL_CMP_OPENSSL: undefined });
+      expect(r.status).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ addonPath: file, features: { bundled: true } });
+    } finally {
+      built.remove();
+    }
+  });
+
   test('an unknown choice is refused by name', () => {
     const r = runNode(whichBuild(pkg.dir), { OPENSSL_CMP_OPENSSL: 'boringssl' });
     expect(r.status).not.toBe(0);
@@ -61,7 +76,7 @@ describe('loader', () => {
       expect(r.status).not.toBe(0);
       expect(r.stderr).toContain(`could not load its native addon for ${process.platform}-${process.arch}`);
       expect(r.stderr).toContain(`bundled: no build in build/ and no prebuild in prebuilds/${process.platform}-${process.arch}/`);
-      expect(r.stderr).toContain('npm rebuild openssl-cmp --openssl=bundled');
+      expect(r.stderr).toContain('npm rebuild openssl-cmp --build-from-source --openssl=bundled');
     } finally {
       bare.remove();
     }
