@@ -5,6 +5,9 @@
 #include <ctime>
 
 #ifdef _WIN32
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN  // no wincrypt.h: its X509_NAME macros break OpenSSL's types
+#endif
 #ifndef NOMINMAX
 #define NOMINMAX
 #endif
