@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs the jest suite under this Node and under Node 24 (OpenSSL 3.5), then
-// prints one line covering both: "N passed, N failed". OPENSSL_CMP_OPENSSL=bundled
-// runs it against the bundled-OpenSSL build instead of Node's OpenSSL.
+// prints one line covering both: "N passed, N failed". It runs once with the addon on Node's
+// OpenSSL and once on the bundled OpenSSL; OPENSSL_CMP_OPENSSL=node|bundled runs one of them.
 'use strict';
 const { execFileSync, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -19,17 +19,22 @@ if (!process.env.OPENSSL_CMP_TEST_ONE_RUNTIME) {
   runtimes.push({ name: `node ${version}`, bin: node24 });
 }
 
-const mode = process.env.OPENSSL_CMP_OPENSSL || 'default';
+// both builds of the addon unless one is asked for: Node's OpenSSL and the bundled OpenSSL 3.5
+const modes = process.env.OPENSSL_CMP_OPENSSL ? [process.env.OPENSSL_CMP_OPENSSL] : ['default', 'bundled'];
 let passed = 0;
 let failed = 0;
-for (const rt of runtimes) {
+for (const mode of modes) for (const rt of runtimes) {
   const out = path.join(outDir, `${rt.name.replace(/\W+/g, '_')}_${mode}.json`);
   fs.rmSync(out, { force: true });
   const ossl = execFileSync(rt.bin, ['-p', 'process.versions.openssl'], { encoding: 'utf8' }).trim();
   console.log(`\n=== jest under ${rt.name} (OpenSSL ${ossl}), addon: ${mode} ===`);
+  const env = { ...process.env };
+  if (mode === 'default') delete env.OPENSSL_CMP_OPENSSL;
+  else env.OPENSSL_CMP_OPENSSL = mode;
   const r = spawnSync(rt.bin, [jest, '--json', `--outputFile=${out}`, ...process.argv.slice(2)], {
     cwd: root,
     stdio: 'inherit',
+    env,
   });
   if (!fs.existsSync(out)) {
     console.log(`jest under ${rt.name} produced no results (exit ${r.status}, signal ${r.signal})`);
