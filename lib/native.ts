@@ -135,6 +135,8 @@ export interface NativeBinding {
   setDefaultProperties(query: string): void;
   randLoadFile(path: string): boolean;
   randWriteFile(path: string): boolean;
+  /** Zeroes arguments in the process's own command line; null, or why it could not. */
+  blankArgs(tail: string[], blanks: Array<[number, number]>): string | null;
   parsePkcs12(der: Buffer, passphrase: string): { key: Buffer | null; cert: Buffer | null; ca: Buffer[] };
   opensslVersion: string;
   features: Record<string, FeatureMode>;
