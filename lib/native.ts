@@ -98,7 +98,7 @@ export interface LogEntry {
 }
 
 export declare class NativeCmpServer {
-  constructor(options: Record<string, unknown>, dispatch: (kind: string, info: any) => Promise<unknown>);
+  constructor(options: Record<string, unknown>, dispatch: (kind: string, info: any) => Promise<unknown> | undefined);
   handle(request: Buffer): Promise<Buffer>;
   openTransactions(): number;
   close(): void;

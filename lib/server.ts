@@ -15,6 +15,7 @@ import {
 } from './convert';
 import { PKIStatus } from './constants';
 import type { Itav, ItavInput, TransferCallback } from './context';
+import type { LogEntry } from './native';
 import { CmpError } from './errors';
 import { NativeCmpServer, binding } from './native';
 import { TestCa } from './test-ca';
@@ -94,10 +95,35 @@ export interface CmpServerOptions {
   sendUnprotected?: boolean;
   /** Accept unprotected error messages from clients (as `-accept_unprot_err`). */
   acceptUnprotectedErrors?: boolean;
+  /**
+   * Log hook: OpenSSL's own log lines of each request processed (as `openssl
+   * cmp`'s mock server prints them), up to `logVerbosity` (default 6, INFO),
+   * and the HTTP server's own (component "http"). Without it the server logs
+   * nothing anywhere.
+   */
+  log?: ServerLogHook;
+  logVerbosity?: number;
   /** Seconds an unfinished transaction is kept (default 300). */
   transactionTimeout?: number;
   maxTransactions?: number;
 }
+
+/** A log line; HTTP lines (component "http") also say which request. */
+export interface HttpLogInfo {
+  method: string;
+  url: string;
+  version: string;
+  remote: string;
+  /** The request's header lines as received, or with `status` the response's. */
+  headers?: string[];
+  keepAlive?: boolean;
+  /** Set on the response. */
+  status?: number;
+}
+export interface ServerLogEntry extends LogEntry {
+  http?: HttpLogInfo;
+}
+export type ServerLogHook = (entry: ServerLogEntry) => void;
 
 export interface ListenOptions {
   host?: string;
@@ -157,6 +183,7 @@ export class CmpServer {
       acceptUnprotectedErrors: !!o.acceptUnprotectedErrors,
       transactionTimeout: o.transactionTimeout,
       maxTransactions: o.maxTransactions,
+      logVerbosity: o.log ? (o.logVerbosity ?? 6) : -1,
     };
     if (native.key == null && this.#ca) {
       // no signing credentials given: sign responses as the CA itself (PBM
@@ -165,7 +192,18 @@ export class CmpServer {
       native.key = this.#ca.key.export({ format: 'der', type: 'pkcs8' });
     }
     const h = handlers;
-    return new binding.CmpServer(native, (kind, info) => Promise.resolve().then(() => dispatch(h, kind, info)));
+    return new binding.CmpServer(native, (kind, info) =>
+      kind === 'log' ? this.#log(info) : Promise.resolve().then(() => dispatch(h, kind, info)));
+  }
+
+  // a throwing hook must not take a transaction down
+  #log(entry: ServerLogEntry): undefined {
+    try {
+      if (entry.level <= (this.#options.logVerbosity ?? 6)) this.#options.log?.(entry);
+    } catch {
+      // nothing to report it to
+    }
+    return undefined;
   }
 
   /** Answers one DER PKIMessage, off the main thread. */
@@ -187,6 +225,11 @@ export class CmpServer {
     const server = http.createServer((req, res) => this.#serveHttp(req, res, path, limit));
     server.keepAliveTimeout = 5000;
     this.#http = server;
+    const awaiting = () => this.#log({ level: 7, component: 'http', message: `awaiting new connection on port ${(server.address() as AddressInfo).port} ...` });
+    if (this.#options.log) {
+      server.once('listening', awaiting);
+      server.on('connection', (socket) => socket.once('close', () => server.listening && awaiting()));
+    }
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
@@ -197,16 +240,27 @@ export class CmpServer {
   }
 
   #serveHttp(req: http.IncomingMessage, res: http.ServerResponse, path: string, limit: number): void {
-    const fail = (status: number, text: string): void => {
+    const logging = this.#options.log !== undefined;
+    const about = logging ? httpAbout(req) : undefined;
+    const note = (level: number, message: string, rsp?: { status: number; headers: Record<string, string | number> }) =>
+      logging && this.#log({ level, component: 'http', message, http: { ...about!, ...(rsp && { status: rsp.status, headers: headerLines(rsp.headers) }) } });
+    note(6, `received request, 1st line: ${about?.method} ${about?.url} HTTP/${about?.version}`);
+    const reply = (status: number, headers: Record<string, string | number>, body: Buffer | string, level: number, message: string) => {
+      note(level, message, { status, headers });
+      res.writeHead(status, headers);
+      res.end(body);
+      if (logging && about!.keepAlive) res.once('finish', () => this.#log({ level: 7, component: 'http', message: 'awaiting next request ...' }));
+    };
+    const fail = (status: number, text: string, level = 4): void => {
       if (res.headersSent) {
+        note(level, `refused with ${status}: ${text.trim()}`);
         res.destroy();
         return;
       }
-      res.writeHead(status, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(text) });
-      res.end(text);
+      reply(status, { 'Content-type': 'text/plain', 'Content-Length': Buffer.byteLength(text) }, text, level, `refused with ${status}: ${text.trim()}`);
     };
     const url = (req.url ?? '').split('?')[0];
-    if (url !== path && url !== path.replace(/\/$/, '')) return fail(404, 'not found\n');
+    if (url !== path && url !== path.replace(/\/$/, '')) return fail(404, 'not found\n', 3);
     if (req.method !== 'POST') return fail(405, 'use POST\n');
     const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
     if (type !== CONTENT_TYPE) return fail(415, `content type must be ${CONTENT_TYPE}\n`);
@@ -229,10 +283,7 @@ export class CmpServer {
     req.on('end', () => {
       if (size > limit) return;
       this.handle(Buffer.concat(chunks)).then(
-        (rsp) => {
-          res.writeHead(200, { 'content-type': CONTENT_TYPE, 'content-length': rsp.length });
-          res.end(rsp);
-        },
+        (rsp) => reply(200, { 'Content-type': CONTENT_TYPE, 'Content-Length': rsp.length }, rsp, 6, 'sending response, 1st line: 200 OK'),
         (err: CmpError) => fail(err.code === 'ERR_CMP_BAD_REQUEST' ? 400 : 500, `${err.message}\n`),
       );
     });
@@ -260,6 +311,24 @@ export class CmpServer {
       // never started
     }
   }
+}
+
+function httpAbout(req: http.IncomingMessage): Required<Omit<HttpLogInfo, 'status'>> {
+  const connection = String(req.headers.connection ?? '').toLowerCase();
+  const lines: string[] = [];
+  for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
+  return {
+    method: req.method ?? '',
+    url: req.url ?? '',
+    version: req.httpVersion,
+    remote: req.socket.remoteAddress ?? '',
+    headers: lines,
+    keepAlive: req.httpVersion === '1.0' ? connection === 'keep-alive' : connection !== 'close',
+  };
+}
+
+function headerLines(headers: Record<string, string | number>): string[] {
+  return Object.entries(headers).map(([k, v]) => `${k}: ${v}`);
 }
 
 function bigSerial(b: Buffer | null): bigint {

@@ -3,16 +3,15 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { features } from '../lib';
-import { BIN, Proc, cmdline, start, startServer, stopAll } from './helpers/cli-procs';
-import { Pki, makePki, removePki } from './helpers/pki';
+import { BIN, Proc, cmdline, start, startServer, usePki } from './helpers/cli-procs';
+import type { Pki } from './helpers/pki';
 
 const exec = promisify(execFile);
+const pkiOf = usePki();
 let pki: Pki;
 beforeAll(() => {
-  pki = makePki();
+  pki = pkiOf();
 });
-afterEach(stopAll);
-afterAll(() => removePki(pki));
 
 const SECRETS = ['SrvSecret-7d1f', 'SrvKeyPass-c2e9', 'ClientSecret-41a0', 'KeyPass-9b3c', 'NewKeyPass-e5d2', 'OtherPass-0f6a',
   'TlsKeyPass-83b1', 'WrongSecret-5c7e', 'RspKeyPass-2a44'];

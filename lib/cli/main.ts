@@ -8,13 +8,14 @@ import { CertReqType, FailInfo, LogLevel, Option } from '../constants';
 import type { ItavInput } from '../context';
 import { CmpError } from '../errors';
 import { binding } from '../native';
-import { CmpServer, CmpServerHandlers, HandlerResult } from '../server';
+import { CmpServer, CmpServerHandlers, CmpServerOptions, HandlerResult } from '../server';
 import { TestCa } from '../test-ca';
 import { ConfigUsageError, OptMap, UsageError, parseArgs } from './args';
 import { optionsFromConfig, readConfigFile, sectionProblem } from './config';
 import { integerDer, tlv } from '../der';
 import { CliError, loadBytes, loadCert, loadCerts, loadKey, readPass, saveCerts } from './files';
 import { OPTIONS, camel, helpText } from './options';
+import { mockServerLog } from './server-log';
 
 const PROG = 'cmp';
 const DEFAULT_CONFIG = '/usr/lib/ssl/openssl.cnf';
@@ -146,7 +147,7 @@ async function runMode(o: Opts, io: CliIo, loadedConfig: string | undefined): Pr
 
 // --- the mock server, here issuing real certificates when no -rsp_cert is given
 
-async function mockServer(o: Opts): Promise<CmpServer> {
+async function mockServer(o: Opts, extra: Partial<CmpServerOptions> = {}): Promise<CmpServer> {
   const rspCert = o.str('rsp_cert') ? loadCert(o.str('rsp_cert')!, 'certificate to be returned by the mock server') : undefined;
   const rspExtra = o.str('rsp_extracerts') ? loadCerts(o.str('rsp_extracerts')!, 'CMP extra certificates for mock server') : undefined;
   const rspCaPubs = o.str('rsp_capubs') ? loadCerts(o.str('rsp_capubs')!, 'caPubs certificates for mock server') : undefined;
@@ -211,6 +212,7 @@ async function mockServer(o: Opts): Promise<CmpServer> {
     acceptUnprotectedErrors: o.flag('accept_unprot_err'),
     acceptRaVerified: o.flag('accept_raverified'),
     handlers,
+    ...extra,
   });
   return server;
 }
@@ -226,7 +228,7 @@ async function serve(o: Opts, io: CliIo): Promise<number> {
   }
   const port = Number(o.str('port'));
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`invalid port '${o.str('port')}'`);
-  const server = await mockServer(o);
+  const server = await mockServer(o, mockServerLog(io.err, o.num('verbosity')));
   const maxMsgs = o.num('max_msgs') ?? 0;
   let handled = 0;
   let stop!: () => void;

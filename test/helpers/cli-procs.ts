@@ -4,6 +4,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { Pki, makePki, removePki } from './pki';
 
 export const BIN = path.join(__dirname, '..', '..', 'bin', 'openssl-cmp.js');
 
@@ -74,12 +75,15 @@ export function start(cmd: string, args: string[], cwd: string, env: NodeJS.Proc
   return proc;
 }
 
-/** A CMP server on a free port: ours (`openssl-cmp -port 0`) or OpenSSL's mock (`openssl cmp -port 0`). */
-export async function startServer(which: 'ours' | 'openssl', args: string[], cwd: string, runtime = process.execPath):
-Promise<Proc & { port: number }> {
+/**
+ * A CMP server on a free port: ours (`openssl-cmp -port 0`, run by `node`)
+ * or OpenSSL's mock (`openssl cmp -port 0`, the `openssl` binary given).
+ */
+export async function startServer(which: 'ours' | 'openssl', args: string[], cwd: string,
+  bin: { node?: string; openssl?: string } = {}): Promise<Proc & { port: number }> {
   const p = which === 'ours'
-    ? start(runtime, [BIN, '-config', '', '-port', '0', ...args], cwd)
-    : start('openssl', ['cmp', '-config', '', '-port', '0', ...args], cwd);
+    ? start(bin.node ?? process.execPath, [BIN, '-config', '', '-port', '0', ...args], cwd)
+    : start(bin.openssl ?? 'openssl', ['cmp', '-config', '', '-port', '0', ...args], cwd);
   const m = await p.waitFor(/ACCEPT \S*:(\d+)/);
   return Object.assign(p, { port: Number(m[1]) });
 }
@@ -87,4 +91,15 @@ Promise<Proc & { port: number }> {
 /** The arguments of a running process as /proc shows them to every local user. */
 export function cmdline(pid: number): string[] {
   return fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1').replace(/\0$/, '').split('\0');
+}
+
+/** A fresh PKI for the test file, and whatever a test leaves running killed after it. */
+export function usePki(): () => Pki {
+  let pki: Pki;
+  beforeAll(() => {
+    pki = makePki();
+  });
+  afterEach(stopAll);
+  afterAll(() => removePki(pki));
+  return () => pki;
 }
