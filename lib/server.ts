@@ -173,8 +173,8 @@ export class CmpServer {
       cert: toCertDer(o.cert, 'cert'),
       key: o.key == null ? null : toPrivateKeyDer(o.key, 'key'),
       // clients holding certificates from the issuing CA are trusted unless told otherwise
-      trusted: certDers(o.trusted, 'trusted') ?? (this.#ca ? [this.#ca.cert.raw] : undefined),
-      untrusted: certDers(o.untrusted, 'untrusted'),
+      trusted: certDers(o.trusted, 'trusted') ?? (this.#ca ? [this.#ca.chain[this.#ca.chain.length - 1].raw] : undefined),
+      untrusted: certDers(o.untrusted, 'untrusted') ?? (this.#ca && this.#ca.chain.length > 1 ? this.#ca.chain.slice(0, -1).map((c) => c.raw) : undefined),
       grantImplicitConfirm: !!o.grantImplicitConfirm,
       acceptUnprotected: !!o.acceptUnprotected,
       acceptRaVerified: !!o.acceptRaVerified,
