@@ -19,6 +19,8 @@ import type { LogEntry } from './native';
 import { CmpError } from './errors';
 import { NativeCmpServer, binding } from './native';
 import { TestCa } from './test-ca';
+import { MetricsOptions, Registry, ServerMetrics } from './metrics';
+import { TransactionEvent, TransactionTracker } from './server-events';
 
 /** What a certificate request (IR, CR, P10CR, KUR) asks for. */
 export interface CertRequest {
@@ -103,6 +105,14 @@ export interface CmpServerOptions {
    */
   log?: ServerLogHook;
   logVerbosity?: number;
+  /** One structured event per transaction, when it ends (see TransactionEvent). */
+  onTransaction?: (event: TransactionEvent) => void;
+  /** Prometheus metrics through prom-client (an optional dependency): true, or where and how. */
+  metrics?: boolean | MetricsOptions;
+  /** Requests processed at once; more wait their turn (default: no limit). */
+  maxConcurrent?: number;
+  /** Requests that may wait for a turn; more are refused, ERR_CMP_SERVER_BUSY or HTTP 503 (default: no limit). */
+  maxQueued?: number;
   /** Seconds an unfinished transaction is kept (default 300). */
   transactionTimeout?: number;
   maxTransactions?: number;
@@ -131,9 +141,12 @@ export interface ListenOptions {
   path?: string;
   /** Largest request body accepted, in bytes (default 1 MiB). */
   maxRequestBytes?: number;
+  /** Serves the Prometheus metrics (option `metrics`) to GET requests on this path, e.g. "/metrics". */
+  metricsPath?: string;
 }
 
 const CONTENT_TYPE = 'application/pkixcmp';
+const HTTP_STATUS: Record<string, number> = { ERR_CMP_BAD_REQUEST: 400, ERR_CMP_SERVER_BUSY: 503 };
 
 function certDers(certs: CertificateListInput | undefined, param: string): Buffer[] | undefined {
   return certs === undefined ? undefined : toCertsDer(certs, param)!;
@@ -145,11 +158,22 @@ export class CmpServer {
   #ca: TestCa | undefined;
   #http: http.Server | undefined;
   #closed = false;
+  readonly #metrics: ServerMetrics | undefined;
+  readonly #tracker: TransactionTracker | undefined;
+  #running = 0;
+  readonly #waiting: Array<() => void> = [];
 
   constructor(options: CmpServerOptions = {}) {
     if (options === null || typeof options !== 'object') throw typeError('options', 'an object', options);
     this.#options = options;
     this.#ca = options.ca;
+    if (options.metrics) this.#metrics = new ServerMetrics(options.metrics === true ? {} : options.metrics);
+    if (this.#metrics || options.onTransaction) {
+      this.#tracker = new TransactionTracker((e) => {
+        this.#metrics?.transaction(e);
+        options.onTransaction?.(e);
+      }, (options.transactionTimeout ?? 300) * 1000);
+    }
     this.#ready = this.#start();
     this.#ready.catch(() => {}); // surfaced by handle()
   }
@@ -206,11 +230,72 @@ export class CmpServer {
     return undefined;
   }
 
-  /** Answers one DER PKIMessage, off the main thread. */
-  async handle(request: Buffer | Uint8Array): Promise<Buffer> {
+  /** Answers one DER PKIMessage, off the main thread; `remote` names the requester in events. */
+  async handle(request: Buffer | Uint8Array, meta: { remote?: string } = {}): Promise<Buffer> {
     const der = toBytes(request, 'request')!;
     if (this.#closed) throw new CmpError('The CMP server is closed', { code: 'ERR_CMP_SERVER_CLOSED' });
-    return (await this.#ready).handle(der);
+    const native = await this.#ready;
+    if (!this.#tracker && this.#options.maxConcurrent === undefined) return native.handle(der);
+    return this.#watched(native, der, meta.remote ?? null);
+  }
+
+  /** The Prometheus metrics in the text exposition format (option `metrics`). */
+  async metrics(): Promise<string> {
+    if (!this.#metrics) throw new CmpError('This server keeps no metrics: create it with the metrics option', { code: 'ERR_CMP_NO_METRICS' });
+    return this.#metrics.text();
+  }
+
+  /** The prom-client registry the metrics are in, for a process's other metrics to join. */
+  get metricsRegistry(): Registry | undefined {
+    return this.#metrics?.registry;
+  }
+
+  async #watched(native: NativeCmpServer, der: Buffer, remote: string | null): Promise<Buffer> {
+    const began = performance.now();
+    try {
+      await this.#admit();
+    } catch (err) {
+      this.#metrics?.refused('load');
+      this.#tracker?.record(der, null, began, remote, (err as Error).message);
+      throw err;
+    }
+    this.#metrics?.inFlight(1);
+    let rsp: Buffer | null = null;
+    let failure: Error | undefined;
+    try {
+      rsp = await native.handle(der);
+      return rsp;
+    } catch (err) {
+      failure = err as Error;
+      throw err;
+    } finally {
+      this.#release();
+      this.#metrics?.inFlight(-1);
+      if (failure) this.#metrics?.refused(/too many open transactions/.test(failure.message) ? 'load' : 'bad_request');
+      const type = this.#tracker?.record(der, rsp, began, remote, failure?.message);
+      this.#metrics?.request(type ?? 'unreadable', (performance.now() - began) / 1000);
+    }
+  }
+
+  // maxConcurrent requests at once, maxQueued more waiting
+  async #admit(): Promise<void> {
+    const max = this.#options.maxConcurrent;
+    if (max === undefined || this.#running < max) {
+      this.#running++;
+      return;
+    }
+    if (this.#waiting.length >= (this.#options.maxQueued ?? Infinity)) {
+      throw new CmpError('The CMP server is busy: too many requests waiting', { code: 'ERR_CMP_SERVER_BUSY' });
+    }
+    this.#metrics?.queued(1);
+    await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    this.#metrics?.queued(-1);
+  }
+
+  #release(): void {
+    const next = this.#waiting.shift();
+    if (next) next(); // the slot passes on
+    else this.#running--;
   }
 
   /** A transfer callback for CmpContext.setTransferCallback: the server in process. */
@@ -222,7 +307,12 @@ export class CmpServer {
     await this.#ready;
     const path = options.path ?? '/pkix/';
     const limit = options.maxRequestBytes ?? 1 << 20;
-    const server = http.createServer((req, res) => this.#serveHttp(req, res, path, limit));
+    const metricsPath = options.metricsPath;
+    if (metricsPath !== undefined && !this.#metrics) throw new CmpError('metricsPath needs the metrics option', { code: 'ERR_CMP_NO_METRICS' });
+    const server = http.createServer((req, res) => {
+      if (metricsPath !== undefined && (req.url ?? '').split('?')[0] === metricsPath && req.method === 'GET') return this.#serveMetrics(res);
+      this.#serveHttp(req, res, path, limit);
+    });
     server.keepAliveTimeout = 5000;
     this.#http = server;
     const awaiting = () => this.#log({ level: 7, component: 'http', message: `awaiting new connection on port ${(server.address() as AddressInfo).port} ...` });
@@ -282,11 +372,24 @@ export class CmpServer {
     });
     req.on('end', () => {
       if (size > limit) return;
-      this.handle(Buffer.concat(chunks)).then(
+      this.handle(Buffer.concat(chunks), { remote: about?.remote ?? req.socket.remoteAddress }).then(
         (rsp) => reply(200, { 'Content-type': CONTENT_TYPE, 'Content-Length': rsp.length }, rsp, 6, 'sending response, 1st line: 200 OK'),
-        (err: CmpError) => fail(err.code === 'ERR_CMP_BAD_REQUEST' ? 400 : 500, `${err.message}\n`),
+        (err: CmpError) => fail(HTTP_STATUS[err.code ?? ''] ?? 500, `${err.message}\n`),
       );
     });
+  }
+
+  #serveMetrics(res: http.ServerResponse): void {
+    this.#metrics!.text().then(
+      (text) => {
+        res.writeHead(200, { 'content-type': this.#metrics!.contentType, 'content-length': Buffer.byteLength(text) });
+        res.end(text);
+      },
+      () => {
+        res.writeHead(500);
+        res.end();
+      },
+    );
   }
 
   /** Transactions begun and not yet finished (expired ones excluded). */
@@ -297,6 +400,7 @@ export class CmpServer {
   /** Stops listening and refuses further requests. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#tracker?.sweep(undefined, true); // what is still open ends unfinished
     const server = this.#http;
     this.#http = undefined;
     if (server) {

@@ -228,20 +228,25 @@ async function serve(o: Opts, io: CliIo): Promise<number> {
   }
   const port = Number(o.str('port'));
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`invalid port '${o.str('port')}'`);
-  const server = await mockServer(o, mockServerLog(io.err, o.num('verbosity')));
+  const metricsPath = o.str('metrics_path');
+  const server = await mockServer(o, {
+    ...mockServerLog(io.err, o.num('verbosity')),
+    onTransaction: o.flag('json_events') ? (e) => io.out(`${JSON.stringify(e)}\n`) : undefined,
+    metrics: metricsPath !== undefined,
+  });
   const maxMsgs = o.num('max_msgs') ?? 0;
   let handled = 0;
   let stop!: () => void;
   const stopped = new Promise<void>((resolve) => (stop = resolve));
   const handle = server.handle.bind(server);
-  server.handle = async (req) => {
+  server.handle = async (req, meta) => {
     try {
-      return await handle(req);
+      return await handle(req, meta);
     } finally {
       if (maxMsgs > 0 && ++handled >= maxMsgs) setImmediate(stop);
     }
   };
-  const { port: actual } = await server.listen({ host: '::', port, path: '/pkix/' });
+  const { port: actual } = await server.listen({ host: '::', port, path: '/pkix/', metricsPath });
   io.out(`ACCEPT [::]:${actual} PID=${process.pid}\n`);
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
