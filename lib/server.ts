@@ -425,7 +425,8 @@ function httpAbout(req: http.IncomingMessage): Required<Omit<HttpLogInfo, 'statu
     method: req.method ?? '',
     url: req.url ?? '',
     version: req.httpVersion,
-    remote: req.socket.remoteAddress ?? '',
+    // a dual-stack listener sees IPv4 peers as ::ffff:a.b.c.d
+    remote: (req.socket.remoteAddress ?? '').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, ''),
     headers: lines,
     keepAlive: req.httpVersion === '1.0' ? connection === 'keep-alive' : connection !== 'close',
   };
