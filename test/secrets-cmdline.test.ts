@@ -101,3 +101,18 @@ test('no secret in any output at -verbosity 8: server, client, wrong secret, in-
   expect(all).toMatch(/wrong pbm value|PBM/i); // the failure is reported...
   for (const s of SECRETS) expect(all).not.toContain(s); // ...without the secret
 });
+
+test('-use_mock_srv: the secrets leave the command line while the in-process transaction still runs', async () => {
+  const p = start(process.execPath, [BIN, '-config', '', '-use_mock_srv', '-srv_ref', '1234', '-srv_secret', `pass:${SECRETS[0]}`,
+    '-rsp_cert', 'newkey.crt', '-poll_count', '2', '-check_after', '1', '-ref', '1234', '-secret', `pass:${SECRETS[0]}`,
+    '-cmd', 'ir', '-newkey', 'newkey.key', '-subject', '/CN=inproc', '-certout', 'inproc.pem'], pki.dir);
+  let line = cmdline(p.child.pid!);
+  for (const deadline = Date.now() + 10000; line.join('\0').includes(SECRETS[0]) && Date.now() < deadline;) {
+    await new Promise((r) => setTimeout(r, 20));
+    line = cmdline(p.child.pid!);
+  }
+  expect(p.child.exitCode).toBeNull(); // still polling: seen while running, not after
+  expectBlanked(line, 'openssl-cmp -use_mock_srv');
+  expect(line).toContain('-srv_secret');
+  expect(await p.exited).toBe(0);
+});
