@@ -19,8 +19,9 @@ import type { LogEntry } from './native';
 import { CmpError } from './errors';
 import { NativeCmpServer, binding } from './native';
 import { TestCa } from './test-ca';
-import { MetricsOptions, Registry, ServerMetrics } from './metrics';
-import { TransactionEvent, TransactionTracker } from './server-events';
+import type { MetricsOptions, Registry, ServerMetrics } from './metrics';
+import type { TransactionEvent } from './server-events';
+import { RequestWatch } from './server-watch';
 
 /** What a certificate request (IR, CR, P10CR, KUR) asks for. */
 export interface CertRequest {
@@ -158,22 +159,13 @@ export class CmpServer {
   #ca: TestCa | undefined;
   #http: http.Server | undefined;
   #closed = false;
-  readonly #metrics: ServerMetrics | undefined;
-  readonly #tracker: TransactionTracker | undefined;
-  #running = 0;
-  readonly #waiting: Array<() => void> = [];
+  readonly #watch: RequestWatch | undefined;
 
   constructor(options: CmpServerOptions = {}) {
     if (options === null || typeof options !== 'object') throw typeError('options', 'an object', options);
     this.#options = options;
     this.#ca = options.ca;
-    if (options.metrics) this.#metrics = new ServerMetrics(options.metrics === true ? {} : options.metrics);
-    if (this.#metrics || options.onTransaction) {
-      this.#tracker = new TransactionTracker((e) => {
-        this.#metrics?.transaction(e);
-        options.onTransaction?.(e);
-      }, (options.transactionTimeout ?? 300) * 1000);
-    }
+    this.#watch = RequestWatch.for(options);
     this.#ready = this.#start();
     this.#ready.catch(() => {}); // surfaced by handle()
   }
@@ -235,67 +227,23 @@ export class CmpServer {
     const der = toBytes(request, 'request')!;
     if (this.#closed) throw new CmpError('The CMP server is closed', { code: 'ERR_CMP_SERVER_CLOSED' });
     const native = await this.#ready;
-    if (!this.#tracker && this.#options.maxConcurrent === undefined) return native.handle(der);
-    return this.#watched(native, der, meta.remote ?? null);
+    return this.#watch ? this.#watch.run((d) => native.handle(d), der, meta.remote ?? null) : native.handle(der);
   }
 
   /** The Prometheus metrics in the text exposition format (option `metrics`). */
   async metrics(): Promise<string> {
-    if (!this.#metrics) throw new CmpError('This server keeps no metrics: create it with the metrics option', { code: 'ERR_CMP_NO_METRICS' });
-    return this.#metrics.text();
+    return this.#metricsOrThrow().text();
   }
 
   /** The prom-client registry the metrics are in, for a process's other metrics to join. */
   get metricsRegistry(): Registry | undefined {
-    return this.#metrics?.registry;
+    return this.#watch?.metrics?.registry;
   }
 
-  async #watched(native: NativeCmpServer, der: Buffer, remote: string | null): Promise<Buffer> {
-    const began = performance.now();
-    try {
-      await this.#admit();
-    } catch (err) {
-      this.#metrics?.refused('load');
-      this.#tracker?.record(der, null, began, remote, (err as Error).message);
-      throw err;
-    }
-    this.#metrics?.inFlight(1);
-    let rsp: Buffer | null = null;
-    let failure: Error | undefined;
-    try {
-      rsp = await native.handle(der);
-      return rsp;
-    } catch (err) {
-      failure = err as Error;
-      throw err;
-    } finally {
-      this.#release();
-      this.#metrics?.inFlight(-1);
-      if (failure) this.#metrics?.refused(/too many open transactions/.test(failure.message) ? 'load' : 'bad_request');
-      const type = this.#tracker?.record(der, rsp, began, remote, failure?.message);
-      this.#metrics?.request(type ?? 'unreadable', (performance.now() - began) / 1000);
-    }
-  }
-
-  // maxConcurrent requests at once, maxQueued more waiting
-  async #admit(): Promise<void> {
-    const max = this.#options.maxConcurrent;
-    if (max === undefined || this.#running < max) {
-      this.#running++;
-      return;
-    }
-    if (this.#waiting.length >= (this.#options.maxQueued ?? Infinity)) {
-      throw new CmpError('The CMP server is busy: too many requests waiting', { code: 'ERR_CMP_SERVER_BUSY' });
-    }
-    this.#metrics?.queued(1);
-    await new Promise<void>((resolve) => this.#waiting.push(resolve));
-    this.#metrics?.queued(-1);
-  }
-
-  #release(): void {
-    const next = this.#waiting.shift();
-    if (next) next(); // the slot passes on
-    else this.#running--;
+  #metricsOrThrow(): ServerMetrics {
+    const m = this.#watch?.metrics;
+    if (!m) throw new CmpError('This server keeps no metrics: create it with the metrics option', { code: 'ERR_CMP_NO_METRICS' });
+    return m;
   }
 
   /** A transfer callback for CmpContext.setTransferCallback: the server in process. */
@@ -308,7 +256,7 @@ export class CmpServer {
     const path = options.path ?? '/pkix/';
     const limit = options.maxRequestBytes ?? 1 << 20;
     const metricsPath = options.metricsPath;
-    if (metricsPath !== undefined && !this.#metrics) throw new CmpError('metricsPath needs the metrics option', { code: 'ERR_CMP_NO_METRICS' });
+    if (metricsPath !== undefined) this.#metricsOrThrow();
     const server = http.createServer((req, res) => {
       if (metricsPath !== undefined && (req.url ?? '').split('?')[0] === metricsPath && req.method === 'GET') return this.#serveMetrics(res);
       this.#serveHttp(req, res, path, limit);
@@ -380,9 +328,10 @@ export class CmpServer {
   }
 
   #serveMetrics(res: http.ServerResponse): void {
-    this.#metrics!.text().then(
+    const metrics = this.#metricsOrThrow();
+    metrics.text().then(
       (text) => {
-        res.writeHead(200, { 'content-type': this.#metrics!.contentType, 'content-length': Buffer.byteLength(text) });
+        res.writeHead(200, { 'content-type': metrics.contentType, 'content-length': Buffer.byteLength(text) });
         res.end(text);
       },
       () => {
@@ -400,7 +349,7 @@ export class CmpServer {
   /** Stops listening and refuses further requests. */
   async close(): Promise<void> {
     this.#closed = true;
-    this.#tracker?.sweep(undefined, true); // what is still open ends unfinished
+    this.#watch?.close();
     const server = this.#http;
     this.#http = undefined;
     if (server) {
