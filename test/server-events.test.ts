@@ -186,3 +186,22 @@ test('openssl-cmp -port -json_events -metrics_path: JSON lines on stdout, metric
   const text = await (await fetch(`http://127.0.0.1:${srv.port}/metrics`)).text();
   expect(sample(text, 'cmp_server_transactions_total', { type: 'ir', status: 'accepted', outcome: 'completed' })).toBe(1);
 });
+
+test('metrics without prom-client installed: a clear error naming the package to install', async () => {
+  // prom-client made unresolvable, as where optional dependencies were skipped
+  const script = `
+    const Module = require('node:module');
+    const resolve = Module._resolveFilename;
+    Module._resolveFilename = function (request, ...rest) {
+      if (request === 'prom-client') throw Object.assign(new Error("Cannot find module 'prom-client'"), { code: 'MODULE_NOT_FOUND' });
+      return resolve.call(this, request, ...rest);
+    };
+    const { CmpServer } = require(${JSON.stringify(require('node:path').join(__dirname, '..', 'dist'))});
+    try { new CmpServer({ ref: 'r', secret: 's', metrics: true }); console.log('no error'); }
+    catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }
+    new CmpServer({ ref: 'r', secret: 's', onTransaction: () => {} }).close().then(() => console.log('events alone work'));`;
+  const { stdout } = await exec(process.execPath, ['-e', script]);
+  const [first, second] = stdout.trim().split('\n');
+  expect(JSON.parse(first)).toEqual({ code: 'ERR_CMP_MISSING_DEPENDENCY', message: expect.stringMatching(/npm install prom-client@15\.1\.3/) });
+  expect(second).toBe('events alone work');
+});

@@ -19,7 +19,7 @@ test('with a log hook: OpenSSL\'s lines and reasons, and the HTTP server\'s, and
   const entries = stdout.trim().split('\n').map((l) => JSON.parse(l));
   const messages = entries.map((e) => `${e.component === 'http' ? 'http' : e.level}|${e.message}`);
   for (const line of ['7|received IR', '7|sending IP', '7|received CERTCONF', '7|sending PKICONF', '3|wrong pbm value', '3|missing protection',
-    '7|sending ERROR']) {
+    '7|sending ERROR', '7|received POLLREQ', '7|sending POLLREP']) {
     expect(messages).toContain(line);
   }
   // a failing handler is an error line of its own
