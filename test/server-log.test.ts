@@ -121,6 +121,11 @@ const SCENARIOS: Array<[string, string[], Drive]> = [
 async function logOf(which: 'ours' | 'openssl', extra: string[], verbosity: number, drive: Drive): Promise<string[]> {
   const srv = await startServer(which, [...SRV, ...extra, '-verbosity', String(verbosity)], pki.dir, { openssl: ref.bin });
   await drive(srv.port);
+  // a server may log after its answer reached the client (the mock's wrong-path line does): wait until it is quiet
+  for (let seen = -1, deadline = Date.now() + 3000; srv.output().length !== seen && Date.now() < deadline;) {
+    seen = srv.output().length;
+    await new Promise((r) => setTimeout(r, 150));
+  }
   await srv.stop();
   return events(srv.output());
 }
