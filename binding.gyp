@@ -36,6 +36,7 @@
         "native/executor.cc",
         "native/features.cc",
         "native/process_settings.cc",
+        "native/proc_args.cc",
         "native/file_formats.cc",
         "native/js_link.cc",
         "native/message_check.cc",

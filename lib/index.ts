@@ -21,6 +21,9 @@ export type {
 export { httpTransport } from './transport';
 export { CmpServer } from './server';
 export type { CmpServerOptions, CmpServerHandlers, CertRequest, RevocationRequest, HandlerResult, ListenOptions } from './server';
+export type { ServerLogEntry, ServerLogHook, HttpLogInfo } from './server';
+export type { TransactionEvent } from './server-events';
+export type { MetricsOptions } from './metrics';
 export { TestCa } from './test-ca';
 export type { TestCaOptions } from './test-ca';
 export { loadConfig } from './cli/config';

@@ -102,7 +102,7 @@ export interface LogEntry {
 }
 
 export declare class NativeCmpServer {
-  constructor(options: Record<string, unknown>, dispatch: (kind: string, info: any) => Promise<unknown>);
+  constructor(options: Record<string, unknown>, dispatch: (kind: string, info: any) => Promise<unknown> | undefined);
   handle(request: Buffer): Promise<Buffer>;
   openTransactions(): number;
   cachedIntermediates(): number;
@@ -156,6 +156,8 @@ export interface NativeBinding {
   setDefaultProperties(query: string): void;
   randLoadFile(path: string): boolean;
   randWriteFile(path: string): boolean;
+  /** Zeroes arguments in the process's own command line; null, or why it could not. */
+  blankArgs(tail: string[], blanks: Array<[number, number]>): string | null;
   parsePkcs12(der: Buffer, passphrase: string): { key: Buffer | null; cert: Buffer | null; ca: Buffer[] };
   opensslVersion: string;
   features: Features;

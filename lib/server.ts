@@ -16,9 +16,13 @@ import {
 import { PKIStatus } from './constants';
 import { headerGeneralInfo } from './der';
 import type { Itav, ItavInput, TransferCallback } from './context';
+import type { LogEntry } from './native';
 import { CmpError } from './errors';
 import { NativeCmpServer, binding } from './native';
 import { TestCa } from './test-ca';
+import type { MetricsOptions, Registry, ServerMetrics } from './metrics';
+import type { TransactionEvent } from './server-events';
+import { RequestWatch } from './server-watch';
 
 /** What a certificate request (IR, CR, P10CR, KUR) asks for. */
 export interface CertRequest {
@@ -97,10 +101,43 @@ export interface CmpServerOptions {
   sendUnprotected?: boolean;
   /** Accept unprotected error messages from clients (as `-accept_unprot_err`). */
   acceptUnprotectedErrors?: boolean;
+  /**
+   * Log hook: OpenSSL's own log lines of each request processed (as `openssl
+   * cmp`'s mock server prints them), up to `logVerbosity` (default 6, INFO),
+   * and the HTTP server's own (component "http"). Without it the server logs
+   * nothing anywhere.
+   */
+  log?: ServerLogHook;
+  logVerbosity?: number;
+  /** One structured event per transaction, when it ends (see TransactionEvent). */
+  onTransaction?: (event: TransactionEvent) => void;
+  /** Prometheus metrics through prom-client (an optional dependency): true, or where and how. */
+  metrics?: boolean | MetricsOptions;
+  /** Requests processed at once; more wait their turn (default: no limit). */
+  maxConcurrent?: number;
+  /** Requests that may wait for a turn; more are refused, ERR_CMP_SERVER_BUSY or HTTP 503 (default: no limit). */
+  maxQueued?: number;
   /** Seconds an unfinished transaction is kept (default 300). */
   transactionTimeout?: number;
   maxTransactions?: number;
 }
+
+/** A log line; HTTP lines (component "http") also say which request. */
+export interface HttpLogInfo {
+  method: string;
+  url: string;
+  version: string;
+  remote: string;
+  /** The request's header lines as received, or with `status` the response's. */
+  headers?: string[];
+  keepAlive?: boolean;
+  /** Set on the response. */
+  status?: number;
+}
+export interface ServerLogEntry extends LogEntry {
+  http?: HttpLogInfo;
+}
+export type ServerLogHook = (entry: ServerLogEntry) => void;
 
 export interface ListenOptions {
   host?: string;
@@ -112,9 +149,12 @@ export interface ListenOptions {
   path?: string | string[];
   /** Largest request body accepted, in bytes (default 1 MiB). */
   maxRequestBytes?: number;
+  /** Serves the Prometheus metrics (option `metrics`) to GET requests on this path, e.g. "/metrics". */
+  metricsPath?: string;
 }
 
 const CONTENT_TYPE = 'application/pkixcmp';
+const HTTP_STATUS: Record<string, number> = { ERR_CMP_BAD_REQUEST: 400, ERR_CMP_SERVER_BUSY: 503 };
 
 /** A request path as OpenSSL's HTTP server sees it: no leading slashes, one trailing slash at most. */
 function httpPath(p: string): string {
@@ -131,11 +171,13 @@ export class CmpServer {
   #ca: TestCa | undefined;
   #http: http.Server | undefined;
   #closed = false;
+  readonly #watch: RequestWatch | undefined;
 
   constructor(options: CmpServerOptions = {}) {
     if (options === null || typeof options !== 'object') throw typeError('options', 'an object', options);
     this.#options = options;
     this.#ca = options.ca;
+    this.#watch = RequestWatch.for(options);
     this.#ready = this.#start();
     this.#ready.catch(() => {}); // surfaced by handle()
   }
@@ -159,8 +201,8 @@ export class CmpServer {
       cert: toCertDer(o.cert, 'cert'),
       key: o.key == null ? null : toPrivateKeyDer(o.key, 'key'),
       // clients holding certificates from the issuing CA are trusted unless told otherwise
-      trusted: certDers(o.trusted, 'trusted') ?? (this.#ca ? [this.#ca.cert.raw] : undefined),
-      untrusted: certDers(o.untrusted, 'untrusted'),
+      trusted: certDers(o.trusted, 'trusted') ?? (this.#ca ? [this.#ca.chain[this.#ca.chain.length - 1].raw] : undefined),
+      untrusted: certDers(o.untrusted, 'untrusted') ?? (this.#ca && this.#ca.chain.length > 1 ? this.#ca.chain.slice(0, -1).map((c) => c.raw) : undefined),
       grantImplicitConfirm: !!o.grantImplicitConfirm,
       acceptUnprotected: !!o.acceptUnprotected,
       acceptRaVerified: !!o.acceptRaVerified,
@@ -169,6 +211,7 @@ export class CmpServer {
       acceptUnprotectedErrors: !!o.acceptUnprotectedErrors,
       transactionTimeout: o.transactionTimeout,
       maxTransactions: o.maxTransactions,
+      logVerbosity: o.log ? (o.logVerbosity ?? 6) : -1,
     };
     if (native.key == null && this.#ca) {
       // no signing credentials given: sign responses as the CA itself (PBM
@@ -177,14 +220,42 @@ export class CmpServer {
       native.key = this.#ca.key.export({ format: 'der', type: 'pkcs8' });
     }
     const h = handlers;
-    return new binding.CmpServer(native, (kind, info) => Promise.resolve().then(() => dispatch(h, kind, info)));
+    return new binding.CmpServer(native, (kind, info) =>
+      kind === 'log' ? this.#log(info) : Promise.resolve().then(() => dispatch(h, kind, info)));
   }
 
-  /** Answers one DER PKIMessage, off the main thread. */
-  async handle(request: Buffer | Uint8Array): Promise<Buffer> {
+  // a throwing hook must not take a transaction down
+  #log(entry: ServerLogEntry): undefined {
+    try {
+      if (entry.level <= (this.#options.logVerbosity ?? 6)) this.#options.log?.(entry);
+    } catch {
+      // nothing to report it to
+    }
+    return undefined;
+  }
+
+  /** Answers one DER PKIMessage, off the main thread; `remote` names the requester in events. */
+  async handle(request: Buffer | Uint8Array, meta: { remote?: string } = {}): Promise<Buffer> {
     const der = toBytes(request, 'request')!;
     if (this.#closed) throw new CmpError('The CMP server is closed', { code: 'ERR_CMP_SERVER_CLOSED' });
-    return (await this.#ready).handle(der);
+    const native = await this.#ready;
+    return this.#watch ? this.#watch.run((d) => native.handle(d), der, meta.remote ?? null) : native.handle(der);
+  }
+
+  /** The Prometheus metrics in the text exposition format (option `metrics`). */
+  async metrics(): Promise<string> {
+    return this.#metricsOrThrow().text();
+  }
+
+  /** The prom-client registry the metrics are in, for a process's other metrics to join. */
+  get metricsRegistry(): Registry | undefined {
+    return this.#watch?.metrics?.registry;
+  }
+
+  #metricsOrThrow(): ServerMetrics {
+    const m = this.#watch?.metrics;
+    if (!m) throw new CmpError('This server keeps no metrics: create it with the metrics option', { code: 'ERR_CMP_NO_METRICS' });
+    return m;
   }
 
   /** A transfer callback for CmpContext.setTransferCallback: the server in process. */
@@ -197,9 +268,19 @@ export class CmpServer {
     const path = options.path ?? '/pkix/';
     const paths = new Set(typeof path === 'string' ? [httpPath(path), httpPath(path.replace(/\/$/, ''))] : path.map(httpPath));
     const limit = options.maxRequestBytes ?? 1 << 20;
-    const server = http.createServer((req, res) => this.#serveHttp(req, res, paths, limit));
+    const metricsPath = options.metricsPath;
+    if (metricsPath !== undefined) this.#metricsOrThrow();
+    const server = http.createServer((req, res) => {
+      if (metricsPath !== undefined && (req.url ?? '').split('?')[0] === metricsPath && req.method === 'GET') return this.#serveMetrics(res);
+      this.#serveHttp(req, res, paths, limit);
+    });
     server.keepAliveTimeout = 5000;
     this.#http = server;
+    const awaiting = () => this.#log({ level: 7, component: 'http', message: `awaiting new connection on port ${(server.address() as AddressInfo).port} ...` });
+    if (this.#options.log) {
+      server.once('listening', awaiting);
+      server.on('connection', (socket) => socket.once('close', () => server.listening && awaiting()));
+    }
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
@@ -210,16 +291,27 @@ export class CmpServer {
   }
 
   #serveHttp(req: http.IncomingMessage, res: http.ServerResponse, paths: Set<string>, limit: number): void {
-    const fail = (status: number, text: string): void => {
+    const logging = this.#options.log !== undefined;
+    const about = logging ? httpAbout(req) : undefined;
+    const note = (level: number, message: string, rsp?: { status: number; headers: Record<string, string | number> }) =>
+      logging && this.#log({ level, component: 'http', message, http: { ...about!, ...(rsp && { status: rsp.status, headers: headerLines(rsp.headers) }) } });
+    note(6, `received request, 1st line: ${about?.method} ${about?.url} HTTP/${about?.version}`);
+    const reply = (status: number, headers: Record<string, string | number>, body: Buffer | string, level: number, message: string) => {
+      note(level, message, { status, headers });
+      res.writeHead(status, headers);
+      res.end(body);
+      if (logging && about!.keepAlive) res.once('finish', () => this.#log({ level: 7, component: 'http', message: 'awaiting next request ...' }));
+    };
+    const fail = (status: number, text: string, level = 4): void => {
       if (res.headersSent) {
+        note(level, `refused with ${status}: ${text.trim()}`);
         res.destroy();
         return;
       }
-      res.writeHead(status, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(text) });
-      res.end(text);
+      reply(status, { 'Content-type': 'text/plain', 'Content-Length': Buffer.byteLength(text) }, text, level, `refused with ${status}: ${text.trim()}`);
     };
     const url = (req.url ?? '').split('?')[0];
-    if (!paths.has(httpPath(url))) return fail(404, 'not found\n');
+    if (!paths.has(httpPath(url))) return fail(404, 'not found\n', 3);
     if (req.method !== 'POST') return fail(405, 'use POST\n');
     const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
     if (type !== CONTENT_TYPE) return fail(415, `content type must be ${CONTENT_TYPE}\n`);
@@ -241,12 +333,9 @@ export class CmpServer {
     });
     req.on('end', () => {
       if (size > limit) return;
-      this.handle(Buffer.concat(chunks)).then(
-        (rsp) => {
-          res.writeHead(200, { 'content-type': CONTENT_TYPE, 'content-length': rsp.length });
-          res.end(rsp);
-        },
-        (err: CmpError) => fail(err.code === 'ERR_CMP_BAD_REQUEST' ? 400 : 500, `${err.message}\n`),
+      this.handle(Buffer.concat(chunks), { remote: about?.remote ?? req.socket.remoteAddress }).then(
+        (rsp) => reply(200, { 'Content-type': CONTENT_TYPE, 'Content-Length': rsp.length }, rsp, 6, 'sending response, 1st line: 200 OK'),
+        (err: CmpError) => fail(HTTP_STATUS[err.code ?? ''] ?? 500, `${err.message}\n`),
       );
     });
   }
@@ -260,6 +349,20 @@ export class CmpServer {
     return (await this.#ready).cachedIntermediates();
   }
 
+  #serveMetrics(res: http.ServerResponse): void {
+    const metrics = this.#metricsOrThrow();
+    metrics.text().then(
+      (text) => {
+        res.writeHead(200, { 'content-type': metrics.contentType, 'content-length': Buffer.byteLength(text) });
+        res.end(text);
+      },
+      () => {
+        res.writeHead(500);
+        res.end();
+      },
+    );
+  }
+
   /** Transactions begun and not yet finished (expired ones excluded). */
   async openTransactions(): Promise<number> {
     return (await this.#ready).openTransactions();
@@ -268,6 +371,7 @@ export class CmpServer {
   /** Stops listening and refuses further requests. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#watch?.close();
     const server = this.#http;
     this.#http = undefined;
     if (server) {
@@ -282,6 +386,25 @@ export class CmpServer {
       // never started
     }
   }
+}
+
+function httpAbout(req: http.IncomingMessage): Required<Omit<HttpLogInfo, 'status'>> {
+  const connection = String(req.headers.connection ?? '').toLowerCase();
+  const lines: string[] = [];
+  for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
+  return {
+    method: req.method ?? '',
+    url: req.url ?? '',
+    version: req.httpVersion,
+    // a dual-stack listener sees IPv4 peers as ::ffff:a.b.c.d
+    remote: (req.socket.remoteAddress ?? '').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, ''),
+    headers: lines,
+    keepAlive: req.httpVersion === '1.0' ? connection === 'keep-alive' : connection !== 'close',
+  };
+}
+
+function headerLines(headers: Record<string, string | number>): string[] {
+  return Object.entries(headers).map(([k, v]) => `${k}: ${v}`);
 }
 
 function bigSerial(b: Buffer | null): bigint {

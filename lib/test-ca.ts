@@ -23,6 +23,14 @@ export interface TestCaOptions {
    * template and the key type to ask for (default: no subject, an EC P-256 key).
    */
   template?: { subject?: string; keyType?: KeyType };
+  /**
+   * Certificate responses (IP, CP, KUP) carry the issuing chain in extraCerts,
+   * as CAs in the field do, so a device can build the new certificate's chain
+   * from the response alone (default true).
+   */
+  sendChain?: boolean;
+  /** Makes this an intermediate CA, its certificate issued by `issuer` (default: a self-signed root). */
+  issuer?: TestCa;
 }
 
 type KeyType = 'ec' | 'rsa' | 'ed25519';
@@ -39,6 +47,9 @@ export class TestCa {
   readonly cert: X509Certificate;
   readonly key: KeyObject;
   readonly days: number;
+  /** This CA's certificate and those above it, up to the root. */
+  readonly chain: readonly X509Certificate[];
+  readonly #sendChain: boolean;
   // keyed by the serial as serialHex spells it, so lookups need no scan
   readonly #issued = new Map<string, X509Certificate>();
   // serial (as serialHex spells it) -> revocation time, seconds since the epoch
@@ -50,10 +61,13 @@ export class TestCa {
   #crl: { der: Buffer; thisUpdate: number; number: number } | undefined;
   #crlCurrent = false; // false after a revocation: the next CRL is made anew
 
-  private constructor(cert: X509Certificate, key: KeyObject, days: number, template: TestCaOptions['template']) {
+  private constructor(cert: X509Certificate, key: KeyObject, options: TestCaOptions) {
+    const { days = 365, template, sendChain = true, issuer } = options;
     this.cert = cert;
+    this.chain = [cert, ...(issuer?.chain ?? [])];
     this.key = key;
     this.days = days;
+    this.#sendChain = sendChain;
     this.#certReqTemplate = certReqTemplateDer(template);
     this.#keyDer = key.export({ format: 'der', type: 'pkcs8' });
     this.#subjectLine = binding.nameFromDer(subjectDerOf(cert));
@@ -62,8 +76,9 @@ export class TestCa {
   static async create(options: TestCaOptions = {}): Promise<TestCa> {
     const pair = await newKeyPair({ type: options.keyType ?? 'ec' });
     const now = Math.floor(Date.now() / 1000);
+    const issuer = options.issuer;
     const der = binding.issueCertificate({
-      issuerKey: pair.privateKey.export({ format: 'der', type: 'pkcs8' }),
+      ...(issuer ? { issuerCert: issuer.cert.raw, issuerKey: issuer.#keyDer } : { issuerKey: pair.privateKey.export({ format: 'der', type: 'pkcs8' }) }),
       publicKey: pair.publicKey.export({ format: 'der', type: 'spki' }),
       subject: options.subject ?? '/CN=openssl-cmp Test CA',
       serial: TestCa.#newSerial(),
@@ -71,7 +86,8 @@ export class TestCa {
       notAfter: now + 3650 * DAY,
       ca: true,
     });
-    return new TestCa(new X509Certificate(der), pair.privateKey, options.days ?? 365, options.template);
+    if (issuer) issuer.#issued.set(serialHex(new X509Certificate(der).serialNumber), new X509Certificate(der));
+    return new TestCa(new X509Certificate(der), pair.privateKey, options);
   }
 
   static #newSerial(): Buffer {
@@ -220,7 +236,9 @@ export class TestCa {
     }
     if (!subject) return reject(FailInfo.badCertTemplate, 'no subject in the request');
     const cert = this.issue({ publicKey, subject, extensions: req.extensions, notBefore: req.notBefore, notAfter: req.notAfter });
-    return generated ? { cert, caPubs: [this.cert], key: generated } : { cert, caPubs: [this.cert] };
+    const chain = this.#sendChain ? [...this.chain] : undefined;
+    const caPubs = [this.chain[this.chain.length - 1]]; // the root
+    return generated ? { cert, chain, caPubs, key: generated } : { cert, chain, caPubs };
   }
 
   #rr(req: RevocationRequest): HandlerResult {

@@ -8,6 +8,7 @@
 #include "cmp_server.h"
 #include "features.h"
 #include "file_formats.h"
+#include "proc_args.h"
 #include "process_settings.h"
 #include "ossl_error.h"
 
@@ -31,6 +32,7 @@ Addon::Addon(Napi::Env env, Napi::Object exports) : executor(std::make_unique<Ex
   exports.Set("randLoadFile", Napi::Function::New(env, RandLoadFile, "randLoadFile"));
   exports.Set("randWriteFile", Napi::Function::New(env, RandWriteFile, "randWriteFile"));
   exports.Set("extensionsFromConfig", Napi::Function::New(env, ExtensionsFromConfig, "extensionsFromConfig"));
+  exports.Set("blankArgs", Napi::Function::New(env, BlankArgs, "blankArgs"));
   exports.Set("opensslVersion", OpenSSL_version(OPENSSL_VERSION));
   exports.Set("features", GetFeatures().ToJs(env));
   // Threads must be gone before the environment (and this instance) is.

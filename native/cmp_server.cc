@@ -398,7 +398,32 @@ int CertConfCb(OSSL_CMP_SRV_CTX* srv, const OSSL_CMP_MSG* req, int certReqId, co
   return d && d->accept ? 1 : 0;
 }
 
-int DropLog(const char*, const char*, int, OSSL_CMP_severity, const char*) { return 1; }
+// The server whose request this thread is processing: OpenSSL's log callback
+// has no argument that could carry it.
+thread_local ServerState* logTarget = nullptr;
+
+struct LogTo {
+  explicit LogTo(ServerState* s) { logTarget = s; }
+  ~LogTo() { logTarget = nullptr; }
+};
+
+// Never to stdout/stderr: lines go to the server's JS log hook, in order,
+// through the same queue as the handler calls, or nowhere.
+int ServerLog(const char* component, const char* file, int line, OSSL_CMP_severity level, const char* message) {
+  ServerState* server = logTarget;
+  if (server == nullptr || message == nullptr) return 1;
+  std::shared_ptr<ServerState> state = server->self();
+  LogLine entry(component, file, line, static_cast<int>(level), message);
+  state->Post([state, entry](Napi::Env env) {
+    if (state->dispatch.IsEmpty()) return;
+    try {
+      state->dispatch.Call({Napi::String::New(env, "log"), entry.ToJs(env)});
+    } catch (const Napi::Error&) {
+      // a throwing log hook must not take the server down
+    }
+  });
+  return 1;
+}
 
 std::string Hex(const ASN1_OCTET_STRING* s) {
   static const char digits[] = "0123456789abcdef";
@@ -431,9 +456,10 @@ OSSL_CMP_SRV_CTX* ServerState::NewServerContext(Session* session) {
             OSSL_CMP_SRV_CTX_set_accept_unprotected(srv, config_.acceptUnprotected) &&
             OSSL_CMP_SRV_CTX_set_accept_raverified(srv, config_.acceptRaVerified) &&
             OSSL_CMP_SRV_CTX_set_send_unprotected_errors(srv, config_.sendUnprotectedErrors) &&
-            OSSL_CMP_CTX_set_log_cb(ctx, DropLog) &&
+            OSSL_CMP_CTX_set_log_cb(ctx, ServerLog) &&
             OSSL_CMP_CTX_set_option(ctx, OSSL_CMP_OPT_UNPROTECTED_SEND, config_.sendUnprotected) &&
             OSSL_CMP_CTX_set_option(ctx, OSSL_CMP_OPT_UNPROTECTED_ERRORS, config_.acceptUnprotectedErrors);
+  if (ok && config_.logVerbosity >= 0) OSSL_CMP_CTX_set_log_verbosity(ctx, config_.logVerbosity);
   if (ok && config_.hasRef) {
     ok = OSSL_CMP_CTX_set1_referenceValue(ctx, config_.ref.data(), static_cast<int>(config_.ref.size()));
   }
@@ -534,7 +560,11 @@ bool ServerState::Process(const std::vector<unsigned char>& request, std::vector
     return false;
   }
   s->requestDer = &request;
-  OSSL_CMP_MSG* rsp = OSSL_CMP_SRV_process_request(s->srv, req);
+  OSSL_CMP_MSG* rsp = nullptr;
+  {
+    LogTo log(config_.logVerbosity >= 0 ? this : nullptr);
+    rsp = OSSL_CMP_SRV_process_request(s->srv, req);
+  }
   s->requestDer = nullptr;
   // an answer other than an error message (body type 23) means the request passed validation
   if (rsp != nullptr && OSSL_CMP_MSG_get_bodytype(rsp) != 23) {
@@ -627,6 +657,7 @@ CmpServer::CmpServer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CmpServe
   c.sendUnprotected = o.Get("sendUnprotected").ToBoolean();
   c.acceptUnprotectedErrors = o.Get("acceptUnprotectedErrors").ToBoolean();
   if (o.Get("transactionTimeout").IsNumber()) c.transactionTimeout = o.Get("transactionTimeout").As<Napi::Number>().Int32Value();
+  if (o.Get("logVerbosity").IsNumber()) c.logVerbosity = o.Get("logVerbosity").As<Napi::Number>().Int32Value();
   if (o.Get("maxTransactions").IsNumber()) {
     c.maxTransactions = static_cast<size_t>(o.Get("maxTransactions").As<Napi::Number>().Int64Value());
   }

@@ -29,6 +29,7 @@ struct ServerConfig {
   bool grantImplicitConfirm = false, acceptUnprotected = false, acceptRaVerified = false,
        sendUnprotectedErrors = false, sendUnprotected = false, acceptUnprotectedErrors = false;
   int transactionTimeout = 300;  // seconds an unfinished transaction is kept
+  int logVerbosity = -1;         // OpenSSL's log lines up to this level go to JS; -1: none
   size_t maxTransactions = 10000;
 };
 

@@ -6,6 +6,21 @@
 
 namespace cmp {
 
+LogLine::LogLine(const char* c, const char* f, int l, int lvl, const char* msg)
+    : level(lvl), line(l), component(c != nullptr ? c : ""), file(f != nullptr ? f : ""), message(msg != nullptr ? msg : "") {}
+
+Napi::Object LogLine::ToJs(Napi::Env env) const {
+  Napi::Object entry = Napi::Object::New(env);
+  entry.Set("level", level);
+  entry.Set("component", component);
+  entry.Set("message", message);
+  if (!file.empty()) {
+    entry.Set("file", file);
+    entry.Set("line", line);
+  }
+  return entry;
+}
+
 void JsLink::Abort() {
   std::lock_guard<std::mutex> lock(mu_);
   aborted_ = true;

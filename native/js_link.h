@@ -26,6 +26,16 @@ struct JsReply {
   std::string problem;               // why it failed, for the error message
 };
 
+// One line of OpenSSL's CMP log, copied off the worker thread, as the JS log
+// callbacks take it: { level, component, message, file?, line? }.
+struct LogLine {
+  LogLine(const char* component, const char* file, int line, int level, const char* message);
+  Napi::Object ToJs(Napi::Env env) const;
+  int level;
+  int line;
+  std::string component, file, message;
+};
+
 class JsLink : public std::enable_shared_from_this<JsLink> {
  public:
   explicit JsLink(Executor* executor) : executor_(executor) {}

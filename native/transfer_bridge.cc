@@ -137,22 +137,11 @@ int Bridges::Log(const char* component, const char* file, int line, OSSL_CMP_sev
   if (self == nullptr || message == nullptr) return 1;
   if (self->logToJs.load()) {
     std::shared_ptr<CtxState> state = self->self();
-    std::string comp = component != nullptr ? component : "";
-    std::string f = file != nullptr ? file : "";
-    std::string msg = message;
-    int lvl = static_cast<int>(level);
-    state->Post([state, comp, f, line, msg, lvl](Napi::Env env) {
+    LogLine logged(component, file, line, static_cast<int>(level), message);
+    state->Post([state, logged](Napi::Env env) {
       if (state->logFn.IsEmpty()) return;
-      Napi::Object entry = Napi::Object::New(env);
-      entry.Set("level", lvl);
-      entry.Set("component", comp);
-      entry.Set("message", msg);
-      if (!f.empty()) {
-        entry.Set("file", f);
-        entry.Set("line", line);
-      }
       try {
-        state->logFn.Call({entry});
+        state->logFn.Call({logged.ToJs(env)});
       } catch (const Napi::Error& e) {
         // a throwing log callback must not take the transaction down
         e.Value();

@@ -8,7 +8,7 @@ import { CertReqType, FailInfo, LogLevel, Option } from '../constants';
 import type { ItavInput } from '../context';
 import { CmpError } from '../errors';
 import { binding } from '../native';
-import { CmpServer, CmpServerHandlers, HandlerResult } from '../server';
+import { CmpServer, CmpServerHandlers, CmpServerOptions, HandlerResult } from '../server';
 import { TestCa } from '../test-ca';
 import { ConfigUsageError, OptMap, UsageError, parseArgs } from './args';
 import { optionsFromConfig, readConfigFile, sectionProblem } from './config';
@@ -16,6 +16,7 @@ import { integerDer, sequenceOf, tlv } from '../der';
 import { MockRefusal, certIssuerDer, certReqTemplateFor, crlUpdateFor, profileAccepted, rootUpdateApplies } from './mock-answers';
 import { CliError, appName, loadBytes, loadCert, loadCerts, loadKey, readPass, saveCerts } from './files';
 import { OPTIONS, camel, helpText } from './options';
+import { mockServerLog } from './server-log';
 
 const PROG = 'cmp';
 const DEFAULT_CONFIG = '/usr/lib/ssl/openssl.cnf';
@@ -152,7 +153,7 @@ async function runMode(o: Opts, io: CliIo, loadedConfig: string | undefined): Pr
 
 // --- the mock server, here issuing real certificates when no -rsp_cert is given
 
-async function mockServer(o: Opts): Promise<CmpServer> {
+async function mockServer(o: Opts, extra: Partial<CmpServerOptions> = {}): Promise<CmpServer> {
   const rspCert = o.str('rsp_cert') ? loadCert(o.str('rsp_cert')!, 'certificate to be returned by the mock server') : undefined;
   const rspExtra = o.str('rsp_extracerts') ? loadCerts(o.str('rsp_extracerts')!, 'CMP extra certificates for mock server') : undefined;
   const rspCaPubs = o.str('rsp_capubs') ? loadCerts(o.str('rsp_capubs')!, 'caPubs certificates for mock server') : undefined;
@@ -244,6 +245,7 @@ async function mockServer(o: Opts): Promise<CmpServer> {
     acceptUnprotectedErrors: o.flag('accept_unprot_err'),
     acceptRaVerified: o.flag('accept_raverified'),
     handlers,
+    ...extra,
   });
   return server;
 }
@@ -259,21 +261,26 @@ async function serve(o: Opts, io: CliIo): Promise<number> {
   }
   const port = Number(o.str('port'));
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`invalid port '${o.str('port')}'`);
-  const server = await mockServer(o);
+  const metricsPath = o.str('metrics_path');
+  const server = await mockServer(o, {
+    ...mockServerLog(io.err, o.num('verbosity')),
+    onTransaction: o.flag('json_events') ? (e) => io.out(`${JSON.stringify(e)}\n`) : undefined,
+    metrics: metricsPath !== undefined,
+  });
   const maxMsgs = o.num('max_msgs') ?? 0;
   let handled = 0;
   let stop!: () => void;
   const stopped = new Promise<void>((resolve) => (stop = resolve));
   const handle = server.handle.bind(server);
-  server.handle = async (req) => {
+  server.handle = async (req, meta) => {
     try {
-      return await handle(req);
+      return await handle(req, meta);
     } finally {
       if (maxMsgs > 0 && ++handled >= maxMsgs) setImmediate(stop);
     }
   };
   // openssl's mock takes an empty path or 'pkix/'
-  const { port: actual } = await server.listen({ host: '::', port, path: ['/', '/pkix/'] });
+  const { port: actual } = await server.listen({ host: '::', port, path: ['/', '/pkix/'], metricsPath });
   io.out(`ACCEPT [::]:${actual} PID=${process.pid}\n`);
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);

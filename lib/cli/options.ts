@@ -201,6 +201,10 @@ const ALL_SECTIONS: Array<[string, OptSpec[]]> = [
     o('accept_unprot_err', '-', 'Accept unprotected error messages from client', { server: true }),
     o('accept_raverified', '-', 'Accept RAVERIFIED as proof-of-possession (POPO)', { server: true }),
   ]],
+  ['Operating the -port server (openssl-cmp only)', [
+    o('json_events', '-', 'Write one JSON line per CMP transaction to stdout', { server: true }),
+    o('metrics_path', 's', 'Serve Prometheus metrics to GET requests on this HTTP path, e.g. /metrics', { server: true }),
+  ]],
 ];
 
 export const SECTIONS: Array<[string, OptSpec[]]> = ALL_SECTIONS.map(([title, opts]) => [title, opts.filter(available)]);
