@@ -197,7 +197,7 @@ export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
       this.#journal = new Journal(o.journal);
       if (o.outDir !== undefined) {
         this.#output = new Output(o.outDir, o.names, o.passphrase);
-        await this.#output.open(this.#journal.finishedRows());
+        await this.#output.open(this.#journal.confirmedRows());
       }
       let pulling: Promise<unknown> = Promise.resolve();
       let exhausted = false;

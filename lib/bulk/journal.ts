@@ -94,7 +94,7 @@ export class Journal {
     }
     try {
       // exclusive: a second job on the same journal fails at once instead of interleaving
-      this.#db.exec('PRAGMA locking_mode = EXCLUSIVE; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;');
+      this.#db.exec('PRAGMA busy_timeout = 0; PRAGMA locking_mode = EXCLUSIVE; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;');
       this.#db.exec(`BEGIN IMMEDIATE; ${SCHEMA}`);
       this.#db.prepare('INSERT INTO runs (started) VALUES (?)').run(Date.now());
       this.run = Number((this.#db.prepare('SELECT max(run) AS run FROM runs').get() as { run: number }).run);
@@ -117,7 +117,7 @@ export class Journal {
       failed: p(`UPDATE items SET state = 'failed', error = ?, updated = ? WHERE id = ?`),
       pending: p(`UPDATE items SET state = 'pending', updated = ? WHERE id = ?`),
       orphans: p(`SELECT serial FROM issued WHERE serial NOT IN (SELECT serial FROM items WHERE state = 'confirmed' AND serial IS NOT NULL) ORDER BY at`),
-      rows: p(`SELECT * FROM items WHERE state IN ('confirmed', 'failed') ORDER BY rowid`),
+      rows: p(`SELECT * FROM items WHERE state = 'confirmed' ORDER BY rowid`),
       finish: p('UPDATE runs SET finished = ?, status = ? WHERE run = ?'),
     };
   }
@@ -165,8 +165,8 @@ export class Journal {
     return [...this.#s.orphans.iterate()].map((r) => (r as { serial: string }).serial);
   }
 
-  /** Confirmed and failed items, in the order first seen. */
-  *finishedRows(): Generator<JournalRow> {
+  /** Confirmed items, in the order first seen. */
+  *confirmedRows(): Generator<JournalRow> {
     for (const r of this.#s.rows.iterate()) yield r as JournalRow;
   }
 

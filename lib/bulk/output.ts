@@ -49,7 +49,7 @@ export class Output {
     this.#passphrase = passphrase;
   }
 
-  /** Makes the directory and starts the manifest anew from the journal's finished rows. */
+  /** Makes the directory and starts the manifest anew from the journal's confirmed rows (failures are reported per run). */
   async open(rows: Iterable<JournalRow>): Promise<void> {
     await fs.promises.mkdir(this.dir, { recursive: true });
     const file = path.join(this.dir, 'manifest.jsonl');
@@ -154,6 +154,5 @@ export function manifestFromRow(r: JournalRow): ManifestLine {
   const line: ManifestLine = { id: r.id, operation: r.operation ?? 'ir', serial: r.serial, subject: r.subject, notAfter: r.not_after, sha256: r.fingerprint };
   if (r.files) line.files = JSON.parse(r.files) as Record<string, string>;
   line.attempts = r.attempts;
-  if (r.state === 'failed' && r.error) line.error = JSON.parse(r.error) as Record<string, unknown>;
   return line;
 }
