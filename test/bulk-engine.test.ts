@@ -65,7 +65,7 @@ test('enrolls every item: key and certificate files that belong together, chain,
   expect(new Set(types)).toEqual(new Set(['ec', 'ed25519', 'rsa']));
   const rows = journalRows(path.join(dir, 'job.db'));
   expect(rows.every((r) => r.state === 'confirmed' && r.attempts === 1)).toBe(true);
-  expect(fs.readdirSync(path.join(dir, 'out')).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  expect(fs.readdirSync(path.join(dir, 'out', '.partial'))).toEqual([]);
 });
 
 test('a CSV file streamed through readItems, keys encrypted under the job pass phrase', async () => {
@@ -184,7 +184,7 @@ test('a signal stops the job cleanly; running it again with the journal finishes
   expect(first.confirmed).toBeLessThan(60);
   // nothing half-written: every certificate on disk has its key, no temporary files
   const files = fs.readdirSync(out);
-  expect(files.filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  expect(fs.readdirSync(path.join(out, '.partial'))).toEqual([]);
   for (const f of files.filter((f) => f.endsWith('.cert.pem'))) expect(files).toContain(f.replace('.cert.pem', '.key.pem'));
   const second = await enrollMany(items(60), { context: env.context, transfer: env.server.transfer, concurrency: 4, outDir: out, journal }).done;
   expect(second.skipped).toBe(first.confirmed);

@@ -1,5 +1,5 @@
 // Per-item files and the manifest. Each file is written whole or not at all:
-// a temporary file, fsync, rename, and an fsync of the directory (shared by
+// a temporary file (in .partial/), fsync, rename, and an fsync of the directory (shared by
 // everyone who renamed during the same turn of the event loop).
 import { KeyObject, X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -37,6 +37,7 @@ export function checkFileId(id: string): string | undefined {
 
 export class Output {
   readonly dir: string;
+  readonly #partial: string;
   readonly #names: Required<FileNames>;
   readonly #passphrase: string | undefined;
   #manifest: fs.WriteStream | undefined;
@@ -45,15 +46,18 @@ export class Output {
 
   constructor(dir: string, names: FileNames = {}, passphrase?: string) {
     this.dir = path.resolve(dir);
+    this.#partial = path.join(this.dir, '.partial');
     this.#names = { ...DEFAULT_NAMES, ...names };
     this.#passphrase = passphrase;
   }
 
   /** Makes the directory and starts the manifest anew from the journal's confirmed rows (failures are reported per run). */
   async open(rows: Iterable<JournalRow>): Promise<void> {
-    await fs.promises.mkdir(this.dir, { recursive: true });
+    // temporary files live apart, so what a crash left of them goes in one sweep
+    await fs.promises.rm(this.#partial, { recursive: true, force: true });
+    await fs.promises.mkdir(this.#partial, { recursive: true });
     const file = path.join(this.dir, 'manifest.jsonl');
-    const tmp = `${file}.${process.pid}.tmp`;
+    const tmp = path.join(this.#partial, 'manifest.jsonl.tmp');
     const out = fs.createWriteStream(tmp);
     for (const row of rows) {
       if (!out.write(`${JSON.stringify(manifestFromRow(row))}\n`)) await new Promise<void>((r) => out.once('drain', () => r()));
@@ -102,14 +106,12 @@ export class Output {
   }
 
   async #writeFile(file: string, data: string, mode: number): Promise<void> {
-    const tmp = `${file}.${process.pid}.${++tmpCounter}.tmp`;
+    const tmp = path.join(this.#partial, `${++tmpCounter}.tmp`);
     let fh: fs.promises.FileHandle;
     try {
       fh = await fs.promises.open(tmp, 'w', mode);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw outputError(file, err);
-      await fs.promises.mkdir(path.dirname(file), { recursive: true });
-      fh = await fs.promises.open(tmp, 'w', mode);
+      throw outputError(file, err);
     }
     try {
       await fh.writeFile(data);
@@ -120,7 +122,13 @@ export class Output {
       throw outputError(file, err);
     }
     await fh.close();
-    await fs.promises.rename(tmp, file);
+    try {
+      await fs.promises.rename(tmp, file);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw outputError(file, err);
+      await fs.promises.mkdir(path.dirname(file), { recursive: true }); // a template with directories
+      await fs.promises.rename(tmp, file);
+    }
   }
 
   #syncDirs(dirs: string[]): Promise<void> {
