@@ -60,7 +60,7 @@ interface Attempt {
   key: KeyObject | null;
   abort: AbortController;
   persisting: boolean;
-  persisted?: { cert: X509Certificate; files: Record<string, string> };
+  persisted?: { cert: X509Certificate; files: Record<string, string>; chain: boolean };
   persistError?: CmpError;
 }
 
@@ -106,17 +106,18 @@ function checkOptions(o: BulkOptions): void {
 /** True for what may succeed when tried again: no answer from the server, or the server saying it is busy. */
 export function isTransient(err: unknown): boolean {
   if (!(err instanceof CmpError)) return false;
-  if (err.pkiStatus !== undefined) {
-    // a PKIStatus is the CA's decision; only "come back later" is not final
-    const bits = err.failInfoCode ?? 0;
-    return (bits & ((1 << FailInfo.systemUnavail) | (1 << FailInfo.transactionIdInUse))) !== 0;
-  }
   const code = err.code ?? '';
-  return (
+  // no (complete) answer: the request or its confirmation may simply be sent again
+  if (
     code === 'ERR_CMP_TRANSFER_FAILED' ||
     /^ERR_OSSL_(HTTP|BIO|SYS)_/.test(code) ||
     /^ERR_OSSL_CMP_(TRANSFER_ERROR|TOTAL_TIMEOUT|READ_TIMEOUT|ERROR_SENDING_REQUEST|FAILED_TO_RECEIVE_PKIMESSAGE|CONNECT_TIMEOUT)/.test(code)
-  );
+  ) {
+    return true;
+  }
+  // any other PKIStatus is the CA's decision; only "come back later" is not final
+  const bits = err.failInfoCode ?? 0;
+  return err.pkiStatus !== undefined && (bits & ((1 << FailInfo.systemUnavail) | (1 << FailInfo.transactionIdInUse))) !== 0;
 }
 
 export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
@@ -135,6 +136,7 @@ export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
   #journal!: Journal;
   #output: Output | undefined;
   #nextStart = 0;
+  readonly #chains = new Map<string, X509Certificate[]>();
 
   constructor(items: ItemSource, options: BulkOptions) {
     super();
@@ -373,7 +375,12 @@ export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
       // the certConf callback persisted it, unless OpenSSL skipped the callback
       if (!a.persisted) await this.#persist(a, cert);
       const files = a.persisted!.files;
-      if (this.#output && files.chain) await this.#output.writeChain(files.chain, chainOf(cert, [...ctx.getExtraCertsIn(), ...ctx.getCaPubs()]));
+      if (this.#output && !a.persisted!.chain) {
+        // the first certificate of an issuer: its chain comes from what the server sent, and is kept for the next ones
+        const chain = chainOf(cert, [...ctx.getExtraCertsIn(), ...ctx.getCaPubs()]);
+        this.#chains.set(cert.issuer, chain);
+        await this.#output.writeChain(files.chain, pemOf(chain));
+      }
       this.#journal.confirmed(item.id);
       Object.assign(line, describe(cert), { files });
     } else {
@@ -404,11 +411,13 @@ export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
 
   async #persist(a: Attempt, cert: X509Certificate): Promise<void> {
     const files = this.#output ? this.#output.files(a.item.id, a.key !== null) : {};
-    if (this.#output) await this.#output.persist(files, a.key, cert);
+    const chain = this.#chains.get(cert.issuer);
+    const known = chain !== undefined && (chain.length === 0 || cert.checkIssued(chain[0]));
+    if (this.#output) await this.#output.persist(files, a.key, cert, known ? pemOf(chain!) : undefined);
     const d = describe(cert);
     this.#journal.written(a.item.id, { serial: d.serial, subject: d.subject, notAfter: d.notAfter, fingerprint: d.sha256, files });
     await this.#journal.durable();
-    a.persisted = { cert, files };
+    a.persisted = { cert, files, chain: known };
   }
 
   /** Waits for the rate limit; false when the job is stopping. */
@@ -439,6 +448,10 @@ function oneLine(subject: string): string {
 
 function describe(cert: X509Certificate): { serial: string; subject: string; notAfter: string; sha256: string } {
   return { serial: cert.serialNumber, subject: oneLine(cert.subject), notAfter: new Date(cert.validTo).toISOString(), sha256: cert.fingerprint256 };
+}
+
+function pemOf(chain: X509Certificate[]): string {
+  return chain.map((c) => c.toString()).join('');
 }
 
 /** The issuing chain of `cert` among the certificates the server sent, up to a self-signed one. */

@@ -75,9 +75,10 @@ export class Output {
     return out;
   }
 
-  /** Writes key (PKCS#8 PEM, mode 0600, encrypted under the job pass phrase) and certificate durably. */
-  async persist(files: Record<string, string>, key: KeyObject | null, cert: X509Certificate): Promise<void> {
+  /** Writes key (PKCS#8 PEM, mode 0600, encrypted under the job pass phrase), certificate and, when known, chain durably. */
+  async persist(files: Record<string, string>, key: KeyObject | null, cert: X509Certificate, chain?: string): Promise<void> {
     const writes = [this.#writeFile(files.cert, cert.toString(), 0o644)];
+    if (chain !== undefined) writes.push(this.#writeFile(files.chain, chain, 0o644));
     if (key && files.key) {
       const pem = this.#passphrase === undefined
         ? key.export({ type: 'pkcs8', format: 'pem' })
@@ -88,8 +89,8 @@ export class Output {
     await this.#syncDirs(Object.values(files).map((f) => path.dirname(f)));
   }
 
-  async writeChain(file: string, chain: X509Certificate[]): Promise<void> {
-    await this.#writeFile(file, chain.map((c) => c.toString()).join(''), 0o644);
+  async writeChain(file: string, chain: string): Promise<void> {
+    await this.#writeFile(file, chain, 0o644);
     await this.#syncDirs([path.dirname(file)]);
   }
 

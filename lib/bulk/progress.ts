@@ -1,5 +1,6 @@
 // Counters, rates and latency percentiles of a job, in constant memory
 // however many items pass.
+import { PKIStatus } from '../constants';
 import { CmpError } from '../errors';
 
 export interface BulkProgress {
@@ -69,7 +70,7 @@ class Histogram {
 
 /** The cause a failure is grouped under in the summary. */
 export function causeOf(err: CmpError): string {
-  if (err.pkiStatus !== undefined && err.pkiStatusName) {
+  if (err.pkiStatus !== undefined && err.pkiStatusName && err.pkiStatus !== PKIStatus.accepted && err.pkiStatus !== PKIStatus.grantedWithMods) {
     return [err.pkiStatusName, ...(err.failInfo ?? [])].join(': ');
   }
   return err.code ?? 'ERR_CMP_UNKNOWN';
