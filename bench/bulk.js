@@ -166,6 +166,14 @@ async function main() {
   console.log(`openssl-cmp bulk benchmark (node ${process.version}, OpenSSL ${process.versions.openssl}, ${os.cpus().length} CPUs); server: openssl-cmp -port, PBM, certConf`);
   if (!fs.existsSync(C_LOOP)) console.log(`C loop: ${C_LOOP} not built; its column stays empty`);
 
+  // what this machine's scheduler alone does to timers, for comparison with the lag under load
+  const idle = monitorEventLoopDelay({ resolution: 10 });
+  idle.enable();
+  await new Promise((r) => setTimeout(r, 3000));
+  idle.disable();
+  const idleLag = idle.percentile(99) / 1e6;
+  console.log(`event-loop lag p99 of this process idle for 3 s: ${fmt(idleLag)} ms (load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')})`);
+
   console.log(`\n1. CPU per enrollment, loopback, ${CONC} in flight`);
   await ours(port, 200, CONC); // warm-up
   const o = await ours(port, N_CPU, CONC);

@@ -230,18 +230,20 @@ test('bad input: a clear error naming what was wrong, the other items unharmed',
       { id: 'curve', subject: '/CN=x', key: { type: 'ec', curve: 'P-999' } },
       { id: 'op', subject: '/CN=x', operation: 'xx' },
       { id: 'kur', operation: 'kur' },
+      { id: 'name', subject: '/XYZ=1' },
     ] as never,
     { context: env.context, transfer: env.server.transfer, outDir: path.join(dir, 'out') },
   );
   const errors: Record<string, string> = {};
   for await (const r of job) if (!r.ok) errors[r.id] = `${r.error!.code}: ${r.error!.message}`;
-  expect(await job.done).toMatchObject({ confirmed: 1, failed: 6 });
+  expect(await job.done).toMatchObject({ confirmed: 1, failed: 7 });
   expect(errors.nosubject).toMatch(/ERR_CMP_BULK_BAD_ITEM: item 'nosubject': ir needs a subject/);
   expect(errors.ok).toMatch(/ERR_CMP_BULK_DUPLICATE_ID: item 'ok' appears twice/);
   expect(errors['a/b']).toMatch(/cannot be used in a file name/);
   expect(errors.curve).toMatch(/unsupported curve 'P-999'/);
   expect(errors.op).toMatch(/unknown operation 'xx'/);
   expect(errors.kur).toMatch(/kur needs oldCert/);
+  expect(errors.name).toMatch(/item 'name': .*XYZ/i);
 
   fs.writeFileSync(path.join(dir, 'bad.csv'), 'id,subject,colour\n1,/CN=1,red\n');
   await expect(enrollMany(readItems(path.join(dir, 'bad.csv')), { context: env.context }).done).rejects.toThrow(/unknown column\(s\) colour/);
@@ -251,6 +253,7 @@ test('bad input: a clear error naming what was wrong, the other items unharmed',
   expect(() => enrollMany(items(1), {} as never)).toThrow(TypeError);
   expect(() => enrollMany(items(1), { context: env.context, concurrency: 0 })).toThrow(/concurrency/);
   expect(() => enrollMany(42 as never, { context: env.context })).toThrow(/iterable/);
+  expect(() => enrollMany(items(1), { options: { outTrusted: 'ca.pem' } })).toThrow(/outTrusted/);
 });
 
 test('the journal keeps no secret and a second job cannot open it while the first runs', async () => {

@@ -84,6 +84,10 @@ function asIterator(items: ItemSource): AsyncIterator<BulkItem> | Iterator<BulkI
 function checkOptions(o: BulkOptions): void {
   if (o === null || typeof o !== 'object') throw new TypeError('The "options" argument must be an object');
   if (!o.context && !o.options) throw new TypeError('enrollMany needs options.options (openssl cmp options) or options.context (a factory)');
+  if (o.options?.outTrusted !== undefined) {
+    // the job's own certConf callback persists before accepting, in place of OpenSSL's check against these anchors
+    throw new TypeError('enrollMany does not take the outTrusted option: the certConf callback is the journal\'s');
+  }
   if (o.context !== undefined && typeof o.context !== 'function') throw new TypeError('The "options.context" option must be a function returning a CmpContext');
   if (o.transfer !== undefined && typeof o.transfer !== 'function') throw new TypeError('The "options.transfer" option must be a function');
   const positive = (name: 'concurrency' | 'rate' | 'backoff' | 'maxBackoff', int: boolean) => {
@@ -342,7 +346,15 @@ export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
       journal.attempt(id);
       this.#tally.attempts++;
       const a: Attempt = { item, key, abort: new AbortController(), persisting: false };
-      pooled.slot.configure(item, key);
+      try {
+        pooled.slot.configure(item, key);
+      } catch (err) {
+        // OpenSSL refused a value of the item (a malformed name, say): the item's failure, not the job's
+        const e = err instanceof CmpError ? err : new CmpError(String(err), { code: 'ERR_CMP_BULK_BAD_ITEM', cause: err });
+        e.message = `item '${id}': ${e.message}`;
+        journal.failed(id, e);
+        return this.#fail(id, e, attempt, started, item.operation);
+      }
       pooled.attempt = a;
       this.#attempts.add(a);
       let cert: X509Certificate | void;
