@@ -139,3 +139,16 @@ test('options from a config section; usage errors named', async () => {
   expect(noFile).toMatchObject({ code: 1, err: expect.stringMatching(/cannot read items from 'nope.csv': no such file/) });
   for (const r of [missing, badN, unknown, badCmd, noFile]) expect(r.err + r.out).not.toContain(SECRET);
 });
+
+test('on a terminal: a progress bar with done/total, failures, in flight, rate and ETA', async () => {
+  const file = csv(20);
+  const cmd = [process.execPath, BIN, 'bulk', '-in', file, '-config', '', '-server', url, '-ref', 'cli', '-secret', 'env:CLI_SECRET'].map((a) => `'${a}'`).join(' ');
+  // `script` gives the child a pseudo-terminal, as an operator's shell would
+  const child = spawn('script', ['-qec', cmd, '/dev/null'], { cwd: dir, env: { ...process.env, CLI_SECRET: SECRET }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  const code = await new Promise((resolve) => child.once('exit', resolve));
+  expect(code).toBe(0);
+  expect(out).toMatch(/\d+\/20 \| failed 0 \| in flight \d+ \| [\d.]+\/s \| ETA/);
+  expect(out).toContain('bulk: 20 items: 20 confirmed');
+});
