@@ -5,17 +5,18 @@
 // `openssl cmp` spawned once per enrollment (xargs -P), all in one run.
 //   1. CPU per enrollment on loopback.
 //   2. Network-bound: through a proxy adding 25 ms each way, against the bound.
-//   3. Memory: RSS after 10% of the items and at the end (in-process server).
+//   3. Memory: RSS after 10% of the items and at the end.
 //   4. Event-loop lag p99 throughout 1 and 2.
 //   5. Chart (bench/bulk-chart.svg): throughput and p99 latency against concurrency.
-// Sizes: BENCH_N, BENCH_N_CLI, BENCH_NET_N, BENCH_NET_CONC, BENCH_MEM_N, BENCH_CHART_N.
+// Sizes: BENCH_N, BENCH_N_CLI, BENCH_NET_N, BENCH_NET_CONC, BENCH_MEM_N, BENCH_CHART_N;
+// BENCH_ONLY=13 runs sections 1 and 3 only.
 'use strict';
 const { execFileSync, spawn } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { monitorEventLoopDelay } = require('node:perf_hooks');
-const { CmpContext, CmpServer, TestCa, enrollMany } = require('..');
+const { CmpContext, enrollMany } = require('..');
 const { svgChart } = require('./svg-chart');
 
 const env = (name, dflt) => Number(process.env[name] || dflt);
@@ -25,6 +26,7 @@ const N_NET = env('BENCH_NET_N', 10000);
 const NET_CONC = env('BENCH_NET_CONC', 32);
 const N_MEM = env('BENCH_MEM_N', 100000);
 const CHART_N = env('BENCH_CHART_N', 300);
+const ONLY = process.env.BENCH_ONLY || '1234';
 const CONC = 8;
 const DELAY_MS = 25;
 const REF = 'bench';
@@ -132,23 +134,21 @@ async function spawnPool(port, n, conc) {
   return { perSec: n / ((performance.now() - t0) / 1000), p99: times[Math.min(times.length - 1, Math.ceil(0.99 * times.length) - 1)] };
 }
 
-async function memory(n) {
-  const server = new CmpServer({ ca: await TestCa.create(), ref: REF, secret: SECRET });
+/** RSS of a journal-backed job after a tenth of the items and at the end; the CA (which keeps all it issued) runs elsewhere. */
+async function memory(port, n) {
   const dir = path.join(work, 'mem');
   fs.mkdirSync(dir);
   function* items() {
     for (let i = 0; i < n; i++) yield { id: `m${i}`, subject: `/CN=m-${i}` };
   }
-  const job = enrollMany(items(), { context: () => { const c = new CmpContext(); c.setReferenceValue(REF); c.setSecretValue(SECRET); return c; },
-    transfer: server.transfer, concurrency: 16, journal: path.join(dir, 'journal.sqlite') });
+  const job = enrollMany(items(), { options: { server: `127.0.0.1:${port}/pkix/`, ref: REF, secret: 'env:BENCH_SECRET' },
+    concurrency: 16, journal: path.join(dir, 'journal.sqlite') });
   let early;
   job.on('progress', (p) => {
     if (early === undefined && p.done >= n / 10) early = process.memoryUsage().rss;
   });
   const s = await job.done;
-  const late = process.memoryUsage().rss;
-  await server.close();
-  return { n, early: early / 2 ** 20, late: late / 2 ** 20, confirmed: s.confirmed };
+  return { n, early: early / 2 ** 20, late: process.memoryUsage().rss / 2 ** 20, confirmed: s.confirmed };
 }
 
 const fmt = (x, d = 1) => (x === null || x === undefined || Number.isNaN(x) ? '—' : x.toFixed(d));
@@ -174,8 +174,22 @@ async function main() {
   const idleLag = idle.percentile(99) / 1e6;
   console.log(`event-loop lag p99 of this process idle for 3 s: ${fmt(idleLag)} ms (load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')})`);
 
-  console.log(`\n1. CPU per enrollment, loopback, ${CONC} in flight`);
   await ours(port, 200, CONC); // warm-up
+  let serverMax = (await ours(port, Math.min(N_CPU, 1000), 32, { bare: true })).perSec;
+  if (ONLY.includes('1')) serverMax = Math.max(serverMax, await cpuSection(port, caFile));
+  let proxy;
+  if (ONLY.includes('2')) proxy = await networkSection(port, serverMax);
+  if (ONLY.includes('3')) {
+    console.log(`\n3. Memory, ${N_MEM} items, journal on, server in its own process`);
+    const m = await memory(port, N_MEM);
+    console.log(`   RSS after ${N_MEM / 10}: ${fmt(m.early)} MiB; after ${N_MEM}: ${fmt(m.late)} MiB; growth ${fmt(m.late - m.early)} MiB (goal <= 50)`);
+  }
+  if (ONLY.includes('4')) await chartSection(proxy ?? (await startProxy(port)), caFile);
+}
+
+/** Section 1; returns the best throughput seen (toward the server's maximum). */
+async function cpuSection(port, caFile) {
+  console.log(`\n1. CPU per enrollment, loopback, ${CONC} in flight`);
   const o = await ours(port, N_CPU, CONC);
   row(`enrollMany, files + journal (${N_CPU})`, o);
   const c = cLoop(port, N_CPU, CONC, caFile);
@@ -183,9 +197,12 @@ async function main() {
   const x = xargs(port, N_CLI, CONC);
   row(`xargs -P ${CONC} openssl cmp (${N_CLI})`, x);
   console.log(`   ratios: CPU/IR vs C loop ${c ? fmt(o.cpuMs / c.cpuMs, 2) + 'x (goal <= 1.3x)' : '—'}; openssl cmp / ours ${fmt(x.cpuMs / o.cpuMs, 1)}x (goal >= 5x); event-loop lag p99 ${fmt(o.lagP99)} ms`);
-  const serverMax = Math.max(o.perSec, c ? c.perSec : 0, (await ours(port, N_CPU, 32, { bare: true })).perSec);
-  console.log(`   server maximum (best of the runs above and enrollMany without files at 32 in flight): ${fmt(serverMax)} IR/s`);
+  return Math.max(o.perSec, c ? c.perSec : 0);
+}
 
+async function networkSection(port, best) {
+  const serverMax = best;
+  console.log(`\n   server maximum (best of enrollMany without files at 32 in flight and the runs above): ${fmt(serverMax)} IR/s`);
   console.log(`\n2. Network-bound: proxy adding ${DELAY_MS} ms each way`);
   const proxy = await startProxy(port);
   const single = await ours(proxy, 20, 1);
@@ -197,11 +214,10 @@ async function main() {
   row(`xargs -P ${NET_CONC} openssl cmp`, xnet);
   console.log(`   network time per enrollment ${fmt(netTime * 1000, 0)} ms; bound min(${NET_CONC}/${fmt(netTime, 3)} s, server ${fmt(serverMax)}/s) = ${fmt(bound)}/s; `
     + `enrollMany reaches ${fmt(net.perSec / bound, 2)}x of it (goal >= 0.9x); event-loop lag p99 ${fmt(net.lagP99)} ms`);
+  return proxy;
+}
 
-  console.log(`\n3. Memory, ${N_MEM} items, in-process server, journal on`);
-  const m = await memory(N_MEM);
-  console.log(`   RSS after ${N_MEM / 10}: ${fmt(m.early)} MiB; after ${N_MEM}: ${fmt(m.late)} MiB; growth ${fmt(m.late - m.early)} MiB (goal <= 50)`);
-
+async function chartSection(proxy, caFile) {
   console.log(`\n4. Chart: throughput and p99 latency against concurrency, through the proxy`);
   const xs = [1, 2, 4, 8, 16, 32, 64, 128];
   const series = { ours: [], c: [], cli: [] };
