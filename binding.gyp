@@ -4,7 +4,9 @@
       "target_name": "openssl_cmp",
       "sources": [
         "native/addon.cc",
+        "native/cert_chain.cc",
         "native/cert_issuer.cc",
+        "native/chain_cache.cc",
         "native/cmp_server.cc",
         "native/cmp_context.cc",
         "native/convert.cc",

@@ -101,3 +101,21 @@ export function timeOf(der: Buffer, t: Tlv): Date {
   if (t.tag === 0x17) year += year < 50 ? 2000 : 1900;
   return new Date(Date.UTC(year, Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6])));
 }
+
+/**
+ * The generalInfo of a PKIMessage's header (PKIHeader's [8] SEQUENCE OF InfoTypeAndValue) as
+ * { type: dotted OID, value?: DER of infoValue }; empty when absent or unreadable.
+ */
+export function headerGeneralInfo(message: Buffer): Array<{ type: string; value?: Buffer }> {
+  try {
+    const header = children(message, readTlv(message, 0))[0];
+    const gi = children(message, header).find((t) => t.tag === 0xa8);
+    if (!gi) return [];
+    return children(message, children(message, gi)[0]).map((itav) => {
+      const [type, value] = children(message, itav);
+      return { type: oidText(message, type), value: value ? message.subarray(value.start, value.end) : undefined };
+    });
+  } catch {
+    return [];
+  }
+}

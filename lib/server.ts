@@ -14,6 +14,7 @@ import {
   typeError,
 } from './convert';
 import { PKIStatus } from './constants';
+import { headerGeneralInfo } from './der';
 import type { Itav, ItavInput, TransferCallback } from './context';
 import { CmpError } from './errors';
 import { NativeCmpServer, binding } from './native';
@@ -46,6 +47,8 @@ export interface CertRequest {
   centralKeyGen: boolean;
   /** The template's SubjectPublicKeyInfo as sent, DER; for central key generation it may carry just the algorithm. */
   publicKeyDer: Buffer | null;
+  /** The header's generalInfo (a certProfile, for one), `value` the DER of each infoValue. */
+  generalInfo: Array<{ type: string; value?: Buffer }>;
 }
 
 export interface RevocationRequest {
@@ -102,12 +105,21 @@ export interface CmpServerOptions {
 export interface ListenOptions {
   host?: string;
   port?: number;
-  path?: string;
+  /**
+   * The request path served (default '/pkix/'), or several. Paths compare as OpenSSL's HTTP server
+   * compares them: leading slashes and a run of trailing slashes do not count.
+   */
+  path?: string | string[];
   /** Largest request body accepted, in bytes (default 1 MiB). */
   maxRequestBytes?: number;
 }
 
 const CONTENT_TYPE = 'application/pkixcmp';
+
+/** A request path as OpenSSL's HTTP server sees it: no leading slashes, one trailing slash at most. */
+function httpPath(p: string): string {
+  return p.replace(/^\/+/, '').replace(/\/\/+$/, '/');
+}
 
 function certDers(certs: CertificateListInput | undefined, param: string): Buffer[] | undefined {
   return certs === undefined ? undefined : toCertsDer(certs, param)!;
@@ -183,8 +195,9 @@ export class CmpServer {
     if (this.#http) throw new CmpError('The server is listening already', { code: 'ERR_CMP_SERVER_LISTENING' });
     await this.#ready;
     const path = options.path ?? '/pkix/';
+    const paths = new Set(typeof path === 'string' ? [httpPath(path), httpPath(path.replace(/\/$/, ''))] : path.map(httpPath));
     const limit = options.maxRequestBytes ?? 1 << 20;
-    const server = http.createServer((req, res) => this.#serveHttp(req, res, path, limit));
+    const server = http.createServer((req, res) => this.#serveHttp(req, res, paths, limit));
     server.keepAliveTimeout = 5000;
     this.#http = server;
     await new Promise<void>((resolve, reject) => {
@@ -193,10 +206,10 @@ export class CmpServer {
     });
     const addr = server.address() as AddressInfo;
     const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-    return { url: `http://${host}:${addr.port}${path}`, port: addr.port };
+    return { url: `http://${host}:${addr.port}/${httpPath(typeof path === 'string' ? path : path[0] ?? '')}`, port: addr.port };
   }
 
-  #serveHttp(req: http.IncomingMessage, res: http.ServerResponse, path: string, limit: number): void {
+  #serveHttp(req: http.IncomingMessage, res: http.ServerResponse, paths: Set<string>, limit: number): void {
     const fail = (status: number, text: string): void => {
       if (res.headersSent) {
         res.destroy();
@@ -206,7 +219,7 @@ export class CmpServer {
       res.end(text);
     };
     const url = (req.url ?? '').split('?')[0];
-    if (url !== path && url !== path.replace(/\/$/, '')) return fail(404, 'not found\n');
+    if (!paths.has(httpPath(url))) return fail(404, 'not found\n');
     if (req.method !== 'POST') return fail(405, 'use POST\n');
     const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
     if (type !== CONTENT_TYPE) return fail(415, `content type must be ${CONTENT_TYPE}\n`);
@@ -278,6 +291,7 @@ interface NativeCertReq {
   notBefore: number | null;
   notAfter: number | null;
   centralKeyGen: boolean;
+  message: Buffer | null;
 }
 
 function spkiKey(der: Buffer | null): KeyObject | null {
@@ -306,6 +320,7 @@ function certRequest(n: NativeCertReq): CertRequest {
     notAfter: n.notAfter === null ? null : new Date(n.notAfter * 1000),
     centralKeyGen: n.centralKeyGen,
     publicKeyDer: n.publicKey,
+    generalInfo: n.message ? headerGeneralInfo(n.message) : [],
   };
 }
 

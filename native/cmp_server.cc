@@ -38,6 +38,7 @@ struct CertReqInfo {
   double notBefore = 0, notAfter = 0;  // seconds since the epoch; 0: not requested
   std::vector<unsigned char> oldCert;  // KUR: the certificate being updated, when the request carries it
   bool centralKeyGen = false;          // no POPO and no (or an empty) public key: the server makes the key
+  std::vector<unsigned char> message;  // the whole request as received, for what the fields above leave out
 };
 
 
@@ -166,6 +167,7 @@ Napi::Object CertReqToJs(Napi::Env env, const CertReqInfo& in) {
   o.Set("notBefore", in.notBefore > 0 ? Napi::Number::New(env, in.notBefore) : env.Null());
   o.Set("notAfter", in.notAfter > 0 ? Napi::Number::New(env, in.notAfter) : env.Null());
   o.Set("centralKeyGen", in.centralKeyGen);
+  o.Set("message", BytesOrNull(env, in.message));
   return o;
 }
 
@@ -238,6 +240,7 @@ std::shared_ptr<CertReqInfo> Gather(const Session& session, const OSSL_CMP_MSG* 
   auto in = std::make_shared<CertReqInfo>();
   in->type = BodyName(OSSL_CMP_MSG_get_bodytype(req));
   in->certReqId = certReqId;
+  if (session.requestDer != nullptr) in->message = *session.requestDer;
   const Features& f = GetFeatures();
   if (f.centralkeygen_requested != nullptr) in->centralKeyGen = f.centralkeygen_requested(crm, p10cr) == 1;
   if (p10cr != nullptr) {
@@ -438,7 +441,8 @@ OSSL_CMP_SRV_CTX* ServerState::NewServerContext(Session* session) {
   }
   if (ok && config_.cert) ok = OSSL_CMP_CTX_set1_cert(ctx, config_.cert.get());
   if (ok && config_.key) ok = OSSL_CMP_CTX_set1_pkey(ctx, config_.key.get());
-  if (ok && config_.untrusted) ok = OSSL_CMP_CTX_set1_untrusted(ctx, config_.untrusted.get());
+  X509StackPtr untrusted = intermediates_.With(config_.untrusted.get());
+  if (ok && untrusted) ok = OSSL_CMP_CTX_set1_untrusted(ctx, untrusted.get());
   if (ok && config_.trusted) {
     X509_STORE* store = X509_STORE_new();
     for (int i = 0; store != nullptr && i < sk_X509_num(config_.trusted.get()); i++) {
@@ -531,6 +535,10 @@ bool ServerState::Process(const std::vector<unsigned char>& request, std::vector
   s->requestDer = &request;
   OSSL_CMP_MSG* rsp = OSSL_CMP_SRV_process_request(s->srv, req);
   s->requestDer = nullptr;
+  // an answer other than an error message (body type 23) means the request passed validation
+  if (rsp != nullptr && OSSL_CMP_MSG_get_bodytype(rsp) != 23) {
+    intermediates_.Learn(request, config_.trusted.get(), config_.untrusted.get());
+  }
   OSSL_CMP_MSG_free(req);
   Release(tid, s);
   if (rsp == nullptr) {
@@ -588,7 +596,8 @@ bool Nullish(const Napi::Value& v) { return v.IsNull() || v.IsUndefined(); }
 Napi::Function CmpServer::Define(Napi::Env env) {
   return DefineClass(env, "NativeCmpServer",
                      {InstanceMethod<&CmpServer::Handle>("handle"), InstanceMethod<&CmpServer::Close>("close"),
-                      InstanceMethod<&CmpServer::OpenTransactions>("openTransactions")});
+                      InstanceMethod<&CmpServer::OpenTransactions>("openTransactions"),
+                      InstanceMethod<&CmpServer::CachedIntermediates>("cachedIntermediates")});
 }
 
 CmpServer::CmpServer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CmpServer>(info) {
@@ -637,6 +646,10 @@ Napi::Value CmpServer::Handle(const Napi::CallbackInfo& info) {
 
 Napi::Value CmpServer::OpenTransactions(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(state_->OpenTransactions()));
+}
+
+Napi::Value CmpServer::CachedIntermediates(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(state_->CachedIntermediates()));
 }
 
 Napi::Value CmpServer::Close(const Napi::CallbackInfo& info) {

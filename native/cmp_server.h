@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "chain_cache.h"
 #include "convert.h"
 #include "js_link.h"
 
@@ -56,6 +57,7 @@ class ServerState : public JsLink {
   bool Process(const std::vector<unsigned char>& request, std::vector<unsigned char>& response, std::string& error);
 
   size_t OpenTransactions();
+  size_t CachedIntermediates() { return intermediates_.Size(); }
   Napi::FunctionReference dispatch;  // main thread only
   std::shared_ptr<ServerState> self() { return std::static_pointer_cast<ServerState>(shared_from_this()); }
 
@@ -65,6 +67,7 @@ class ServerState : public JsLink {
   OSSL_CMP_SRV_CTX* NewServerContext(Session* session);
 
   ServerConfig config_;
+  IntermediateCache intermediates_;
   std::mutex sessionsMu_;
   std::map<std::string, std::shared_ptr<Session>> sessions_;
 };
@@ -78,6 +81,7 @@ class CmpServer : public Napi::ObjectWrap<CmpServer> {
   Napi::Value Handle(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value OpenTransactions(const Napi::CallbackInfo& info);
+  Napi::Value CachedIntermediates(const Napi::CallbackInfo& info);
   std::shared_ptr<ServerState> state_;
 };
 

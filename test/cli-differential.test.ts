@@ -1,19 +1,20 @@
-// Differential: each vector runs through the system `openssl cmp` and through
-// `openssl-cmp`, against the same OpenSSL mock server, in directories of their
-// own; exit status and every file written must agree (certificates and form).
+// Differential: each vector runs through `openssl cmp` of the OpenSSL this runtime has (the system's
+// 3.0 under Node 20, the 3.5 reference build under Node 24) and through `openssl-cmp`, each against
+// OpenSSL mock servers of its own, started afresh, in directories of their own: a server's state (3.0
+// caches the extraCerts it has seen) cannot make one side pass for the other's reasons. Exit status
+// and every file written must agree (certificates and form).
 import { X509Certificate } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { MockServer, REF, SECRET, mockArgs, startMock } from './helpers/mock-server';
+import { REF, SECRET, mockArgs, startMock } from './helpers/mock-server';
+import { opensslBin } from './helpers/openssl-bin';
 import { Pki, makePki, removePki } from './helpers/pki';
 
 const BIN = path.join(__dirname, '..', 'bin', 'openssl-cmp.js');
 const NOW = String(Math.floor(Date.now() / 1000));
 let pki: Pki;
-let pbm: MockServer;
-let sig: MockServer;
 
 interface Vector {
   name: string;
@@ -84,20 +85,23 @@ function outputs(dir: string, before: Set<string>): Record<string, string> {
 
 async function runBoth(v: Vector) {
   const results = [];
+  const uses = (p: string) => [...v.args, ...Object.values(v.files ?? {})].some((a) => a.includes(p));
   for (const tool of ['openssl', 'openssl-cmp'] as const) {
     const own = v.mock ? await startMock(pki, v.mock) : undefined;
+    const pbm = !own && uses('PBMPORT') ? await startMock(pki) : undefined;
+    const sig = !own && uses('SIGPORT') ? await startMock(pki, [], mockArgs(pki, false)) : undefined;
     const ports = (text: string) =>
-      text.replace(/PBMPORT/g, String(own?.port ?? pbm.port)).replace(/SIGPORT/g, String(own?.port ?? sig.port));
+      text.replace(/PBMPORT/g, String(own?.port ?? pbm?.port)).replace(/SIGPORT/g, String(own?.port ?? sig?.port));
     const args = v.args.map(ports);
     const files = Object.fromEntries(Object.entries(v.files ?? {}).map(([k, t]) => [k, ports(t)]));
     const dir = workdir({ ...v, files });
     const before = new Set(fs.readdirSync(dir));
     const r = tool === 'openssl'
-      ? await run('openssl', ['cmp', ...args], dir, v.env)
+      ? await run(opensslBin(), ['cmp', ...args], dir, v.env)
       : await run(process.execPath, [BIN, ...args], dir, v.env);
     results.push({ code: r.code, files: outputs(dir, before), stderr: r.stderr });
     fs.rmSync(dir, { recursive: true, force: true });
-    await own?.stop();
+    await Promise.all([own?.stop(), pbm?.stop(), sig?.stop()]);
   }
   return results;
 }
@@ -384,17 +388,13 @@ const vectors: () => Vector[] = () => [
 
 beforeAll(async () => {
   pki = makePki(['other']);
-  pbm = await startMock(pki);
-  sig = await startMock(pki, [], mockArgs(pki, false));
-  // one IR + certConf recorded by the system openssl cmp, for the replay vectors
-  await run('openssl', ['cmp', ...PBM.map((a) => a.replace('PBMPORT', String(pbm.port))), '-cmd', 'ir', ...NEW, '-certout', 'rec.pem',
+  // one IR + certConf recorded by openssl cmp, for the replay vectors
+  const pbm = await startMock(pki);
+  await run(opensslBin(), ['cmp', ...PBM.map((a) => a.replace('PBMPORT', String(pbm.port))), '-cmd', 'ir', ...NEW, '-certout', 'rec.pem',
     '-reqout', 'ir-req1.der,ir-req2.der', '-rspout', 'ir-rsp1.der,ir-rsp2.der'], pki.dir);
-});
-afterAll(async () => {
   await pbm.stop();
-  await sig.stop();
-  removePki(pki);
 });
+afterAll(() => removePki(pki));
 
 const all = () => [
     ...vectors(),

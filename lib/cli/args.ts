@@ -19,6 +19,13 @@ export function checkNumber(spec: OptSpec, text: string, where: string, fromConf
   return n;
 }
 
+// Values openssl refuses on the command line (not in config files, where it takes them as given).
+const COMMAND_LINE_RANGES: Record<string, { ok: (n: number) => boolean; text: string }> = {
+  keep_alive: { ok: (n) => n <= 2, text: '-keep_alive argument must be 0, 1, or 2' },
+  popo: { ok: (n) => n >= -1 && n <= 2, text: 'invalid popo spec. Valid values are -1 .. 2' },
+  revreason: { ok: (n) => n >= -1 && n <= 10 && n !== 7, text: 'invalid revreason. Valid values are -1 .. 6, 8 .. 10' },
+};
+
 /** Parses argv (without the program name); throws UsageError as OpenSSL would complain. */
 export function parseArgs(argv: string[], prog: string): OptMap {
   const out: OptMap = new Map();
@@ -46,7 +53,10 @@ export function parseArgs(argv: string[], prog: string): OptMap {
       value = argv[++i];
     }
     if (name === 'provider' && out.has(name)) value = `${out.get(name)}\n${value}`; // several, in order
-    out.set(name, spec.type === 's' ? value : checkNumber(spec, value, `${prog}: `));
+    const v = spec.type === 's' ? value : checkNumber(spec, value, `${prog}: `);
+    const range = COMMAND_LINE_RANGES[name];
+    if (range && !range.ok(v as number)) throw new UsageError(`CMP error: ${range.text}\n${prog}: Use -help for summary.`);
+    out.set(name, v);
   }
   return out;
 }

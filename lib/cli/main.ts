@@ -12,8 +12,9 @@ import { CmpServer, CmpServerHandlers, HandlerResult } from '../server';
 import { TestCa } from '../test-ca';
 import { ConfigUsageError, OptMap, UsageError, parseArgs } from './args';
 import { optionsFromConfig, readConfigFile, sectionProblem } from './config';
-import { integerDer, tlv } from '../der';
-import { CliError, loadBytes, loadCert, loadCerts, loadKey, readPass, saveCerts } from './files';
+import { integerDer, sequenceOf, tlv } from '../der';
+import { MockRefusal, certIssuerDer, certReqTemplateFor, crlUpdateFor, profileAccepted, rootUpdateApplies } from './mock-answers';
+import { CliError, appName, loadBytes, loadCert, loadCerts, loadKey, readPass, saveCerts } from './files';
 import { OPTIONS, camel, helpText } from './options';
 
 const PROG = 'cmp';
@@ -34,11 +35,16 @@ function fail(io: CliIo, text: string): number {
 class Opts {
   // a pass phrase source is read once: one like stdin or fd: cannot be read twice
   readonly #passes = new Map<string, string | undefined>();
-  constructor(private readonly m: OptMap) {}
+  constructor(private readonly m: OptMap, private readonly warn: (text: string) => void = () => {}) {}
   /** The pass phrase an option's source (pass:, env:, file:, fd:, stdin) gives. */
   pass(name: string): string | undefined {
-    if (!this.#passes.has(name)) this.#passes.set(name, readPass(this.str(name), `-${name}`));
+    if (!this.#passes.has(name)) this.#passes.set(name, readPass(this.str(name), `-${name}`, this.warn));
     return this.#passes.get(name);
+  }
+  /** A name option as openssl reads it (unknown attribute types skipped with a warning). */
+  name(name: string, desc: string): string | undefined {
+    const v = this.str(name);
+    return v === undefined ? undefined : appName(v, desc, this.warn);
   }
   /** A list option: names separated by commas and/or whitespace. */
   list(name: string): string[] {
@@ -92,7 +98,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
       loadedConfig = file;
     }
     for (const [k, v] of parseArgs(argv, PROG)) merged.set(k, v);
-    const o = new Opts(merged);
+    const o = new Opts(merged, (t) => io.err(`${t}\n`));
     if (o.flag('help')) {
       io.err(helpText(PROG));
       return 0;
@@ -166,7 +172,12 @@ async function mockServer(o: Opts): Promise<CmpServer> {
   const rspCrl = o.str('rsp_crl') ? toCrlDer(loadBytes(o.str('rsp_crl')!, 'CRL to be returned by the mock server'), '-rsp_crl')! : undefined;
   const rootUpdate = ['rsp_newwithnew', 'rsp_newwithold', 'rsp_oldwithnew'].map((n) => (o.str(n) ? loadCert(o.str(n)!, `-${n} certificate`) : undefined));
   const refCert = o.str('ref_cert') ? loadCert(o.str('ref_cert')!, 'reference cert to be expected by the mock server') : undefined;
-  const notRef = (serial: bigint) => refCert !== undefined && BigInt(`0x${refCert.serialNumber}`) !== serial;
+  // rr and kur are accepted only for the reference certificate: -ref_cert from OpenSSL 3.2 on,
+  // before that the certificate the mock hands out
+  const expected = binding.features.validatedSrvCert === 'native' ? refCert : rspCert;
+  const expectedIssuer = expected && binding.nameFromDer(certIssuerDer(expected));
+  const notRef = (issuer: string, serial: bigint) =>
+    expected !== undefined && ((issuer !== '' && issuer !== expectedIssuer) || BigInt(`0x${expected.serialNumber}`) !== serial);
   const base: CmpServerHandlers | undefined = rspCert ? undefined : (await TestCa.create()).handlers();
   const handlers: CmpServerHandlers = {
     certReq: async (req) => {
@@ -174,7 +185,13 @@ async function mockServer(o: Opts): Promise<CmpServer> {
         polls--;
         return { waiting: true, checkAfter };
       }
-      if (req.oldCertId && notRef(req.oldCertId.serial)) return { status: 2, failInfo: 1 << FailInfo.badCertId, text: 'oldCertId does not match -ref_cert' };
+      if (req.type === 'kur' && expected && !req.csr) {
+        if (!req.oldCertId) return { status: 2, failInfo: 1 << FailInfo.badCertId, text: 'missing certid' };
+        if (notRef(req.oldCertId.issuer, req.oldCertId.serial)) return { status: 2, failInfo: 1 << FailInfo.badCertId, text: 'wrong certid' };
+      }
+      if (binding.features.geninfoITAVs === 'native' && !profileAccepted(req.type, req.generalInfo)) {
+        return { status: 2, failInfo: 1 << FailInfo.badCertTemplate, text: 'unexpected certProfile' };
+      }
       return answer(() => {
         if (!rspCert) return base!.certReq!(req);
         if (req.centralKeyGen && !rspKey) return { status: 2, failInfo: 1 << FailInfo.badCertTemplate, text: 'no -rsp_key for central key generation' };
@@ -182,17 +199,33 @@ async function mockServer(o: Opts): Promise<CmpServer> {
       });
     },
     rr: (req) => {
-      if (notRef(req.serial)) return { status: 2, failInfo: 1 << FailInfo.badCertId, text: 'certificate does not match -ref_cert' };
+      // an rr derived from a CSR names no issuer and serial and is taken as it is
+      const fromCsr = req.issuer === '' && req.serial === 0n;
+      if (!fromCsr && notRef(req.issuer, req.serial)) return { status: 2, failInfo: 1 << FailInfo.badCertId, text: 'wrong certificate to revoke' };
       return answer(() => (rspCert ? { status: 0 } : (base!.rr!(req) as HandlerResult)));
     },
     genm: async (genm) => {
       if (sendError) throw new Error('mock server is configured to send an error');
+      // as openssl's mock: one info type per genm, answered from the -rsp_* options
+      if (!base && genm.itavs.length > 1) throw new MockRefusal('error processing message: more than one ITAV');
       const out: ItavInput[] = [];
       for (const itav of genm.itavs) {
-        if (itav.type === OID.crlStatusList && rspCrl) out.push({ type: OID.crls, value: tlv(0x30, rspCrl) });
-        else if (itav.type === OID.rootCaCert && rootUpdate[0]) out.push({ type: OID.rootCaKeyUpdate, value: rootCaKeyUpdateDer(rootUpdate) });
-        else if (base?.genm) out.push(...(await base.genm({ itavs: [itav] })));
-        else out.push(itav);
+        if (itav.type === OID.caCerts && (rspCaPubs || !base)) {
+          out.push({ type: OID.caCerts, value: rspCaPubs ? sequenceOf(rspCaPubs.map((c) => c.raw)) : undefined });
+        } else if (itav.type === OID.rootCaCert && (rootUpdate[0] || !base)) {
+          const applies = rootUpdate[0] && rootUpdateApplies(itav.value, rootUpdate[0]);
+          out.push({ type: OID.rootCaKeyUpdate, value: applies ? rootCaKeyUpdateDer(rootUpdate) : undefined });
+        } else if (itav.type === OID.crlStatusList && (rspCrl || !base)) {
+          const crl = crlUpdateFor(itav.value, rspCrl);
+          out.push({ type: OID.crls, value: crl ? tlv(0x30, crl) : undefined });
+        } else if (itav.type === OID.certReqTemplate && (refCert || !base)) {
+          if (!refCert) throw new MockRefusal('no reference certificate for a certReqTemplate');
+          out.push({ type: OID.certReqTemplate, value: certReqTemplateFor(refCert) });
+        } else if (base?.genm) {
+          out.push(...(await base.genm({ itavs: [itav] })));
+        } else {
+          out.push(itav);
+        }
       }
       return out;
     },
@@ -240,7 +273,8 @@ async function serve(o: Opts, io: CliIo): Promise<number> {
       if (maxMsgs > 0 && ++handled >= maxMsgs) setImmediate(stop);
     }
   };
-  const { port: actual } = await server.listen({ host: '::', port, path: '/pkix/' });
+  // openssl's mock takes an empty path or 'pkix/'
+  const { port: actual } = await server.listen({ host: '::', port, path: ['/', '/pkix/'] });
   io.out(`ACCEPT [::]:${actual} PID=${process.pid}\n`);
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
@@ -264,7 +298,8 @@ function parseServer(url: string): { tls: boolean; host: string; port: number; p
   const m = /^(?:(https?):\/\/)?(\[[^\]]+\]|[^:/]+)(?::(\d+))?(\/.*)?$/.exec(url);
   if (!m) throw new CliError(`cannot parse -server URL: ${url}`);
   const tls = m[1] === 'https';
-  return { tls, host: m[2].replace(/^\[|\]$/g, ''), port: m[3] ? Number(m[3]) : tls ? 443 : 80, path: (m[4] ?? '/').replace(/^\//, '') };
+  // an IPv6 address keeps its brackets, as OSSL_HTTP_parse_url leaves them for OpenSSL's BIO lookup
+  return { tls, host: m[2], port: m[3] ? Number(m[3]) : tls ? 443 : 80, path: (m[4] ?? '/').replace(/^\//, '') };
 }
 
 /** Configures a context from `openssl cmp` options (OpenSSL spelling), as openssl does. */
@@ -308,7 +343,7 @@ export function setupContext(ctx: CmpContext, o: Opts, cmd: string | undefined, 
   if (o.str('trusted')) ctx.setTrustedStore(loadCerts(o.str('trusted')!, 'trusted certificates', otherpass));
   const untrusted = o.str('untrusted') ? loadCerts(o.str('untrusted')!, 'untrusted certificates', otherpass) : null;
   if (untrusted) ctx.setUntrusted(untrusted);
-  if (o.str('expect_sender')) ctx.setExpectedSender(o.str('expect_sender')!);
+  if (o.str('expect_sender')) ctx.setExpectedSender(o.name('expect_sender', 'expected sender')!);
   if (o.flag('ignore_keyusage')) ctx.setOption(Option.IGNORE_KEYUSAGE, 1);
   if (o.flag('no_cache_extracerts')) ctx.setOption(Option.NO_CACHE_EXTRACERTS, 1);
   if (o.flag('unprotected_errors')) ctx.setOption(Option.UNPROTECTED_ERRORS, 1);
@@ -320,10 +355,12 @@ export function setupContext(ctx: CmpContext, o: Opts, cmd: string | undefined, 
   if (secret !== undefined) ctx.setSecretValue(secret);
   let clientCert: X509Certificate | undefined;
   if (o.str('cert')) {
-    clientCert = loadCert(o.str('cert')!, 'CMP client certificate (optionally with chain)', keypass);
+    // as openssl: the first certificate is the client's, the rest help build its chain
+    const [first, ...chain] = loadCerts(o.str('cert')!, 'CMP client certificate (optionally with chain)', keypass);
+    clientCert = first;
     ctx.setCert(clientCert);
     const ownTrusted = o.str('own_trusted') ? loadCerts(o.str('own_trusted')!, 'trusted certs for verifying own CMP signer cert', otherpass) : null;
-    if (ownTrusted) ctx.buildCertChain(ownTrusted, untrusted);
+    ctx.buildCertChain(ownTrusted, chain);
   }
   if (o.str('key')) ctx.setPkey(loadKey(o.str('key')!, 'private key for CMP client certificate', keypass));
   if (secret === undefined && !o.str('cert') && !o.flag('unprotected_requests') && !o.flag('use_mock_srv') && cmd !== undefined) {
@@ -334,11 +371,11 @@ export function setupContext(ctx: CmpContext, o: Opts, cmd: string | undefined, 
   if (o.str('mac')) ctx.setOption(Option.MAC_ALGNID, o.str('mac')!);
   if (o.str('extracerts')) ctx.setExtraCertsOut(loadCerts(o.str('extracerts')!, 'extra certificates for CMP', otherpass));
   if (o.flag('unprotected_requests')) ctx.setOption(Option.UNPROTECTED_SEND, 1);
-  if (o.str('recipient')) ctx.setRecipient(o.str('recipient')!);
+  if (o.str('recipient')) ctx.setRecipient(o.name('recipient', 'recipient')!);
 
   // the request
-  if (o.str('subject')) ctx.setSubjectName(o.str('subject')!);
-  if (o.str('issuer')) ctx.setIssuer(o.str('issuer')!);
+  if (o.str('subject')) ctx.setSubjectName(o.name('subject', 'subject')!);
+  if (o.str('issuer')) ctx.setIssuer(o.name('issuer', 'issuer')!);
   if (o.num('days') !== undefined) ctx.setOption(Option.VALIDITY_DAYS, o.num('days')!);
   if (o.str('policies') && o.str('policy_oids')) throw new CliError('cannot have policies both via -policies and via -policy_oids');
   const extSections = [o.str('reqexts'), o.str('policies')].filter((x): x is string => x !== undefined);
@@ -376,8 +413,9 @@ export function setupContext(ctx: CmpContext, o: Opts, cmd: string | undefined, 
   if (cmd === 'p10cr' && !o.str('csr')) throw new CliError('missing PKCS#10 CSR for p10cr');
   if (cmd === 'rr') {
     const serial = o.str('serial');
-    if (o.str('issuer') === undefined && serial === undefined) {
-      if (!o.str('oldcert')) throw new CliError('missing -oldcert for certificate to be revoked');
+    // before OpenSSL 3.2 there is no -serial, and -issuer alone is only a template field
+    if (binding.features.validatedSrvCert !== 'native' || (o.str('issuer') === undefined && serial === undefined)) {
+      if (!o.str('oldcert') && !o.str('csr')) throw new CliError('missing -oldcert or -issuer and -serial for certificate to be revoked and no -csr given');
     } else if (o.str('issuer') === undefined || serial === undefined) {
       throw new CliError('Must give both -issuer and -serial options or neither');
     } else {
@@ -572,9 +610,14 @@ async function runClient(o: Opts, io: CliIo, configFile: string | undefined): Pr
       const caOut = o.str('cacertsout');
       if (caOut && !special) saveCerts(caOut, ctx.getCaPubs(), pem);
       const certOut = o.str('certout');
-      if (newCert && certOut) saveCerts(certOut, [newCert], pem);
       const chainOut = o.str('chainout');
-      if (chainOut) saveCerts(chainOut, ctx.getNewChain(), pem);
+      if (newCert && certOut && certOut === chainOut && binding.features.centralKeyGen === 'native') {
+        // OpenSSL 3.5 writes both into one file, the certificate first; 3.0 overwrites one with the other
+        saveCerts(certOut, [newCert, ...ctx.getNewChain()], pem);
+      } else {
+        if (newCert && certOut) saveCerts(certOut, [newCert], pem);
+        if (chainOut) saveCerts(chainOut, ctx.getNewChain(), pem);
+      }
       if (newCert && centralKeyGen) saveNewKey(ctx, o.str('newkeyout')!, o.pass('newkeypass'));
       ctx.reinit();
     }

@@ -1,5 +1,6 @@
 // OpenSSL's own mock CMP server (`openssl cmp -port 0 ...`) on loopback.
 import { ChildProcess, spawn } from 'node:child_process';
+import { opensslBin } from './openssl-bin';
 import { Pki } from './pki';
 
 export interface MockServer {
@@ -24,7 +25,7 @@ export function mockArgs(pki: Pki, pbm = true): string[] {
 }
 
 export function startMock(pki: Pki, extra: string[] = [], base: string[] = mockArgs(pki)): Promise<MockServer> {
-  const child: ChildProcess = spawn('openssl', ['cmp', '-config', '', '-port', '0', ...base, ...extra], {
+  const child: ChildProcess = spawn(opensslBin(), ['cmp', '-config', '', '-port', '0', ...base, ...extra], {
     cwd: pki.dir,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
