@@ -16,7 +16,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { monitorEventLoopDelay } = require('node:perf_hooks');
-const { CmpContext, enrollMany } = require('..');
+const { enrollMany } = require('..');
 const { svgChart } = require('./svg-chart');
 
 const env = (name, dflt) => Number(process.env[name] || dflt);
@@ -159,10 +159,10 @@ function row(name, r) {
 async function main() {
   execFileSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', path.join(work, 'key.pem')]);
   const port = await startServer();
-  const probe = CmpContext.fromOptions({ server: `127.0.0.1:${port}/pkix/`, ref: REF, secret: 'env:BENCH_SECRET' });
-  const caFile = path.join(work, 'ca.pem');
-  fs.writeFileSync(caFile, (await probe.getCaCerts()).map((c) => c.toString()).join(''));
-  probe.close();
+  // the CA certificate, for the C loop's --trusted: the chain of a first enrollment
+  const caDir = path.join(work, 'ca');
+  await enrollMany([{ id: 'ca-probe', subject: '/CN=probe' }], { options: { server: `127.0.0.1:${port}/pkix/`, ref: REF, secret: 'env:BENCH_SECRET' }, outDir: caDir }).done;
+  const caFile = path.join(caDir, 'ca-probe.chain.pem');
   console.log(`openssl-cmp bulk benchmark (node ${process.version}, OpenSSL ${process.versions.openssl}, ${os.cpus().length} CPUs); server: openssl-cmp -port, PBM, certConf`);
   if (!fs.existsSync(C_LOOP)) console.log(`C loop: ${C_LOOP} not built; its column stays empty`);
 
