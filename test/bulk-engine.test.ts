@@ -70,7 +70,7 @@ test('enrolls every item: key and certificate files that belong together, chain,
 
 test('a CSV file streamed through readItems, keys encrypted under the job pass phrase', async () => {
   const csv = path.join(dir, 'devices.csv');
-  fs.writeFileSync(csv, 'id,subject,sans,key\n# a comment\na1,/CN=a1,a1.example;10.1.2.3,ec:P-384\na2,/CN=a2,,ed25519\n');
+  fs.writeFileSync(csv, '\ufeffid,subject,sans,key\r\n# a comment\r\na1,/CN=a1,a1.example;10.1.2.3,ec:P-384\r\na2,/CN=a2,,ed25519\r\n');
   const summary = await enrollMany(readItems(csv), {
     context: env.context, transfer: env.server.transfer, outDir: path.join(dir, 'out'), passphrase: 'job pass',
   }).done;

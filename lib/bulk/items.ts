@@ -122,6 +122,7 @@ async function* csvRows(input: fs.ReadStream, file: string): AsyncGenerator<{ ro
         return header.map((h) => h.trim());
       },
       info: true,
+      bom: true, // spreadsheets save CSV with one
       trim: true,
       skip_empty_lines: true,
       comment: '#',
