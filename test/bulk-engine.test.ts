@@ -218,6 +218,11 @@ test('a certificate persisted but never confirmed is reported as an orphan and e
   const second = await enrollMany(items(1), { context: env.context, transfer, journal, outDir: path.join(dir, 'out'), retryFailed: true }).done;
   expect(second).toMatchObject({ confirmed: 1, failed: 0, orphans: first.orphans });
   expect(manifest(path.join(dir, 'out'))[0].serial).not.toBe(first.orphans[0]);
+  expect(env.ca.isRevoked(first.orphans[0])).toBe(false);
+  const third = await enrollMany(items(1), { context: env.context, transfer, journal, revokeOrphans: true }).done;
+  expect(third).toMatchObject({ skipped: 1, orphans: [], revoked: first.orphans });
+  expect(env.ca.isRevoked(first.orphans[0])).toBe(true);
+  expect(env.ca.isRevoked(manifest(path.join(dir, 'out'))[0].serial)).toBe(false);
 });
 
 test('bad input: a clear error naming what was wrong, the other items unharmed', async () => {

@@ -41,6 +41,8 @@ export interface BulkOptions {
   maxBackoff?: number;
   /** Try again items that failed in earlier runs of the journal (default: they stay failed). */
   retryFailed?: boolean;
+  /** At the end, revoke (RR) the orphans: certificates issued, over all runs, that the output does not hold. */
+  revokeOrphans?: boolean;
   signal?: AbortSignal;
 }
 
@@ -234,7 +236,9 @@ export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
       if (!exhausted) await (source.return?.() as Promise<unknown> | undefined);
       await this.#output?.close();
       status = this.#stop.signal.aborted ? 'stopped' : 'finished';
-      const summary = this.#tally.summary(this.#journal.orphans(), this.#stop.signal.aborted);
+      const revoked = o.revokeOrphans && !this.#stop.signal.aborted ? await this.#revokeOrphans(slots[0].slot) : [];
+      const summary = this.#tally.summary(this.#journal.orphans().map((x) => x.serial), this.#stop.signal.aborted);
+      summary.revoked = revoked;
       this.#journal.close(status);
       this.emit('progress', this.#tally.progress());
       return summary;
@@ -254,6 +258,24 @@ export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
       this.#finished = true;
       this.#wakeReader?.();
     }
+  }
+
+  /** RR for each orphan the journal holds the certificate of; the serials revoked (or found revoked already). */
+  async #revokeOrphans(slot: Slot): Promise<string[]> {
+    const done: string[] = [];
+    for (const { serial, cert } of this.#journal.orphans()) {
+      if (!cert || this.#stop.signal.aborted) continue;
+      try {
+        slot.configure({ id: serial, operation: 'rr', oldCert: new X509Certificate(cert) }, null);
+        await slot.exec('rr', this.#stop.signal);
+      } catch (err) {
+        if (!(err instanceof CmpError && err.failInfo?.includes('certRevoked'))) continue; // stays an orphan, reported
+      }
+      this.#journal.revoked(serial);
+      done.push(serial);
+    }
+    await this.#journal.durable();
+    return done;
   }
 
   #newSlot(): Pooled {
@@ -427,7 +449,7 @@ export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
     const known = chain !== undefined && (chain.length === 0 || cert.checkIssued(chain[0]));
     if (this.#output) await this.#output.persist(files, a.key, cert, known ? pemOf(chain!) : undefined);
     const d = describe(cert);
-    this.#journal.written(a.item.id, { serial: d.serial, subject: d.subject, notAfter: d.notAfter, fingerprint: d.sha256, files });
+    this.#journal.written(a.item.id, { serial: d.serial, der: cert.raw, subject: d.subject, notAfter: d.notAfter, fingerprint: d.sha256, files });
     await this.#journal.durable();
     a.persisted = { cert, files, chain: known };
   }

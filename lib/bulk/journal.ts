@@ -63,6 +63,8 @@ export interface JournalRow {
 /** What the journal keeps of an issued certificate and where it went. */
 export interface WrittenItem {
   serial: string;
+  /** The certificate (DER): an orphan can still be revoked when its files were replaced. */
+  der: Buffer;
   subject: string;
   notAfter: string;
   fingerprint: string;
@@ -74,7 +76,7 @@ CREATE TABLE IF NOT EXISTS items (
   id TEXT PRIMARY KEY, state TEXT NOT NULL, operation TEXT, attempts INTEGER NOT NULL DEFAULT 0,
   serial TEXT, subject TEXT, not_after TEXT, fingerprint TEXT, files TEXT, error TEXT,
   run INTEGER NOT NULL, updated INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS issued (serial TEXT PRIMARY KEY, id TEXT NOT NULL, run INTEGER NOT NULL, at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS issued (serial TEXT PRIMARY KEY, id TEXT NOT NULL, run INTEGER NOT NULL, at INTEGER NOT NULL, cert BLOB, revoked INTEGER);
 CREATE TABLE IF NOT EXISTS runs (run INTEGER PRIMARY KEY AUTOINCREMENT, started INTEGER NOT NULL, finished INTEGER, status TEXT);
 `;
 
@@ -120,12 +122,14 @@ export class Journal {
                 ON CONFLICT (id) DO UPDATE SET state = 'pending', operation = excluded.operation, run = excluded.run, updated = excluded.updated`),
       attempt: p(`UPDATE items SET state = 'inflight', attempts = attempts + 1, updated = ? WHERE id = ?`),
       written: p(`UPDATE items SET state = 'written', serial = ?, subject = ?, not_after = ?, fingerprint = ?, files = ?, error = NULL, updated = ? WHERE id = ?`),
-      issued: p('INSERT OR IGNORE INTO issued (serial, id, run, at) VALUES (?, ?, ?, ?)'),
+      issued: p('INSERT OR IGNORE INTO issued (serial, id, run, at, cert) VALUES (?, ?, ?, ?, ?)'),
+      revoked: p('UPDATE issued SET revoked = ? WHERE serial = ?'),
       confirmed: p(`UPDATE items SET state = 'confirmed', error = NULL, updated = ? WHERE id = ?`),
       done: p(`UPDATE items SET state = 'confirmed', serial = ?, subject = ?, error = NULL, updated = ? WHERE id = ?`),
       failed: p(`UPDATE items SET state = 'failed', error = ?, updated = ? WHERE id = ?`),
       pending: p(`UPDATE items SET state = 'pending', updated = ? WHERE id = ?`),
-      orphans: p(`SELECT serial FROM issued WHERE serial NOT IN (SELECT serial FROM items WHERE state = 'confirmed' AND serial IS NOT NULL) ORDER BY at`),
+      orphans: p(`SELECT serial, cert FROM issued WHERE revoked IS NULL
+                  AND serial NOT IN (SELECT serial FROM items WHERE state = 'confirmed' AND serial IS NOT NULL) ORDER BY at`),
       rows: p(`SELECT * FROM items WHERE state = 'confirmed' ORDER BY rowid`),
       finish: p('UPDATE runs SET finished = ?, status = ? WHERE run = ?'),
     };
@@ -148,7 +152,7 @@ export class Journal {
   written(id: string, w: WrittenItem): void {
     this.#write(() => {
       this.#s.written.run(w.serial, w.subject, w.notAfter, w.fingerprint, JSON.stringify(w.files), Date.now(), id);
-      this.#s.issued.run(w.serial, id, this.run, Date.now());
+      this.#s.issued.run(w.serial, id, this.run, Date.now(), w.der);
     });
   }
 
@@ -169,9 +173,16 @@ export class Journal {
     this.#write(() => this.#s.pending.run(Date.now(), id));
   }
 
-  /** Serials of certificates this journal saw issued, over all its runs, that no confirmed item holds. */
-  orphans(): string[] {
-    return [...this.#s.orphans.iterate()].map((r) => (r as { serial: string }).serial);
+  /** Certificates this journal saw issued, over all its runs, that no confirmed item holds and the job did not revoke. */
+  orphans(): Array<{ serial: string; cert: Buffer | null }> {
+    return [...this.#s.orphans.iterate()].map((r) => {
+      const { serial, cert } = r as { serial: string; cert: Uint8Array | null };
+      return { serial, cert: cert ? Buffer.from(cert) : null };
+    });
+  }
+
+  revoked(serial: string): void {
+    this.#write(() => this.#s.revoked.run(Date.now(), serial));
   }
 
   /** Confirmed items, in the order first seen. */

@@ -22,8 +22,10 @@ export interface BulkSummary {
   confirmed: number;
   failed: number;
   skipped: number;
-  /** Serial numbers (hex, as X509Certificate.serialNumber prints them) issued over all runs of the journal and not in the output. */
+  /** Serial numbers (hex, as X509Certificate.serialNumber prints them) issued over all runs of the journal, not in the output and not revoked by the job. */
   orphans: string[];
+  /** Orphans revoked by this run (revokeOrphans); they are no longer listed as orphans. */
+  revoked: string[];
   /** True when the job was stopped by its signal; running it again with the same journal resumes it. */
   stopped: boolean;
   seconds: number;
@@ -135,6 +137,7 @@ export class Tally {
       failed: this.failed,
       skipped: this.skipped,
       orphans,
+      revoked: [],
       stopped,
       seconds: round(seconds),
       rate: round(seconds > 0 ? this.confirmed / seconds : 0),

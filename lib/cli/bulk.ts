@@ -25,6 +25,7 @@ const BULK_OPTIONS: Record<string, { type: 's' | 'p' | 'N' | '-'; help: string }
   journal: { type: 's', help: 'SQLite journal of the job. Default: journal.sqlite in -out_dir' },
   resume: { type: '-', help: 'Continue the job of an existing journal (confirmed items are skipped)' },
   retry_failed: { type: '-', help: 'With -resume: try again the items that failed before' },
+  revoke_orphans: { type: '-', help: 'At the end, revoke the certificates issued for items whose output holds a newer one' },
   concurrency: { type: 'p', help: 'Transactions in flight. Default 16' },
   rate: { type: 'p', help: 'Transactions started per second at most' },
   retries: { type: 'N', help: 'Retries of transient faults (no answer, server busy). Default 4' },
@@ -120,8 +121,9 @@ function summaryText(s: BulkSummary): string {
   ];
   const errors = Object.entries(s.errors).sort((a, b) => b[1] - a[1]);
   if (errors.length) lines.push('bulk: failures by cause:', ...errors.map(([cause, n]) => `  ${String(n).padStart(7)}  ${cause}`));
+  if (s.revoked.length) lines.push(`bulk: revoked ${s.revoked.length} orphaned certificate(s): ${s.revoked.slice(0, 5).join(', ')}${s.revoked.length > 5 ? ', ...' : ''}`);
   if (s.orphans.length) {
-    lines.push(`bulk: ${s.orphans.length} certificate(s) issued but not in the output (superseded after an interruption):`);
+    lines.push(`bulk: ${s.orphans.length} certificate(s) issued but not in the output (superseded after an interruption; -revoke_orphans revokes them):`);
     lines.push(...s.orphans.slice(0, 20).map((o) => `  ${o}`));
     if (s.orphans.length > 20) lines.push(`  ... and ${s.orphans.length - 20} more`);
   }
@@ -216,6 +218,7 @@ export async function bulkMain(argv: string[], io: CliIo, tty = !!process.stderr
       rate: bulk.get('rate') as number | undefined,
       retries: bulk.get('retries') as number | undefined,
       retryFailed: !!bulk.get('retry_failed'),
+      revokeOrphans: !!bulk.get('revoke_orphans'),
       journal,
       outDir,
       names,
