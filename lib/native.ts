@@ -101,6 +101,7 @@ export declare class NativeCmpServer {
   constructor(options: Record<string, unknown>, dispatch: (kind: string, info: any) => Promise<unknown>);
   handle(request: Buffer): Promise<Buffer>;
   openTransactions(): number;
+  cachedIntermediates(): number;
   close(): void;
 }
 

@@ -251,6 +251,15 @@ export class CmpServer {
     });
   }
 
+  /**
+   * Intermediate CA certificates kept from the extraCerts of validated requests, so that a later
+   * request of the same client need not carry them again (as OpenSSL's own server does, but bounded:
+   * at most 100 certificates that chain to `trusted`, the oldest leaving first).
+   */
+  async cachedIntermediates(): Promise<number> {
+    return (await this.#ready).cachedIntermediates();
+  }
+
   /** Transactions begun and not yet finished (expired ones excluded). */
   async openTransactions(): Promise<number> {
     return (await this.#ready).openTransactions();

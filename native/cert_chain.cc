@@ -2,8 +2,8 @@
 
 #include <openssl/x509.h>
 
+#include <atomic>
 #include <cstring>
-#include <mutex>
 
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -27,45 +27,46 @@ size_t ScanBytes(const void* p) {
 #endif
 }
 
-// Locates the `cert` field of OSSL_CMP_CTX once per process with a probe
-// context: the slot holding the very X509 pointer given to set1_cert. In
-// OpenSSL 3.0 through 3.5 the cached chain is the field right after it
-// (struct ossl_cmp_ctx_st: X509 *cert; STACK_OF(X509) *chain; EVP_PKEY *pkey).
-// -1 when the pointer is not found exactly once.
-long CertFieldOffset() {
-  static long offset = -1;
-  static std::once_flag once;
-  std::call_once(once, [] {
-    OSSL_CMP_CTX* probe = OSSL_CMP_CTX_new(nullptr, nullptr);
-    X509* cert = X509_new();
-    if (probe != nullptr && cert != nullptr && OSSL_CMP_CTX_set1_cert(probe, cert)) {
-      size_t n = ScanBytes(probe);
-      long found = -1;
-      int hits = 0;
-      for (size_t off = 0; off + 2 * sizeof(void*) <= n; off += sizeof(void*)) {
-        void* slot;
-        std::memcpy(&slot, reinterpret_cast<const char*>(probe) + off, sizeof slot);
-        if (slot == cert) {
-          found = static_cast<long>(off);
-          hits++;
-        }
-      }
-      if (hits == 1) offset = found;
+// Offset of the `cert` field of OSSL_CMP_CTX, learnt from the first context
+// given a certificate: the one slot holding the very X509 pointer that
+// set1_cert was given (it up-refs, it does not copy). In OpenSSL 3.0 through
+// 3.5 the cached chain is the field right after it (struct ossl_cmp_ctx_st:
+// X509 *cert; STACK_OF(X509) *chain; EVP_PKEY *pkey). -1 until known.
+std::atomic<long> certOffset{-1};
+
+long Locate(const OSSL_CMP_CTX* ctx, const X509* cert) {
+  size_t n = ScanBytes(ctx);
+  long found = -1;
+  int hits = 0;
+  for (size_t off = 0; off + 2 * sizeof(void*) <= n; off += sizeof(void*)) {
+    const void* slot;
+    std::memcpy(&slot, reinterpret_cast<const char*>(ctx) + off, sizeof slot);
+    if (slot == cert) {
+      found = static_cast<long>(off);
+      hits++;
     }
-    X509_free(cert);
-    OSSL_CMP_CTX_free(probe);
-  });
-  return offset;
+  }
+  return hits == 1 ? found : -1;
 }
 
 }  // namespace
 
-bool DropCachedChain(OSSL_CMP_CTX* ctx) {
-  long off = CertFieldOffset();
-  if (off < 0 || ctx == nullptr) return false;
-  auto** slot = reinterpret_cast<STACK_OF(X509)**>(reinterpret_cast<char*>(ctx) + off + sizeof(void*));
-  sk_X509_pop_free(*slot, X509_free);
-  *slot = nullptr;
+bool DropCachedChain(OSSL_CMP_CTX* ctx, const X509* justSet) {
+  if (ctx == nullptr) return false;
+  long off = certOffset.load();
+  if (justSet != nullptr) {
+    const void* slot = nullptr;
+    if (off >= 0) std::memcpy(&slot, reinterpret_cast<const char*>(ctx) + off, sizeof slot);
+    if (slot != justSet) {
+      off = Locate(ctx, justSet);
+      if (off < 0) return false;
+      certOffset.store(off);
+    }
+  }
+  if (off < 0) return false;
+  auto** chain = reinterpret_cast<STACK_OF(X509)**>(reinterpret_cast<char*>(ctx) + off + sizeof(void*));
+  sk_X509_pop_free(*chain, X509_free);
+  *chain = nullptr;
   return true;
 }
 

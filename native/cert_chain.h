@@ -10,7 +10,9 @@ namespace cmp {
 // it: a new certificate would go out behind the old chain, and a second build
 // leaks the first. This drops the cached chain so that the next message
 // builds it afresh from the current certificate, as a new context would.
-// Returns false when the cache could not be located in this libcrypto.
-bool DropCachedChain(OSSL_CMP_CTX* ctx);
+// `justSet` is the certificate just given to OSSL_CMP_CTX_set1_cert (null
+// when none or unknown); the field is found by it once per process. Returns
+// false when the cache could not be located in this libcrypto.
+bool DropCachedChain(OSSL_CMP_CTX* ctx, const X509* justSet);
 
 }  // namespace cmp

@@ -306,7 +306,7 @@ Napi::Value CmpContext::SetCert(const Napi::CallbackInfo& info) {
   X509Ptr cert = Nullish(info[0]) ? nullptr : CertFromJs(info[0], "cert");
   OSSL_CMP_CTX* ctx = Use(info.Env());
   Check(info.Env(), OSSL_CMP_CTX_set1_cert(ctx, cert.get()), "Cannot set client certificate");
-  DropCachedChain(ctx);  // the next message goes out with the new certificate's chain
+  DropCachedChain(ctx, cert.get());  // the next message goes out with the new certificate's chain
   return info.Env().Undefined();
 }
 
@@ -315,7 +315,7 @@ Napi::Value CmpContext::BuildCertChain(const Napi::CallbackInfo& info) {
   OSSL_CMP_CTX* ctx = Use(info.Env());
   X509StorePtr own = Nullish(info[0]) ? nullptr : StoreFromJs(info[0], "ownTrusted");
   X509StackPtr candidates = Nullish(info[1]) ? nullptr : CertsFromJs(info[1], "candidates");
-  DropCachedChain(ctx);  // build_cert_chain would overwrite (and leak) a chain built before
+  DropCachedChain(ctx, nullptr);  // build_cert_chain would overwrite (and leak) a chain built before
   Check(info.Env(), OSSL_CMP_CTX_build_cert_chain(ctx, own.get(), candidates.get()),
         "Cannot build the chain of the client certificate");
   return info.Env().Undefined();

@@ -64,13 +64,19 @@ if [ -z "$tree" ] || [ ! -f "$tree/.extracted" ]; then
 fi
 
 if [ "$what" = build ]; then
-  if [ ! -f "$tree/.built" ]; then
+  # Debian's configuration directory, so that the reference CLI reads the same default
+  # openssl.cnf as the system's openssl does
+  flags="no-shared no-docs no-tests -fPIC --openssldir=/usr/lib/ssl"
+  stamp="$tree/.built-$(echo "$flags" | md5sum | cut -c1-8)"
+  if [ ! -f "$stamp" ]; then
     (
       cd "$tree"
-      ./Configure no-shared no-docs no-tests -fPIC >/dev/null
+      # shellcheck disable=SC2086
+      ./Configure $flags >/dev/null
       make -s -j"$(nproc)" build_programs >/dev/null 2>&1
     ) >&2
-    touch "$tree/.built"
+    rm -f "$tree"/.built*
+    touch "$stamp"
   fi
 fi
 echo "$tree"
