@@ -5,7 +5,6 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { promisify } from 'node:util';
-import { parse } from 'csv-parse';
 import type { CertificateInput, CsrInput, KeyInput } from '../convert';
 import { CmpError } from '../errors';
 
@@ -113,6 +112,9 @@ function inputFailure(file: string, err: NodeJS.ErrnoException): CmpError {
 }
 
 async function* csvRows(input: fs.ReadStream, file: string): AsyncGenerator<{ row: Record<string, unknown>; line: number }> {
+  // loaded here: the package's other users never pay for it
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { parse } = require('csv-parse') as typeof import('csv-parse');
   const parser = input.pipe(
     parse({
       columns: (header: string[]) => {
