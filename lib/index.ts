@@ -1,4 +1,4 @@
-import { FeatureMode, binding } from './native';
+import { Features, binding } from './native';
 
 export { CmpError } from './errors';
 export { CmpContext } from './context';
@@ -30,8 +30,9 @@ export { enrollMany, readItems, BulkJob } from './bulk';
 export type { BulkOptions, BulkResult, BulkItem, BulkOperation, KeySpec, BulkProgress, BulkSummary, FileNames, ManifestLine } from './bulk';
 export { CertReqType, Option, PKIStatus, FailInfo, PopoMethod, LogLevel } from './constants';
 
-/** The text of the OpenSSL the addon runs on (the one inside this Node). */
+/** The text of the OpenSSL the addon runs on: Node's own, or the bundled one (`features.bundled`). */
 export const opensslVersion: string = binding.opensslVersion;
 
 /** What this OpenSSL offers, detected at run time. */
-export const features: Readonly<Record<string, FeatureMode>> = Object.freeze({ ...binding.features });
+export const features: Features = Object.freeze({ ...binding.features });
+export type { Features, FeatureMode } from './native';

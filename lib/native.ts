@@ -1,6 +1,10 @@
 // The addon's native surface, declared once; the public classes wrap it.
+import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { debuglog } from 'node:util';
 import { CmpError } from './errors';
+
+const debug = debuglog('openssl-cmp');
 
 export type Der = Buffer;
 
@@ -119,6 +123,22 @@ export interface IssueOptions {
 
 export type FeatureMode = 'native' | 'emulated' | false;
 
+/** What the OpenSSL the addon runs on offers, and whether it is the addon's own. */
+export interface Features {
+  readonly [name: string]: FeatureMode | boolean;
+  readonly caCerts: FeatureMode;
+  readonly rootCaKeyUpdate: FeatureMode;
+  readonly certReqTemplate: FeatureMode;
+  readonly crlUpdate: FeatureMode;
+  readonly centralKeyGen: FeatureMode;
+  readonly validatedSrvCert: FeatureMode;
+  readonly serialNumber: FeatureMode;
+  readonly geninfoITAVs: FeatureMode;
+  readonly noCacheExtraCerts: FeatureMode;
+  /** True when the addon carries its own OpenSSL instead of using Node's. */
+  readonly bundled: boolean;
+}
+
 export interface NativeBinding {
   CmpContext: typeof NativeCmpContext;
   CmpServer: typeof NativeCmpServer;
@@ -138,31 +158,69 @@ export interface NativeBinding {
   randWriteFile(path: string): boolean;
   parsePkcs12(der: Buffer, passphrase: string): { key: Buffer | null; cert: Buffer | null; ca: Buffer[] };
   opensslVersion: string;
-  features: Record<string, FeatureMode>;
+  features: Features;
   setErrorClass(cls: new (message: string) => Error): void;
   objectNid(name: string): number;
   objectOid(name: string): string | null;
 }
 
-function load(): NativeBinding {
+/** Which OpenSSL a build uses: the Node process's own, or one linked into the addon. */
+export type OpenSslMode = 'node' | 'bundled';
+
+// Node's OpenSSL is usable where the process exports its CMP symbols: not in
+// Windows node.exe, not in Electron (BoringSSL).
+function modes(): OpenSslMode[] {
+  const wanted = process.env.OPENSSL_CMP_OPENSSL;
+  if (wanted === 'node' || wanted === 'bundled') return [wanted];
+  if (wanted) throw new Error(`openssl-cmp: OPENSSL_CMP_OPENSSL must be "node" or "bundled", not ${JSON.stringify(wanted)}`);
+  return process.platform === 'win32' || process.versions.electron ? ['bundled'] : ['node', 'bundled'];
+}
+
+/**
+ * Where the builds of the allowed modes may be, in the order they are tried:
+ * a from-source build (a deliberate `npm rebuild`) before any prebuild.
+ */
+export function addonCandidates(root: string, modes: OpenSslMode[]): Array<{ mode: OpenSslMode; file: string }> {
+  const gyp = (dir: string) => (mode: OpenSslMode) =>
+    path.join(root, 'build', dir, mode === 'bundled' ? 'openssl_cmp_bundled.node' : 'openssl_cmp.node');
+  const prebuild = (mode: OpenSslMode) =>
+    path.join(root, 'prebuilds', `${process.platform}-${process.arch}`, mode === 'bundled' ? 'openssl-cmp.bundled.node' : 'openssl-cmp.node');
+  return [gyp('Release'), gyp('Debug'), prebuild].flatMap((where) => modes.map((mode) => ({ mode, file: where(mode) })));
+}
+
+function load(): { binding: NativeBinding; file: string } {
   const root = path.join(__dirname, '..');
   const failures: string[] = [];
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return require('node-gyp-build')(root) as NativeBinding;
-  } catch (err) {
-    failures.push((err as Error).message);
+  const allowed = modes();
+  const present = addonCandidates(root, allowed).filter((c) => fs.existsSync(c.file));
+  for (const mode of allowed) {
+    if (!present.some((c) => c.mode === mode)) {
+      failures.push(`${mode}: no build in build/ and no prebuild in prebuilds/${process.platform}-${process.arch}/`);
+    }
+  }
+  for (const { mode, file } of present) {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      return { binding: require(file) as NativeBinding, file };
+    } catch (err) {
+      failures.push(`${mode}: ${path.relative(root, file)}: ${(err as Error).message.split('\n')[0]}`);
+    }
   }
   const hints = [
     `openssl-cmp: could not load its native addon for ${process.platform}-${process.arch}, Node ${process.version} (N-API ${process.versions.napi}).`,
-    ...failures.map((f) => `  - ${f.split('\n')[0]}`),
+    ...failures.map((f) => `  - ${f}`),
     'Possible fixes:',
-    '  - build it from source: npm rebuild openssl-cmp (needs python3, make and a C++ compiler)',
-    '  - this Node must export OpenSSL\'s CMP symbols (official Linux and macOS builds do; Windows node.exe and Electron do not)',
+    '  - build it from source: npm rebuild openssl-cmp --build-from-source (needs python3, make and a C++ compiler)',
+    "  - Node's OpenSSL serves only where the process exports OpenSSL's CMP symbols (official Linux and macOS builds do; Windows node.exe and Electron do not)",
+    '  - the bundled build: npm rebuild openssl-cmp --build-from-source --openssl=bundled --openssl_dir=<a no-shared OpenSSL 3.5 build>; OPENSSL_CMP_OPENSSL=node|bundled picks one',
   ];
   throw new Error(hints.join('\n'));
 }
 
-export const binding: NativeBinding = load();
+const loaded = load();
+export const binding: NativeBinding = loaded.binding;
+/** The file the addon was loaded from. */
+export const addonPath: string = loaded.file;
+debug('loaded %s: %s OpenSSL, %s', addonPath, binding.features.bundled ? 'bundled' : "Node's", binding.opensslVersion);
 // Native code throws instances of the facade's error class, whichever module loads first.
 binding.setErrorClass(CmpError);

@@ -9,6 +9,7 @@
 #include "features.h"
 #include "message_check.h"
 #include "ossl_error.h"
+#include "platform.h"
 
 namespace cmp {
 

@@ -1,9 +1,8 @@
 #include "ctx_state.h"
 
-#include <sys/socket.h>
-
 #include <new>
 
+#include "platform.h"
 #include "transfer_bridge.h"
 
 namespace cmp {

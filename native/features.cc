@@ -1,33 +1,35 @@
 #include "features.h"
 
-#include <dlfcn.h>
 #include <openssl/crypto.h>
+
+#ifdef OPENSSL_CMP_BUNDLED
+// The addon's own OpenSSL (3.5 headers): every function is linked in. A
+// lookup by name would find the Node process's copy instead, or nothing.
+#define Find(fn, symbol) fn = reinterpret_cast<decltype(fn)>(&symbol)
+#else
+#include <dlfcn.h>
+#define Find(fn, symbol) fn = reinterpret_cast<decltype(fn)>(dlsym(RTLD_DEFAULT, #symbol))
+#endif
 
 namespace cmp {
 
-namespace {
-template <typename F>
-void Find(F& fn, const char* symbol) {
-  fn = reinterpret_cast<F>(dlsym(RTLD_DEFAULT, symbol));
-}
-}  // namespace
-
 Features::Features() {
-  Find(get1_caCerts, "OSSL_CMP_get1_caCerts");
-  Find(get1_rootCaKeyUpdate, "OSSL_CMP_get1_rootCaKeyUpdate");
-  Find(get1_certReqTemplate, "OSSL_CMP_get1_certReqTemplate");
-  Find(ATAVS_it, "OSSL_CMP_ATAVS_it");
-  Find(ATAVS_free, "OSSL_CMP_ATAVS_free");
+  Find(get1_caCerts, OSSL_CMP_get1_caCerts);
+  Find(get1_rootCaKeyUpdate, OSSL_CMP_get1_rootCaKeyUpdate);
+  Find(get1_certReqTemplate, OSSL_CMP_get1_certReqTemplate);
+  Find(ATAVS_it, OSSL_CMP_ATAVS_it);
+  Find(ATAVS_free, OSSL_CMP_ATAVS_free);
   if (ATAVS_it == nullptr || ATAVS_free == nullptr) get1_certReqTemplate = nullptr;
-  Find(get1_crlUpdate, "OSSL_CMP_get1_crlUpdate");
-  Find(centralkeygen_requested, "OSSL_CRMF_MSG_centralkeygen_requested");
-  Find(get0_validatedSrvCert, "OSSL_CMP_CTX_get0_validatedSrvCert");
-  Find(set1_serialNumber, "OSSL_CMP_CTX_set1_serialNumber");
-  Find(get0_geninfo_ITAVs, "OSSL_CMP_CTX_get0_geninfo_ITAVs");
+  Find(get1_crlUpdate, OSSL_CMP_get1_crlUpdate);
+  Find(centralkeygen_requested, OSSL_CRMF_MSG_centralkeygen_requested);
+  Find(get0_validatedSrvCert, OSSL_CMP_CTX_get0_validatedSrvCert);
+  Find(set1_serialNumber, OSSL_CMP_CTX_set1_serialNumber);
+  Find(get0_geninfo_ITAVs, OSSL_CMP_CTX_get0_geninfo_ITAVs);
   // OSSL_CMP_OPT_NO_CACHE_EXTRACERTS came with 3.1, like the functions above
   // that changed the ctx ABI; its presence follows get0_validatedSrvCert (3.2).
   noCacheExtraCerts = get0_validatedSrvCert != nullptr;
 }
+#undef Find
 
 const Features& GetFeatures() {
   static const Features features;  // immutable after the first lookup
@@ -50,6 +52,11 @@ Napi::Object Features::ToJs(Napi::Env env) const {
   o.Set("serialNumber", mode(set1_serialNumber != nullptr, false));
   o.Set("geninfoITAVs", mode(get0_geninfo_ITAVs != nullptr, false));
   o.Set("noCacheExtraCerts", mode(noCacheExtraCerts, false));
+#ifdef OPENSSL_CMP_BUNDLED
+  o.Set("bundled", true);
+#else
+  o.Set("bundled", false);
+#endif
   return o;
 }
 

@@ -1,5 +1,6 @@
 // CMP functions newer than OpenSSL 3.0, found at run time in the OpenSSL the
-// Node process carries, so one build serves 3.0 and 3.5 alike.
+// Node process carries, so one build serves 3.0 and 3.5 alike; the bundled
+// build takes them from the OpenSSL linked into it.
 #pragma once
 
 #include <napi.h>

@@ -1,14 +1,12 @@
 #include "transfer_bridge.h"
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
-#include <sys/socket.h>
 
 #include "convert.h"
 #include "ctx_state.h"
 #include "message_check.h"
+#include "platform.h"
 
 namespace cmp {
 
@@ -190,7 +188,7 @@ BIO* Bridges::Http(BIO* bio, void* arg, int connect, int detail) {
     // OpenSSL writes the HTTP header and body separately; with Nagle on, every
     // exchange after the first on a kept-alive connection stalls ~40 ms.
     int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, reinterpret_cast<const char*>(&one), sizeof one);
     self->httpFd_ = fd;
   }
   SSL_CTX* tls = static_cast<SSL_CTX*>(arg);

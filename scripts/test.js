@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Runs the jest suite under this Node and under Node 24 (OpenSSL 3.5), then
-// prints one line covering both: "N passed, N failed".
+// prints one line covering both: "N passed, N failed". OPENSSL_CMP_OPENSSL=bundled
+// runs it against the bundled-OpenSSL build instead of Node's OpenSSL.
 'use strict';
 const { execFileSync, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -18,13 +19,14 @@ if (!process.env.OPENSSL_CMP_TEST_ONE_RUNTIME) {
   runtimes.push({ name: `node ${version}`, bin: node24 });
 }
 
+const mode = process.env.OPENSSL_CMP_OPENSSL || 'default';
 let passed = 0;
 let failed = 0;
 for (const rt of runtimes) {
-  const out = path.join(outDir, `${rt.name.replace(/\W+/g, '_')}.json`);
+  const out = path.join(outDir, `${rt.name.replace(/\W+/g, '_')}_${mode}.json`);
   fs.rmSync(out, { force: true });
   const ossl = execFileSync(rt.bin, ['-p', 'process.versions.openssl'], { encoding: 'utf8' }).trim();
-  console.log(`\n=== jest under ${rt.name} (OpenSSL ${ossl}) ===`);
+  console.log(`\n=== jest under ${rt.name} (OpenSSL ${ossl}), addon: ${mode} ===`);
   const r = spawnSync(rt.bin, [jest, '--json', `--outputFile=${out}`, ...process.argv.slice(2)], {
     cwd: root,
     stdio: 'inherit',

@@ -1,20 +1,17 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
+import { packageCopy, prebuildFile } from './helpers/package-copy';
 
-// The package as installed from the registry: dist/ and prebuilds/, no build/.
+// Which prebuild the copy must pick follows OPENSSL_CMP_OPENSSL, as the suite runs.
 test('a copy of the package with only the prebuild loads it and enrolls', () => {
-  const root = path.join(__dirname, '..');
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cmp-prebuild-'));
+  const bundled = process.env.OPENSSL_CMP_OPENSSL === 'bundled';
+  const { dir, remove } = packageCopy();
   try {
-    for (const item of ['package.json', 'dist', 'prebuilds']) fs.cpSync(path.join(root, item), path.join(dir, item), { recursive: true });
-    fs.mkdirSync(path.join(dir, 'node_modules'));
-    fs.symlinkSync(path.join(root, 'node_modules', 'node-gyp-build'), path.join(dir, 'node_modules', 'node-gyp-build'));
     expect(fs.existsSync(path.join(dir, 'build'))).toBe(false);
     const script = `
-      const gyp = require('node-gyp-build');
-      const { CmpContext, CmpServer, opensslVersion } = require(${JSON.stringify(dir)});
+      const { CmpContext, CmpServer, opensslVersion, features } = require(${JSON.stringify(dir)});
+      const { addonPath } = require(${JSON.stringify(path.join(dir, 'dist', 'native'))});
       (async () => {
         const server = new CmpServer({ ref: 'r', secret: 's' });
         const ctx = new CmpContext();
@@ -24,13 +21,14 @@ test('a copy of the package with only the prebuild loads it and enrolls', () => 
         ctx.setSubjectName('/CN=prebuilt');
         const cert = await ctx.execIR();
         ctx.close(); await server.close();
-        console.log(JSON.stringify({ path: gyp.path(${JSON.stringify(dir)}), subject: cert.subject, opensslVersion }));
+        console.log(JSON.stringify({ path: addonPath, subject: cert.subject, opensslVersion, bundled: features.bundled }));
       })();`;
     const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: dir, encoding: 'utf8' }).trim());
-    expect(out.path).toBe(path.join(dir, 'prebuilds', `${process.platform}-${process.arch}`, 'openssl-cmp.node'));
+    expect(out.path).toBe(path.join(dir, prebuildFile(bundled)));
     expect(out.subject).toBe('CN=prebuilt');
-    expect(out.opensslVersion).toContain(process.versions.openssl);
+    expect(out.bundled).toBe(bundled);
+    if (!bundled) expect(out.opensslVersion).toContain(process.versions.openssl);
   } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+    remove();
   }
 });
