@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // The bulk journal uses node:sqlite where Node has it (22.5+). Older Nodes use
-// better-sqlite3, which is not Node-API: it is compiled here, for this Node,
-// since installs run with --ignore-scripts and its prebuilt download is not
-// always reachable.
+// better-sqlite3 (a dev and optional peer dependency), which is not Node-API:
+// it is compiled here, for this Node, since installs run with --ignore-scripts
+// and its prebuilt download is not always reachable.
 'use strict';
 const { spawnSync } = require('node:child_process');
 const path = require('node:path');

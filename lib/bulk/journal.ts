@@ -36,7 +36,7 @@ function openDatabase(file: string): Database {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     Better = require('better-sqlite3');
   } catch (err) {
-    throw new CmpError(`bulk journals need node:sqlite (Node 22.5+) or the package better-sqlite3: ${(err as Error).message.split('\n')[0]}`, {
+    throw new CmpError(`bulk journals need node:sqlite (Node 22.5+) or the package better-sqlite3 12.x (npm install better-sqlite3@12): ${(err as Error).message.split('\n')[0]}`, {
       code: 'ERR_CMP_BULK_JOURNAL',
       cause: err,
     });
