@@ -1,0 +1,253 @@
+#!/usr/bin/env node
+// Bulk enrollment: enrollMany (keys generated per item, files and journal on)
+// against a CMP server in another process (`openssl-cmp -port`, PBM,
+// certConf), beside the C reference loop (bench/c-loop, when built) and
+// `openssl cmp` spawned once per enrollment (xargs -P), all in one run.
+//   1. CPU per enrollment on loopback.
+//   2. Network-bound: through a proxy adding 25 ms each way, against the bound.
+//   3. Memory: RSS after 10% of the items and at the end.
+//   4. Event-loop lag p99 throughout 1 and 2.
+//   5. Chart (bench/bulk-chart.svg): throughput and p99 latency against concurrency.
+// Sizes: BENCH_N, BENCH_N_CLI, BENCH_NET_N, BENCH_NET_CONC, BENCH_MEM_N, BENCH_CHART_N;
+// BENCH_ONLY=13 runs sections 1 and 3 only.
+'use strict';
+const { execFileSync, spawn } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { monitorEventLoopDelay } = require('node:perf_hooks');
+const { enrollMany } = require('..');
+const { svgChart } = require('./svg-chart');
+
+const env = (name, dflt) => Number(process.env[name] || dflt);
+const N_CPU = env('BENCH_N', 2000);
+const N_CLI = env('BENCH_N_CLI', 300);
+const N_NET = env('BENCH_NET_N', 10000);
+const NET_CONC = env('BENCH_NET_CONC', 32);
+const N_MEM = env('BENCH_MEM_N', 100000);
+const CHART_N = env('BENCH_CHART_N', 300);
+const ONLY = process.env.BENCH_ONLY || '1234';
+const CONC = 8;
+const DELAY_MS = 25;
+const REF = 'bench';
+const SECRET = require('node:crypto').randomBytes(12).toString('hex');
+process.env.BENCH_SECRET = SECRET;
+const CLK_TCK = 100; // Linux USER_HZ
+const ROOT = path.join(__dirname, '..');
+const C_LOOP = process.env.C_LOOP || path.join(__dirname, 'c-loop');
+
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-bulk-'));
+const children = [];
+
+function startChild(args, pattern) {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'ignore'], env: process.env });
+  children.push(child);
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = pattern.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    child.once('exit', (c) => reject(new Error(`${args[0]} exited with ${c}`)));
+  });
+}
+
+const startServer = () =>
+  startChild([path.join(ROOT, 'bin', 'openssl-cmp.js'), '-config', '', '-port', '0', '-srv_ref', REF, '-srv_secret', 'env:BENCH_SECRET'], /ACCEPT \S*:(\d+)/);
+const startProxy = (port) => startChild([path.join(__dirname, 'delay-proxy.js'), String(port), String(DELAY_MS)], /PROXY (\d+)/);
+
+const cpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+const childCpuMs = () => {
+  const f = fs.readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ');
+  return ((Number(f[13]) + Number(f[14])) * 1000) / CLK_TCK;
+};
+
+let runNo = 0;
+/** enrollMany over n items; files and journal on unless `bare`. */
+async function ours(port, n, concurrency, { bare = false, transfer } = {}) {
+  const dir = path.join(work, `run${++runNo}`);
+  function* items() {
+    for (let i = 0; i < n; i++) yield { id: `d${i}`, subject: `/CN=device-${i}/O=Bench` };
+  }
+  const lag = monitorEventLoopDelay({ resolution: 10 });
+  lag.enable();
+  const c0 = cpuMs();
+  const t0 = performance.now();
+  const job = enrollMany(items(), {
+    options: { server: `127.0.0.1:${port}/pkix/`, ref: REF, secret: 'env:BENCH_SECRET' },
+    transfer,
+    concurrency,
+    ...(bare ? {} : { journal: path.join(dir, 'journal.sqlite'), outDir: dir }),
+  });
+  if (!bare) fs.mkdirSync(dir, { recursive: true });
+  const s = await job.done;
+  const seconds = (performance.now() - t0) / 1000;
+  lag.disable();
+  if (s.confirmed !== n) throw new Error(`only ${s.confirmed} of ${n} confirmed: ${JSON.stringify(s.errors)}`);
+  fs.rmSync(dir, { recursive: true, force: true });
+  return { perSec: n / seconds, cpuMs: (cpuMs() - c0) / n, p99: s.latency.p99, lagP99: lag.percentile(99) / 1e6 };
+}
+
+function cLoop(port, n, threads, caFile) {
+  if (!fs.existsSync(C_LOOP)) return null;
+  const out = execFileSync(C_LOOP, ['--host', '127.0.0.1', '--port', String(port), '--path', 'pkix/', '--ref', REF, '--secret', SECRET,
+    '--trusted', caFile, '--threads', String(threads), '--count', String(n)], { encoding: 'utf8' });
+  const r = JSON.parse(out.trim().split('\n').pop());
+  return { perSec: r.count / r.seconds, cpuMs: r.cpuMs / r.count, p99: NaN };
+}
+
+function cliArgs(port, i) {
+  return ['cmp', '-config', '', '-cmd', 'ir', '-server', `127.0.0.1:${port}`, '-path', 'pkix/', '-ref', REF, '-secret', 'env:BENCH_SECRET',
+    '-newkey', path.join(work, 'key.pem'), '-subject', `/CN=cli-${i}`, '-certout', path.join(work, 'cli', `${i}.pem`)];
+}
+
+/** `seq n | xargs -P conc openssl cmp ...`: CPU of the whole tree, from this process's reaped-children times. */
+function xargs(port, n, conc) {
+  fs.mkdirSync(path.join(work, 'cli'), { recursive: true });
+  const cmd = `seq 1 ${n} | xargs -P ${conc} -I{} openssl ${cliArgs(port, '{}').map((a) => `'${a}'`).join(' ')} 2>/dev/null`;
+  const c0 = childCpuMs();
+  const t0 = performance.now();
+  execFileSync('sh', ['-c', cmd], { stdio: 'ignore', env: process.env });
+  const seconds = (performance.now() - t0) / 1000;
+  return { perSec: n / seconds, cpuMs: (childCpuMs() - c0) / n, p99: NaN };
+}
+
+/** As xargs -P conc, driven from here to time each enrollment (for the chart's latency). */
+async function spawnPool(port, n, conc) {
+  fs.mkdirSync(path.join(work, 'cli'), { recursive: true });
+  const times = [];
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: conc }, async () => {
+    while (next < n) {
+      const i = next++;
+      const s = performance.now();
+      await new Promise((resolve) => spawn('openssl', cliArgs(port, i), { stdio: 'ignore' }).once('exit', resolve));
+      times.push(performance.now() - s);
+    }
+  }));
+  times.sort((a, b) => a - b);
+  return { perSec: n / ((performance.now() - t0) / 1000), p99: times[Math.min(times.length - 1, Math.ceil(0.99 * times.length) - 1)] };
+}
+
+/** RSS of a journal-backed job after a tenth of the items and at the end; the CA (which keeps all it issued) runs elsewhere. */
+async function memory(port, n) {
+  const dir = path.join(work, 'mem');
+  fs.mkdirSync(dir);
+  function* items() {
+    for (let i = 0; i < n; i++) yield { id: `m${i}`, subject: `/CN=m-${i}` };
+  }
+  const job = enrollMany(items(), { options: { server: `127.0.0.1:${port}/pkix/`, ref: REF, secret: 'env:BENCH_SECRET' },
+    concurrency: 16, journal: path.join(dir, 'journal.sqlite') });
+  let early;
+  job.on('progress', (p) => {
+    if (early === undefined && p.done >= n / 10) early = process.memoryUsage().rss;
+  });
+  const s = await job.done;
+  return { n, early: early / 2 ** 20, late: process.memoryUsage().rss / 2 ** 20, confirmed: s.confirmed };
+}
+
+const fmt = (x, d = 1) => (x === null || x === undefined || Number.isNaN(x) ? '—' : x.toFixed(d));
+function row(name, r) {
+  console.log(`${name.padEnd(46)} ${fmt(r?.perSec).padStart(8)} /s ${fmt(r?.cpuMs, 2).padStart(8)} CPU ms/IR ${fmt(r?.p99, 0).padStart(7)} ms p99`);
+}
+
+async function main() {
+  execFileSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', path.join(work, 'key.pem')]);
+  const port = await startServer();
+  // the CA certificate, for the C loop's --trusted: the chain of a first enrollment
+  const caDir = path.join(work, 'ca');
+  await enrollMany([{ id: 'ca-probe', subject: '/CN=probe' }], { options: { server: `127.0.0.1:${port}/pkix/`, ref: REF, secret: 'env:BENCH_SECRET' }, outDir: caDir }).done;
+  const caFile = path.join(caDir, 'ca-probe.chain.pem');
+  console.log(`openssl-cmp bulk benchmark (node ${process.version}, OpenSSL ${process.versions.openssl}, ${os.cpus().length} CPUs); server: openssl-cmp -port, PBM, certConf`);
+  if (!fs.existsSync(C_LOOP)) console.log(`C loop: ${C_LOOP} not built; its column stays empty`);
+
+  // what this machine's scheduler alone does to timers, for comparison with the lag under load
+  const idle = monitorEventLoopDelay({ resolution: 10 });
+  idle.enable();
+  await new Promise((r) => setTimeout(r, 3000));
+  idle.disable();
+  const idleLag = idle.percentile(99) / 1e6;
+  console.log(`event-loop lag p99 of this process idle for 3 s: ${fmt(idleLag)} ms (load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')})`);
+
+  await ours(port, 200, CONC); // warm-up
+  let serverMax = (await ours(port, Math.min(N_CPU, 1000), 32, { bare: true })).perSec;
+  if (ONLY.includes('1')) serverMax = Math.max(serverMax, await cpuSection(port, caFile));
+  let proxy;
+  if (ONLY.includes('2')) proxy = await networkSection(port, serverMax);
+  if (ONLY.includes('3')) {
+    console.log(`\n3. Memory, ${N_MEM} items, journal on, server in its own process`);
+    const m = await memory(port, N_MEM);
+    console.log(`   RSS after ${N_MEM / 10}: ${fmt(m.early)} MiB; after ${N_MEM}: ${fmt(m.late)} MiB; growth ${fmt(m.late - m.early)} MiB (goal <= 50)`);
+  }
+  if (ONLY.includes('4')) await chartSection(proxy ?? (await startProxy(port)), caFile);
+}
+
+/** Section 1; returns the best throughput seen (toward the server's maximum). */
+async function cpuSection(port, caFile) {
+  console.log(`\n1. CPU per enrollment, loopback, ${CONC} in flight`);
+  const o = await ours(port, N_CPU, CONC);
+  row(`enrollMany, files + journal (${N_CPU})`, o);
+  const c = cLoop(port, N_CPU, CONC, caFile);
+  row(`C loop, ${CONC} threads (${N_CPU})`, c);
+  const x = xargs(port, N_CLI, CONC);
+  row(`xargs -P ${CONC} openssl cmp (${N_CLI})`, x);
+  console.log(`   ratios: CPU/IR vs C loop ${c ? fmt(o.cpuMs / c.cpuMs, 2) + 'x (goal <= 1.3x)' : '—'}; openssl cmp / ours ${fmt(x.cpuMs / o.cpuMs, 1)}x (goal >= 5x); event-loop lag p99 ${fmt(o.lagP99)} ms`);
+  return Math.max(o.perSec, c ? c.perSec : 0);
+}
+
+async function networkSection(port, best) {
+  const serverMax = best;
+  console.log(`\n   server maximum (best of enrollMany without files at 32 in flight and the runs above): ${fmt(serverMax)} IR/s`);
+  console.log(`\n2. Network-bound: proxy adding ${DELAY_MS} ms each way`);
+  const proxy = await startProxy(port);
+  const single = await ours(proxy, 20, 1);
+  const netTime = 1 / single.perSec;
+  const bound = Math.min(NET_CONC / netTime, serverMax);
+  const net = await ours(proxy, N_NET, NET_CONC);
+  row(`enrollMany, ${NET_CONC} in flight (${N_NET})`, net);
+  const xnet = xargs(proxy, Math.min(N_CLI, 200), NET_CONC);
+  row(`xargs -P ${NET_CONC} openssl cmp`, xnet);
+  console.log(`   network time per enrollment ${fmt(netTime * 1000, 0)} ms; bound min(${NET_CONC}/${fmt(netTime, 3)} s, server ${fmt(serverMax)}/s) = ${fmt(bound)}/s; `
+    + `enrollMany reaches ${fmt(net.perSec / bound, 2)}x of it (goal >= 0.9x); event-loop lag p99 ${fmt(net.lagP99)} ms`);
+  return proxy;
+}
+
+async function chartSection(proxy, caFile) {
+  console.log(`\n4. Chart: throughput and p99 latency against concurrency, through the proxy`);
+  const xs = [1, 2, 4, 8, 16, 32, 64, 128];
+  const series = { ours: [], c: [], cli: [] };
+  for (const k of xs) {
+    const n = Math.max(CHART_N, k * 4);
+    const r = await ours(proxy, n, k);
+    const cr = cLoop(proxy, n, k, caFile);
+    const xr = await spawnPool(proxy, Math.min(n, Math.max(50, k * 3)), k);
+    series.ours.push({ x: k, ...r });
+    series.c.push({ x: k, ...(cr ?? { perSec: NaN, p99: NaN }) });
+    series.cli.push({ x: k, ...xr });
+    console.log(`   ${String(k).padStart(3)} in flight: enrollMany ${fmt(r.perSec)}/s p99 ${fmt(r.p99, 0)} ms; C loop ${fmt(cr?.perSec)}/s; openssl cmp ${fmt(xr.perSec)}/s p99 ${fmt(xr.p99, 0)} ms`);
+  }
+  const mk = (key) => [
+    { name: 'enrollMany (this package)', colour: '#1f77b4', points: series.ours.map((p) => ({ x: p.x, y: p[key] })) },
+    { name: 'C loop on libcrypto', colour: '#2ca02c', points: series.c.map((p) => ({ x: p.x, y: p[key] })) },
+    { name: 'openssl cmp per enrollment', colour: '#d62728', points: series.cli.map((p) => ({ x: p.x, y: p[key] })) },
+  ];
+  const svg = svgChart([{ title: 'Throughput', yLabel: 'enrollments per second', series: mk('perSec') }, { title: 'Latency p99', yLabel: 'ms', series: mk('p99') }], xs,
+    `IR + certConf, PBM, ${DELAY_MS} ms added each way; node ${process.version}, OpenSSL ${process.versions.openssl}`);
+  fs.writeFileSync(path.join(__dirname, 'bulk-chart.svg'), svg);
+  console.log('   written: bench/bulk-chart.svg');
+}
+
+main()
+  .catch((err) => {
+    console.error(err);
+    process.exitCode = 1;
+  })
+  .finally(() => {
+    for (const c of children) c.kill();
+    fs.rmSync(work, { recursive: true, force: true });
+  });

@@ -1,0 +1,430 @@
+// enrollMany: items in, certificates out, through a pool of CMP contexts.
+// An issued certificate is written (key, certificate, journal row) and made
+// durable inside the certConf callback, and only then accepted: a crash
+// before that leaves the CA an unconfirmed certificate to drop, a crash after
+// it leaves a complete item.
+import { EventEmitter } from 'node:events';
+import { KeyObject, X509Certificate } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CmpContext } from '../context';
+import { FailInfo } from '../constants';
+import { CmpError } from '../errors';
+import { BulkItem, ItemSource, generateKey } from './items';
+import { BulkOptions, asIterator, checkOptions, isTransient } from './options';
+import { Journal, errorFromRecord } from './journal';
+import { ManifestLine, Output, checkFileId } from './output';
+import { BulkProgress, BulkSummary, Tally } from './progress';
+import { PreparedItem, Slot, prepareItem } from './request';
+
+export interface BulkResult {
+  id: string;
+  ok: boolean;
+  cert?: X509Certificate;
+  key?: KeyObject;
+  serial?: string;
+  attempts: number;
+  error?: CmpError;
+}
+
+/** What a transaction on a slot is doing, seen by the certConf callback and by stop(). */
+interface Attempt {
+  item: PreparedItem;
+  key: KeyObject | null;
+  abort: AbortController;
+  persisting: boolean;
+  persisted?: { cert: X509Certificate; files: Record<string, string>; chain: boolean };
+  persistError?: CmpError;
+}
+
+/** A pooled context and the attempt it is running. */
+interface Pooled {
+  slot: Slot;
+  attempt?: Attempt;
+}
+
+const RESULT_HIGH_WATER = 256;
+const PROGRESS_MS = 250;
+
+export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
+  /** Resolves to the summary once every item is finished or the job stopped. */
+  readonly done: Promise<BulkSummary>;
+  readonly #o: BulkOptions;
+  readonly #tally = new Tally();
+  readonly #attempts = new Set<Attempt>();
+  readonly #stop = new AbortController();
+  #iterating = false;
+  #results: BulkResult[] = [];
+  #wakeReader: (() => void) | undefined;
+  #wakeWriters: Array<() => void> = [];
+  #finished = false;
+  #failure: Error | undefined;
+  #journal!: Journal;
+  #output: Output | undefined;
+  #nextStart = 0;
+  readonly #chains = new Map<string, X509Certificate[]>();
+
+  constructor(items: ItemSource, options: BulkOptions) {
+    super();
+    checkOptions(options);
+    this.#o = options;
+    const source = asIterator(items);
+    if (Array.isArray(items)) this.#tally.total = items.length;
+    this.done = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#run(source));
+    this.done.catch(() => {}); // reported through done and the iterator, never as an unhandled rejection
+  }
+
+  /** Stops as options.signal does: no new transactions; those not yet persisting are withdrawn. */
+  stop(): void {
+    if (this.#stop.signal.aborted) return;
+    this.#stop.abort();
+    for (const a of this.#attempts) if (!a.persisting) a.abort.abort();
+  }
+
+  get progress(): BulkProgress {
+    return this.#tally.progress();
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<BulkResult> {
+    this.#iterating = true;
+    return {
+      next: async () => {
+        for (;;) {
+          const r = this.#results.shift();
+          if (r) {
+            if (this.#results.length < RESULT_HIGH_WATER) this.#wakeWriters.splice(0).forEach((w) => w());
+            return { value: r, done: false };
+          }
+          if (this.#finished) {
+            if (this.#failure) throw this.#failure;
+            return { value: undefined, done: true };
+          }
+          await new Promise<void>((resolve) => (this.#wakeReader = resolve));
+        }
+      },
+      return: async () => {
+        this.#iterating = false;
+        this.#results = [];
+        this.#wakeWriters.splice(0).forEach((w) => w());
+        return { value: undefined, done: true };
+      },
+    };
+  }
+
+  async #run(source: AsyncIterator<BulkItem> | Iterator<BulkItem>): Promise<BulkSummary> {
+    const o = this.#o;
+    const signal = o.signal;
+    const onAbort = () => this.stop();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal?.aborted) this.stop();
+    const timer = setInterval(() => this.emit('progress', this.#tally.progress()), PROGRESS_MS);
+    timer.unref();
+    const slots: Pooled[] = [];
+    let status = 'failed';
+    try {
+      this.#journal = new Journal(o.journal);
+      if (o.outDir !== undefined) {
+        this.#output = new Output(o.outDir, o.names, o.passphrase);
+        await this.#output.open(this.#journal.confirmedRows());
+      }
+      let pulling: Promise<unknown> = Promise.resolve();
+      let exhausted = false;
+      const pull = (): Promise<IteratorResult<BulkItem>> => {
+        const next = pulling.then(() => (exhausted ? { done: true as const, value: undefined } : source.next()));
+        pulling = next.catch(() => {});
+        return next.then((r) => {
+          if (r.done) exhausted = true;
+          return r;
+        });
+      };
+      const worker = async (slot: Pooled) => {
+        while (!this.#stop.signal.aborted) {
+          await this.#roomForResults();
+          const next = await pull();
+          if (next.done) return;
+          await this.#process(slot, next.value);
+        }
+      };
+      const n = o.concurrency ?? 16;
+      for (let i = 0; i < n; i++) slots.push(this.#newSlot());
+      const outcomes = await Promise.allSettled(slots.map(worker));
+      const bad = outcomes.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
+      if (bad) {
+        this.stop();
+        throw bad.reason;
+      }
+      if (!exhausted) await (source.return?.() as Promise<unknown> | undefined);
+      await this.#output?.close();
+      status = this.#stop.signal.aborted ? 'stopped' : 'finished';
+      const revoked = o.revokeOrphans && !this.#stop.signal.aborted ? await this.#revokeOrphans(slots[0].slot) : [];
+      const summary = this.#tally.summary(this.#journal.orphans().map((x) => x.serial), this.#stop.signal.aborted);
+      summary.revoked = revoked;
+      this.#journal.close(status);
+      this.emit('progress', this.#tally.progress());
+      return summary;
+    } catch (err) {
+      this.#failure = err as Error;
+      throw err;
+    } finally {
+      clearInterval(timer);
+      signal?.removeEventListener('abort', onAbort);
+      for (const s of slots) s.slot.ctx.close();
+      try {
+        this.#journal?.close(status);
+      } catch {
+        // the first failure is the one reported
+      }
+      await this.#output?.close().catch(() => {});
+      this.#finished = true;
+      this.#wakeReader?.();
+    }
+  }
+
+  /** RR for each orphan the journal holds the certificate of; the serials revoked (or found revoked already). */
+  async #revokeOrphans(slot: Slot): Promise<string[]> {
+    const done: string[] = [];
+    for (const { serial, cert } of this.#journal.orphans()) {
+      if (!cert || this.#stop.signal.aborted) continue;
+      try {
+        slot.configure({ id: serial, operation: 'rr', oldCert: new X509Certificate(cert) }, null);
+        await slot.exec('rr', this.#stop.signal);
+      } catch (err) {
+        if (!(err instanceof CmpError && err.failInfo?.includes('certRevoked'))) continue; // stays an orphan, reported
+      }
+      this.#journal.revoked(serial);
+      done.push(serial);
+    }
+    await this.#journal.durable();
+    return done;
+  }
+
+  #newSlot(): Pooled {
+    const o = this.#o;
+    const pooled: Pooled = {} as Pooled;
+    pooled.slot = new Slot(() => {
+      const ctx = o.context ? o.context() : CmpContext.fromOptions(o.options!);
+      if (!(ctx instanceof CmpContext)) throw new TypeError('options.context must return a CmpContext');
+      if (o.transfer) ctx.setTransferCallback(o.transfer);
+      ctx.setCertConfCallback((cert, failInfo) => this.#certConf(pooled.attempt!, cert, failInfo));
+      return ctx;
+    });
+    return pooled;
+  }
+
+  async #roomForResults(): Promise<void> {
+    while (this.#iterating && this.#results.length >= RESULT_HIGH_WATER && !this.#stop.signal.aborted) {
+      await new Promise<void>((resolve) => this.#wakeWriters.push(resolve));
+    }
+  }
+
+  #emitResult(r: BulkResult): void {
+    if (!this.#iterating) return; // nobody reads them: keep memory flat
+    this.#results.push(r);
+    this.#wakeReader?.();
+    this.#wakeReader = undefined;
+  }
+
+  #fail(id: string, err: CmpError, attempts: number, started: number | undefined, manifestOp?: string): void {
+    this.#tally.fail(err, started === undefined ? undefined : performance.now() - started);
+    if (manifestOp && this.#output) {
+      this.#output.manifest({ id, operation: manifestOp, attempts, error: { code: err.code, message: err.message, failInfo: err.failInfo } });
+    }
+    this.#emitResult({ id, ok: false, attempts, error: err });
+  }
+
+  async #process(slot: Pooled, raw: BulkItem): Promise<void> {
+    const started = performance.now();
+    const journal = this.#journal;
+    let item: PreparedItem;
+    try {
+      item = prepareItem(raw);
+      const bad = this.#output ? checkFileId(item.id) : undefined;
+      if (bad) throw new CmpError(bad, { code: 'ERR_CMP_BULK_BAD_ITEM' });
+    } catch (err) {
+      const id = raw && typeof raw === 'object' && typeof raw.id === 'string' ? raw.id : '';
+      if (!(err instanceof CmpError)) throw err;
+      if (id && !journal.lookup(id)) {
+        journal.claim(id, String(raw.operation ?? 'ir'));
+        journal.failed(id, err);
+        return this.#fail(id, err, 0, undefined, String(raw.operation ?? 'ir'));
+      }
+      return this.#fail(id, err, 0, undefined);
+    }
+    const id = item.id;
+    const row = journal.lookup(id);
+    if (row) {
+      if (row.run === journal.run) {
+        return this.#fail(id, new CmpError(`item '${id}' appears twice in the input`, { code: 'ERR_CMP_BULK_DUPLICATE_ID' }), 0, undefined);
+      }
+      if (row.state === 'confirmed') {
+        this.#tally.skipped++;
+        return;
+      }
+      if (row.state === 'failed' && !this.#o.retryFailed) {
+        journal.claim(id, row.operation ?? item.operation);
+        journal.failed(id, errorFromRecord(row.error));
+        return this.#fail(id, errorFromRecord(row.error), 0, undefined, item.operation);
+      }
+    }
+    journal.claim(id, item.operation);
+    this.#tally.inFlight++;
+    try {
+      await this.#enroll(slot, item, started);
+    } finally {
+      this.#tally.inFlight--;
+    }
+  }
+
+  async #enroll(pooled: Pooled, item: PreparedItem, started: number): Promise<void> {
+    const journal = this.#journal;
+    const id = item.id;
+    let key: KeyObject | null = null;
+    if (item.keySource) {
+      key = item.keySource instanceof KeyObject ? item.keySource : await generateKey(item.keySource);
+    }
+    const retries = this.#o.retries ?? 4;
+    for (let attempt = 1; ; attempt++) {
+      if (!(await this.#startSlot())) return journal.pending(id);
+      journal.attempt(id);
+      this.#tally.attempts++;
+      const a: Attempt = { item, key, abort: new AbortController(), persisting: false };
+      try {
+        pooled.slot.configure(item, key);
+      } catch (err) {
+        // OpenSSL refused a value of the item (a malformed name, say): the item's failure, not the job's
+        const e = err instanceof CmpError ? err : new CmpError(String(err), { code: 'ERR_CMP_BULK_BAD_ITEM', cause: err });
+        e.message = `item '${id}': ${e.message}`;
+        journal.failed(id, e);
+        return this.#fail(id, e, attempt, started, item.operation);
+      }
+      pooled.attempt = a;
+      this.#attempts.add(a);
+      let cert: X509Certificate | void;
+      try {
+        cert = await pooled.slot.exec(item.operation, a.abort.signal);
+      } catch (err) {
+        const e = a.persistError ?? (err instanceof CmpError ? err : new CmpError(String(err), { code: 'ERR_CMP_UNKNOWN', cause: err }));
+        if (this.#stop.signal.aborted && !a.persistError) return journal.pending(id); // withdrawn; a new run takes it up
+        if (!a.persistError && isTransient(e) && attempt <= retries) {
+          if (await this.#backoff(attempt)) continue;
+          return journal.pending(id);
+        }
+        if (item.operation === 'rr' && attempt > 1 && e.failInfo?.includes('certRevoked')) {
+          cert = undefined; // an earlier attempt's revocation went through; its answer was lost
+        } else {
+          journal.failed(id, e);
+          return this.#fail(id, e, attempt, started, item.operation);
+        }
+      } finally {
+        this.#attempts.delete(a);
+      }
+      return this.#finish(pooled.slot.ctx, a, cert ?? null, attempt, started);
+    }
+  }
+
+  async #finish(ctx: CmpContext, a: Attempt, cert: X509Certificate | null, attempts: number, started: number): Promise<void> {
+    const { item, key } = a;
+    const line: ManifestLine = { id: item.id, operation: item.operation, attempts };
+    if (cert) {
+      // the certConf callback persisted it, unless OpenSSL skipped the callback
+      if (!a.persisted) await this.#persist(a, cert);
+      const files = a.persisted!.files;
+      if (this.#output && !a.persisted!.chain) {
+        // the first certificate of an issuer: its chain comes from what the server sent, and is kept for the next ones
+        const chain = chainOf(cert, [...ctx.getExtraCertsIn(), ...ctx.getCaPubs()]);
+        this.#chains.set(cert.issuer, chain);
+        await this.#output.writeChain(files.chain, pemOf(chain));
+      }
+      this.#journal.confirmed(item.id);
+      Object.assign(line, describe(cert), { files });
+    } else {
+      const serial = item.oldCert?.serialNumber ?? null;
+      this.#journal.done(item.id, serial, item.oldCert ? oneLine(item.oldCert.subject) : null);
+      Object.assign(line, { serial, subject: item.oldCert ? oneLine(item.oldCert.subject) : null });
+    }
+    this.#output?.manifest(line);
+    this.#tally.ok(performance.now() - started);
+    const r: BulkResult = { id: item.id, ok: true, attempts };
+    if (cert) Object.assign(r, { cert, serial: cert.serialNumber });
+    if (key) r.key = key;
+    this.#emitResult(r);
+  }
+
+  async #certConf(a: Attempt, cert: X509Certificate, failInfo: number): Promise<number> {
+    if (failInfo !== 0) return failInfo; // OpenSSL's own checks failed
+    if (this.#stop.signal.aborted) return 1 << FailInfo.systemUnavail; // stopping: the CA is to drop it
+    a.persisting = true;
+    try {
+      await this.#persist(a, cert);
+      return 0;
+    } catch (err) {
+      a.persistError = err instanceof CmpError ? err : new CmpError(String(err), { code: 'ERR_CMP_BULK_OUTPUT', cause: err });
+      return 1 << FailInfo.systemFailure;
+    }
+  }
+
+  async #persist(a: Attempt, cert: X509Certificate): Promise<void> {
+    const files = this.#output ? this.#output.files(a.item.id, a.key !== null) : {};
+    const chain = this.#chains.get(cert.issuer);
+    const known = chain !== undefined && (chain.length === 0 || cert.checkIssued(chain[0]));
+    if (this.#output) await this.#output.persist(files, a.key, cert, known ? pemOf(chain!) : undefined);
+    const d = describe(cert);
+    this.#journal.written(a.item.id, { serial: d.serial, der: cert.raw, subject: d.subject, notAfter: d.notAfter, fingerprint: d.sha256, files });
+    await this.#journal.durable();
+    a.persisted = { cert, files, chain: known };
+  }
+
+  /** Waits for the rate limit; false when the job is stopping. */
+  async #startSlot(): Promise<boolean> {
+    if (this.#stop.signal.aborted) return false;
+    const rate = this.#o.rate;
+    if (!rate) return true;
+    const now = performance.now();
+    const at = Math.max(now, this.#nextStart);
+    this.#nextStart = at + 1000 / rate;
+    if (at > now) await sleep(at - now, undefined, { signal: this.#stop.signal }).catch(() => {});
+    return !this.#stop.signal.aborted;
+  }
+
+  /** Exponential backoff with jitter; false when the job is stopping. */
+  async #backoff(attempt: number): Promise<boolean> {
+    const base = this.#o.backoff ?? 200;
+    const cap = Math.min(this.#o.maxBackoff ?? 10000, base * 2 ** (attempt - 1));
+    const ms = cap / 2 + Math.random() * (cap / 2);
+    await sleep(ms, undefined, { signal: this.#stop.signal }).catch(() => {});
+    return !this.#stop.signal.aborted;
+  }
+}
+
+function oneLine(subject: string): string {
+  return `/${subject.split('\n').join('/')}`;
+}
+
+function describe(cert: X509Certificate): { serial: string; subject: string; notAfter: string; sha256: string } {
+  return { serial: cert.serialNumber, subject: oneLine(cert.subject), notAfter: new Date(cert.validTo).toISOString(), sha256: cert.fingerprint256 };
+}
+
+function pemOf(chain: X509Certificate[]): string {
+  return chain.map((c) => c.toString()).join('');
+}
+
+/** The issuing chain of `cert` among the certificates the server sent, up to a self-signed one. */
+function chainOf(cert: X509Certificate, pool: X509Certificate[]): X509Certificate[] {
+  const chain: X509Certificate[] = [];
+  let current = cert;
+  while (chain.length < 10) {
+    const issuer = pool.find((c) => !chain.includes(c) && c.subject === current.issuer && current.checkIssued(c));
+    if (!issuer) break;
+    chain.push(issuer);
+    if (issuer.subject === issuer.issuer) break;
+    current = issuer;
+  }
+  return chain;
+}
+
+/**
+ * Enrolls (or renews, or revokes) every item, `concurrency` transactions at
+ * a time, with a journal to resume from and files per item.
+ */
+export function enrollMany(items: ItemSource, options: BulkOptions): BulkJob {
+  return new BulkJob(items, options);
+}

@@ -1,0 +1,167 @@
+// Per-item files and the manifest. Each file is written whole or not at all:
+// a temporary file (in .partial/), fsync, rename, and an fsync of the directory (shared by
+// everyone who renamed during the same turn of the event loop).
+import { KeyObject, X509Certificate } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { CmpError } from '../errors';
+import { JournalRow } from './journal';
+
+export interface FileNames {
+  /** Templates relative to the output directory; `{id}` stands for the item id. */
+  key?: string;
+  cert?: string;
+  chain?: string;
+}
+
+export interface ManifestLine {
+  id: string;
+  operation: string;
+  serial?: string | null;
+  subject?: string | null;
+  notAfter?: string | null;
+  sha256?: string | null;
+  files?: Record<string, string>;
+  attempts?: number;
+  error?: Record<string, unknown>;
+}
+
+const DEFAULT_NAMES: Required<FileNames> = { key: '{id}.key.pem', cert: '{id}.cert.pem', chain: '{id}.chain.pem' };
+let tmpCounter = 0;
+
+/** An id that can be part of a file name: no separators, no NUL, not "." or "..". */
+export function checkFileId(id: string): string | undefined {
+  if (/[/\\\0]/.test(id) || id === '.' || id === '..' || id.length > 200) return `id '${id.slice(0, 40)}' cannot be used in a file name`;
+  return undefined;
+}
+
+export class Output {
+  readonly dir: string;
+  readonly #partial: string;
+  readonly #names: Required<FileNames>;
+  readonly #passphrase: string | undefined;
+  #manifest: fs.WriteStream | undefined;
+  #manifestError: Error | undefined;
+  #dirSync: { promise: Promise<void>; dirs: Set<string>; started: boolean } | undefined;
+
+  constructor(dir: string, names: FileNames = {}, passphrase?: string) {
+    this.dir = path.resolve(dir);
+    this.#partial = path.join(this.dir, '.partial');
+    this.#names = { ...DEFAULT_NAMES, ...names };
+    this.#passphrase = passphrase;
+  }
+
+  /** Makes the directory and starts the manifest anew from the journal's confirmed rows (failures are reported per run). */
+  async open(rows: Iterable<JournalRow>): Promise<void> {
+    // temporary files live apart, so what a crash left of them goes in one sweep
+    await fs.promises.rm(this.#partial, { recursive: true, force: true });
+    await fs.promises.mkdir(this.#partial, { recursive: true });
+    const file = path.join(this.dir, 'manifest.jsonl');
+    const tmp = path.join(this.#partial, 'manifest.jsonl.tmp');
+    const out = fs.createWriteStream(tmp);
+    for (const row of rows) {
+      if (!out.write(`${JSON.stringify(manifestFromRow(row))}\n`)) await new Promise<void>((r) => out.once('drain', () => r()));
+    }
+    await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    await fs.promises.rename(tmp, file);
+    this.#manifest = fs.createWriteStream(file, { flags: 'a' });
+    this.#manifest.on('error', (err) => (this.#manifestError = err));
+  }
+
+  files(id: string, withKey: boolean): Record<string, string> {
+    const name = (t: string) => path.join(this.dir, t.split('{id}').join(id));
+    const out: Record<string, string> = { cert: name(this.#names.cert), chain: name(this.#names.chain) };
+    if (withKey) out.key = name(this.#names.key);
+    return out;
+  }
+
+  /** Writes key (PKCS#8 PEM, mode 0600, encrypted under the job pass phrase), certificate and, when known, chain durably. */
+  async persist(files: Record<string, string>, key: KeyObject | null, cert: X509Certificate, chain?: string): Promise<void> {
+    const writes = [this.#writeFile(files.cert, cert.toString(), 0o644)];
+    if (chain !== undefined) writes.push(this.#writeFile(files.chain, chain, 0o644));
+    if (key && files.key) {
+      const pem = this.#passphrase === undefined
+        ? key.export({ type: 'pkcs8', format: 'pem' })
+        : key.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: this.#passphrase });
+      writes.push(this.#writeFile(files.key, pem as string, 0o600));
+    }
+    await Promise.all(writes);
+    await this.#syncDirs(Object.values(files).map((f) => path.dirname(f)));
+  }
+
+  async writeChain(file: string, chain: string): Promise<void> {
+    await this.#writeFile(file, chain, 0o644);
+    await this.#syncDirs([path.dirname(file)]);
+  }
+
+  manifest(line: ManifestLine): void {
+    if (this.#manifestError) throw new CmpError(`cannot write the manifest: ${this.#manifestError.message}`, { code: 'ERR_CMP_BULK_OUTPUT' });
+    this.#manifest?.write(`${JSON.stringify(line)}\n`);
+  }
+
+  async close(): Promise<void> {
+    const m = this.#manifest;
+    this.#manifest = undefined;
+    if (m) await new Promise<void>((resolve) => m.end(() => resolve()));
+    if (this.#manifestError) throw new CmpError(`cannot write the manifest: ${this.#manifestError.message}`, { code: 'ERR_CMP_BULK_OUTPUT' });
+  }
+
+  async #writeFile(file: string, data: string, mode: number): Promise<void> {
+    const tmp = path.join(this.#partial, `${++tmpCounter}.tmp`);
+    let fh: fs.promises.FileHandle;
+    try {
+      fh = await fs.promises.open(tmp, 'w', mode);
+    } catch (err) {
+      throw outputError(file, err);
+    }
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } catch (err) {
+      await fh.close().catch(() => {});
+      await fs.promises.rm(tmp, { force: true });
+      throw outputError(file, err);
+    }
+    await fh.close();
+    try {
+      await fs.promises.rename(tmp, file);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw outputError(file, err);
+      await fs.promises.mkdir(path.dirname(file), { recursive: true }); // a template with directories
+      await fs.promises.rename(tmp, file);
+    }
+  }
+
+  #syncDirs(dirs: string[]): Promise<void> {
+    if (!this.#dirSync || this.#dirSync.started) {
+      const batch = { dirs: new Set<string>(), started: false, promise: Promise.resolve() };
+      batch.promise = new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
+        batch.started = true;
+        await Promise.all([...batch.dirs].map(fsyncDir));
+      });
+      this.#dirSync = batch;
+    }
+    for (const d of dirs) this.#dirSync.dirs.add(d);
+    return this.#dirSync.promise;
+  }
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const fh = await fs.promises.open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+function outputError(file: string, err: unknown): CmpError {
+  return new CmpError(`cannot write '${file}': ${(err as Error).message}`, { code: 'ERR_CMP_BULK_OUTPUT', cause: err });
+}
+
+export function manifestFromRow(r: JournalRow): ManifestLine {
+  const line: ManifestLine = { id: r.id, operation: r.operation ?? 'ir', serial: r.serial, subject: r.subject, notAfter: r.not_after, sha256: r.fingerprint };
+  if (r.files) line.files = JSON.parse(r.files) as Record<string, string>;
+  line.attempts = r.attempts;
+  return line;
+}

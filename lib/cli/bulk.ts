@@ -1,0 +1,254 @@
+// `openssl-cmp bulk`: enrollMany from the command line. Connection,
+// credentials and config sections are taken as `openssl-cmp` takes them.
+import * as fs from 'node:fs';
+import { SingleBar } from 'cli-progress';
+import { CmpContext } from '../context';
+import { CmpError } from '../errors';
+import { BulkItem, BulkOperation, OPERATIONS, keySpec, readItems } from '../bulk/items';
+import { enrollMany, BulkResult } from '../bulk/engine';
+import { BulkProgress, BulkSummary } from '../bulk/progress';
+import { UsageError, parseArgs } from './args';
+import { loadConfig } from './config';
+import { CliError, readPass } from './files';
+import { OPTIONS, camel } from './options';
+import type { CliIo } from './main';
+
+const PROG = 'bulk';
+const DEFAULT_CONFIG = '/usr/lib/ssl/openssl.cnf';
+
+/** Exit statuses: every item confirmed; some failed; stopped by a signal (run again with -resume). */
+export const EXIT = { ok: 0, error: 1, partial: 2, stopped: 3 } as const;
+
+const BULK_OPTIONS: Record<string, { type: 's' | 'p' | 'N' | '-'; help: string }> = {
+  in: { type: 's', help: 'Items to enroll: CSV with a header row (id,subject,sans,operation,key,csr,oldCert,oldKey,policies) or JSONL' },
+  out_dir: { type: 's', help: 'Directory for key, certificate and chain files per item and manifest.jsonl' },
+  journal: { type: 's', help: 'SQLite journal of the job. Default: journal.sqlite in -out_dir' },
+  resume: { type: '-', help: 'Continue the job of an existing journal (confirmed items are skipped)' },
+  retry_failed: { type: '-', help: 'With -resume: try again the items that failed before' },
+  revoke_orphans: { type: '-', help: 'At the end, revoke the certificates issued for items whose output holds a newer one' },
+  concurrency: { type: 'p', help: 'Transactions in flight. Default 16' },
+  rate: { type: 'p', help: 'Transactions started per second at most' },
+  retries: { type: 'N', help: 'Retries of transient faults (no answer, server busy). Default 4' },
+  key_type: { type: 's', help: 'Key for items that give none: ec[:P-256|P-384|P-521], rsa[:bits], ed25519. Default ec:P-256' },
+  out_keypass: { type: 's', help: 'Pass phrase source (pass:, env:, file:, fd:, stdin) to encrypt the written keys' },
+  key_name: { type: 's', help: 'Key file name in -out_dir, {id} for the item id. Default {id}.key.pem' },
+  cert_name: { type: 's', help: 'Certificate file name. Default {id}.cert.pem' },
+  chain_name: { type: 's', help: 'Chain file name. Default {id}.chain.pem' },
+  json: { type: '-', help: 'JSON lines on stdout: progress, each result, the summary' },
+  help: { type: '-', help: 'Display this summary' },
+};
+
+function helpText(): string {
+  const lines = ['Usage: openssl-cmp bulk -in FILE [bulk options] [openssl cmp options]', '', 'Bulk options:'];
+  for (const [name, o] of Object.entries(BULK_OPTIONS)) lines.push(` -${(name + (o.type === '-' ? '' : ' val')).padEnd(24)} ${o.help}`);
+  lines.push('', 'Connection, credentials and -config/-section as for openssl-cmp (see openssl-cmp -help);', '-cmd sets the operation of items that name none.');
+  return `${lines.join('\n')}\n`;
+}
+
+/** Splits bulk options from the `openssl cmp` ones. */
+function splitArgs(argv: string[]): { bulk: Map<string, string | number | boolean>; rest: string[] } {
+  const bulk = new Map<string, string | number | boolean>();
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const m = /^--?([^=]+)(?:=(.*))?$/.exec(argv[i]);
+    const spec = m ? BULK_OPTIONS[m[1]] : undefined;
+    if (!m || !spec) {
+      rest.push(argv[i]);
+      const cmp = m ? OPTIONS.get(m[1]) : undefined;
+      if (cmp && cmp.type !== '-' && m![2] === undefined && i + 1 < argv.length) rest.push(argv[++i]);
+      continue;
+    }
+    if (spec.type === '-') {
+      bulk.set(m[1], true);
+      continue;
+    }
+    const value = m[2] ?? argv[++i];
+    if (value === undefined) throw new UsageError(`${PROG}: Option -${m[1]} needs a value`);
+    if (spec.type !== 's') {
+      const n = Number(value);
+      if (!/^\d+$/.test(value) || (spec.type === 'p' && n <= 0)) throw new UsageError(`${PROG}: Option -${m[1]} needs a ${spec.type === 'p' ? 'positive' : 'non-negative'} integer, not "${value}"`);
+      bulk.set(m[1], n);
+    } else bulk.set(m[1], value);
+  }
+  return { bulk, rest };
+}
+
+const BY_CAMEL = new Map([...OPTIONS.values()].map((o) => [camel(o.name), o]));
+
+/** The `openssl cmp` options for the contexts: the config section(s), then the command line. */
+function contextOptions(rest: string[], io: CliIo): Record<string, string | number | boolean> {
+  const args = parseArgs(rest, PROG);
+  const configArg = args.get('config') as string | undefined;
+  const file = configArg ?? process.env.OPENSSL_CONF ?? DEFAULT_CONFIG;
+  const section = (args.get('section') as string | undefined) || 'cmp';
+  const out: Record<string, string | number | boolean> = {};
+  if (file !== '' && (configArg !== undefined || process.env.OPENSSL_CONF !== undefined || fs.existsSync(file))) {
+    io.err(`CMP info: using section(s) '${section}' of OpenSSL configuration file '${file}'\n`);
+    for (const [k, v] of Object.entries(loadConfig(file, section))) {
+      const spec = BY_CAMEL.get(k);
+      if (spec && !spec.server && !spec.cmdlineOnly) out[k] = v; // a config shared with a server section may hold more
+    }
+  }
+  for (const [name, v] of args) {
+    const spec = OPTIONS.get(name)!;
+    if (spec.cmdlineOnly) continue;
+    if (spec.server) throw new UsageError(`${PROG}: -${name} is a server option`);
+    out[camel(name)] = v;
+  }
+  return out;
+}
+
+async function countRows(file: string): Promise<number | undefined> {
+  try {
+    let n = 0;
+    for await (const chunk of fs.createReadStream(file)) for (const b of chunk as Buffer) if (b === 10) n++;
+    return /\.csv$/i.test(file) ? n - 1 : n;
+  } catch {
+    return undefined;
+  }
+}
+
+function errorJson(e: CmpError): Record<string, unknown> {
+  const r: Record<string, unknown> = { code: e.code, message: e.message };
+  if (e.pkiStatus !== undefined) Object.assign(r, { pkiStatusName: e.pkiStatusName, failInfo: e.failInfo, statusString: e.statusString });
+  return r;
+}
+
+function summaryText(s: BulkSummary): string {
+  const lines = [
+    `bulk: ${s.total} items: ${s.confirmed} confirmed, ${s.failed} failed, ${s.skipped} skipped (confirmed before) in ${s.seconds} s, ${s.rate} per second`,
+    `bulk: latency per item p50 ${s.latency.p50} ms, p99 ${s.latency.p99} ms; ${s.attempts} transactions`,
+  ];
+  const errors = Object.entries(s.errors).sort((a, b) => b[1] - a[1]);
+  if (errors.length) lines.push('bulk: failures by cause:', ...errors.map(([cause, n]) => `  ${String(n).padStart(7)}  ${cause}`));
+  if (s.revoked.length) lines.push(`bulk: revoked ${s.revoked.length} orphaned certificate(s): ${s.revoked.slice(0, 5).join(', ')}${s.revoked.length > 5 ? ', ...' : ''}`);
+  if (s.orphans.length) {
+    lines.push(`bulk: ${s.orphans.length} certificate(s) issued but not in the output (superseded after an interruption; -revoke_orphans revokes them):`);
+    lines.push(...s.orphans.slice(0, 20).map((o) => `  ${o}`));
+    if (s.orphans.length > 20) lines.push(`  ... and ${s.orphans.length - 20} more`);
+  }
+  if (s.stopped) lines.push('bulk: stopped; run again with -resume to continue');
+  return `${lines.join('\n')}\n`;
+}
+
+class Display {
+  #bar: SingleBar | undefined;
+  #lastLine = 0;
+  constructor(private readonly io: CliIo, private readonly json: boolean, tty: boolean, total: number | undefined) {
+    if (!json && tty) {
+      this.#bar = new SingleBar({
+        stream: process.stderr,
+        format: ' {bar} {value}/{total} | failed {failed} | in flight {inFlight} | {rate}/s | ETA {eta_formatted}',
+        hideCursor: true,
+        etaBuffer: 200,
+      });
+      this.#bar.start(total ?? 0, 0, { failed: 0, inFlight: 0, rate: 0 });
+    }
+  }
+
+  progress(p: BulkProgress): void {
+    if (this.#bar) {
+      if (p.done > this.#bar.getTotal()) this.#bar.setTotal(p.done);
+      this.#bar.update(p.done, { failed: p.failed, inFlight: p.inFlight, rate: p.rate });
+    } else if (this.json) {
+      this.io.out(`${JSON.stringify({ event: 'progress', ...p })}\n`);
+    } else if (Date.now() - this.#lastLine >= 2000) {
+      this.#lastLine = Date.now();
+      this.io.err(`bulk: ${p.done} done (${p.confirmed} confirmed, ${p.failed} failed, ${p.skipped} skipped), ${p.inFlight} in flight, ${p.rate}/s\n`);
+    }
+  }
+
+  result(r: BulkResult): void {
+    if (this.json) {
+      const line: Record<string, unknown> = { event: 'result', id: r.id, ok: r.ok, attempts: r.attempts };
+      if (r.serial) line.serial = r.serial;
+      if (r.error) line.error = errorJson(r.error);
+      this.io.out(`${JSON.stringify(line)}\n`);
+    } else if (!r.ok && !this.#bar) {
+      this.io.err(`bulk: ${r.id} failed: ${r.error!.message}\n`);
+    }
+  }
+
+  close(): void {
+    this.#bar?.stop();
+    this.#bar = undefined;
+  }
+
+  end(s: BulkSummary): void {
+    this.close();
+    this.io.out(this.json ? `${JSON.stringify({ event: 'summary', ...s })}\n` : summaryText(s));
+  }
+}
+
+/** `openssl-cmp bulk ARGS`; resolves to the exit status. */
+export async function bulkMain(argv: string[], io: CliIo, tty = !!process.stderr.isTTY): Promise<number> {
+  let display: Display | undefined;
+  try {
+    const { bulk, rest } = splitArgs(argv);
+    if (bulk.get('help')) {
+      io.err(helpText());
+      return EXIT.ok;
+    }
+    const input = bulk.get('in') as string | undefined;
+    if (!input) throw new CliError('missing -in FILE with the items to enroll');
+    const outDir = bulk.get('out_dir') as string | undefined;
+    const journal = (bulk.get('journal') as string | undefined) ?? (outDir ? `${outDir}/journal.sqlite` : undefined);
+    if (journal && fs.existsSync(journal) && !bulk.get('resume')) throw new CliError(`journal '${journal}' exists already; use -resume to continue its job`);
+    if (outDir && !bulk.get('journal')) fs.mkdirSync(outDir, { recursive: true });
+    if (bulk.get('retry_failed') && !bulk.get('resume')) throw new CliError('-retry_failed goes with -resume');
+    const options = contextOptions(rest, io);
+    const cmd = options.cmd as string | undefined;
+    delete options.cmd;
+    if (cmd !== undefined && !OPERATIONS.includes(cmd as BulkOperation)) throw new CliError(`-cmd ${cmd} is not a bulk operation (${OPERATIONS.join(', ')})`);
+    const defaultKey = bulk.get('key_type') ? keySpec(bulk.get('key_type') as string, '-key_type') : undefined;
+    CmpContext.fromOptions(options).close(); // option errors now, not once per context
+    const passphrase = readPass(bulk.get('out_keypass') as string | undefined, '-out_keypass');
+    const names = { key: bulk.get('key_name') as string | undefined, cert: bulk.get('cert_name') as string | undefined, chain: bulk.get('chain_name') as string | undefined };
+    for (const k of Object.keys(names) as Array<keyof typeof names>) if (names[k] === undefined) delete names[k];
+
+    async function* items(): AsyncGenerator<BulkItem> {
+      for await (const item of readItems(input!)) {
+        const op = item.operation ?? (cmd as BulkOperation | undefined);
+        yield { ...item, ...(op ? { operation: op } : {}), ...(item.key === undefined && defaultKey ? { key: defaultKey } : {}) };
+      }
+    }
+    const job = enrollMany(items(), {
+      options,
+      concurrency: bulk.get('concurrency') as number | undefined,
+      rate: bulk.get('rate') as number | undefined,
+      retries: bulk.get('retries') as number | undefined,
+      retryFailed: !!bulk.get('retry_failed'),
+      revokeOrphans: !!bulk.get('revoke_orphans'),
+      journal,
+      outDir,
+      names,
+      passphrase,
+    });
+    display = new Display(io, !!bulk.get('json'), tty, tty ? await countRows(input) : undefined);
+    const d = display;
+    job.on('progress', (p) => d.progress(p));
+    const stop = () => job.stop();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    try {
+      for await (const r of job) d.result(r);
+      const summary = await job.done;
+      d.end(summary);
+      return summary.stopped ? EXIT.stopped : summary.failed > 0 ? EXIT.partial : EXIT.ok;
+    } finally {
+      process.removeListener('SIGINT', stop);
+      process.removeListener('SIGTERM', stop);
+    }
+  } catch (err) {
+    display?.close();
+    if (err instanceof UsageError) {
+      io.err(`${err.message}\n`);
+      return EXIT.error;
+    }
+    if (err instanceof CliError || err instanceof CmpError || err instanceof TypeError) {
+      io.err(`CMP error: ${err.message}\n`);
+      return EXIT.error;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,275 @@
+// enrollMany against a real CmpServer issuing from a TestCa: files, manifest,
+// journal, retries, rejections, stopping and resuming, bad input.
+import { execFileSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { CmpError, FailInfo, PKIStatus, enrollMany, readItems } from '../lib';
+import { children, readTlv } from '../lib/der';
+import { BulkCa, REF, SECRET, bulkCa, checkPair, journalRows, manifest, tmpDir } from './helpers/bulk';
+
+let env: BulkCa;
+let dir: string;
+
+beforeEach(async () => {
+  env = await bulkCa();
+  dir = tmpDir();
+});
+
+afterEach(async () => {
+  await env.server.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** The PKIBody choice number of a DER PKIMessage (0 ir, 2 cr, 4 p10cr, 7 kur, 11 rr, 24 certConf). */
+function bodyType(der: Buffer): number {
+  const parts = children(der, readTlv(der, 0));
+  return parts[1].tag & 0x1f;
+}
+
+const items = (n: number, extra: (i: number) => object = () => ({})) =>
+  Array.from({ length: n }, (_, i) => ({ id: `dev-${i}`, subject: `/CN=dev-${i}/O=Factory`, ...extra(i) }));
+
+test('enrolls every item: key and certificate files that belong together, chain, manifest, journal', async () => {
+  const keys = [{ type: 'ec' as const }, { type: 'ec' as const, curve: 'P-384' as const }, { type: 'ed25519' as const }, { type: 'rsa' as const, bits: 2048 }];
+  const job = enrollMany(items(12, (i) => ({ key: keys[i % 4], sans: [`dev-${i}.example`, 'IP:10.0.0.1', 'URI:urn:dev'] })), {
+    context: env.context,
+    transfer: env.server.transfer,
+    concurrency: 4,
+    outDir: path.join(dir, 'out'),
+    journal: path.join(dir, 'job.db'),
+  });
+  const progress: number[] = [];
+  job.on('progress', (p) => progress.push(p.done));
+  const results = [];
+  for await (const r of job) results.push(r);
+  const summary = await job.done;
+  expect(summary).toMatchObject({ total: 12, confirmed: 12, failed: 0, skipped: 0, orphans: [], stopped: false });
+  expect(results).toHaveLength(12);
+  expect(progress[progress.length - 1]).toBe(12);
+  const lines = manifest(path.join(dir, 'out'));
+  expect(lines.map((l) => l.id).sort()).toEqual(results.map((r) => r.id).sort());
+  for (const line of lines) {
+    const cert = checkPair(line);
+    expect(cert.serialNumber).toBe(line.serial);
+    expect(cert.fingerprint256).toBe(line.sha256);
+    expect(cert.subjectAltName).toContain(`DNS:${line.id}.example`);
+    expect(cert.subjectAltName).toContain('IP Address:10.0.0.1');
+    expect(cert.checkIssued(env.ca.cert)).toBe(true);
+    const chain = fs.readFileSync(line.files.chain, 'utf8');
+    expect(new X509Certificate(chain).fingerprint256).toBe(env.ca.cert.fingerprint256);
+    expect(line.subject).toBe(`/CN=${line.id}/O=Factory`);
+    expect(env.ca.certificate(line.serial)).toBeDefined();
+  }
+  const types = lines.map((l) => checkPair(l).publicKey.asymmetricKeyType).sort();
+  expect(new Set(types)).toEqual(new Set(['ec', 'ed25519', 'rsa']));
+  const rows = journalRows(path.join(dir, 'job.db'));
+  expect(rows.every((r) => r.state === 'confirmed' && r.attempts === 1)).toBe(true);
+  expect(fs.readdirSync(path.join(dir, 'out', '.partial'))).toEqual([]);
+});
+
+test('a CSV file streamed through readItems, keys encrypted under the job pass phrase', async () => {
+  const csv = path.join(dir, 'devices.csv');
+  fs.writeFileSync(csv, '\ufeffid,subject,sans,key\r\n# a comment\r\na1,/CN=a1,a1.example;10.1.2.3,ec:P-384\r\na2,/CN=a2,,ed25519\r\n');
+  const summary = await enrollMany(readItems(csv), {
+    context: env.context, transfer: env.server.transfer, outDir: path.join(dir, 'out'), passphrase: 'job pass',
+  }).done;
+  expect(summary).toMatchObject({ confirmed: 2, failed: 0 });
+  const lines = manifest(path.join(dir, 'out'));
+  const a1 = checkPair(lines.find((l) => l.id === 'a1')!, 'job pass');
+  expect(a1.subjectAltName).toBe('DNS:a1.example, IP Address:10.1.2.3');
+  expect((a1.publicKey.asymmetricKeyDetails as { namedCurve: string }).namedCurve).toBe('secp384r1');
+  expect(fs.readFileSync(lines[0].files.key, 'utf8')).toContain('ENCRYPTED PRIVATE KEY');
+});
+
+test('p10cr, kur and rr items next to ir ones', async () => {
+  const first = await enrollMany(items(2), { context: env.context, transfer: env.server.transfer, outDir: path.join(dir, 'a') }).done;
+  expect(first.confirmed).toBe(2);
+  const [l0, l1] = manifest(path.join(dir, 'a')).sort((x, y) => x.id.localeCompare(y.id));
+  execFileSync('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', path.join(dir, 'csr.key'),
+    '-subj', '/CN=from-csr', '-out', path.join(dir, 'x.csr')], { stdio: 'ignore' });
+  const job = enrollMany(
+    [
+      { id: 'csr', operation: 'p10cr' as const, csr: fs.readFileSync(path.join(dir, 'x.csr')) },
+      { id: 'renew', operation: 'kur' as const, oldCert: fs.readFileSync(l0.files.cert), oldKey: fs.readFileSync(l0.files.key) },
+      { id: 'revoke', operation: 'rr' as const, oldCert: fs.readFileSync(l1.files.cert) },
+    ],
+    { context: env.context, transfer: env.server.transfer, outDir: path.join(dir, 'b'), concurrency: 1 },
+  );
+  const results = [];
+  for await (const r of job) results.push(r);
+  expect(await job.done).toMatchObject({ confirmed: 3, failed: 0 });
+  const byId = Object.fromEntries(manifest(path.join(dir, 'b')).map((l) => [l.id, l]));
+  expect(new X509Certificate(fs.readFileSync(byId.csr.files.cert)).subject).toBe('CN=from-csr');
+  expect(byId.csr.files.key).toBeUndefined();
+  const renewed = checkPair(byId.renew);
+  expect(renewed.subject).toBe('CN=dev-0\nO=Factory');
+  expect(renewed.serialNumber).not.toBe(l0.serial);
+  expect(byId.revoke.serial).toBe(l1.serial);
+  expect(env.ca.isRevoked(l1.serial)).toBe(true);
+});
+
+test('transient transport faults are retried with backoff; the CA saying "busy" too', async () => {
+  let faults = 3;
+  let busy = 1;
+  await env.server.close();
+  env = await bulkCa((base) => ({
+    ...base,
+    certReq: (req) => (busy-- > 0 ? { status: PKIStatus.rejection, failInfo: 1 << FailInfo.systemUnavail, text: 'busy' } : base.certReq!(req)),
+  }));
+  const transfer = async (req: Buffer) => {
+    if (faults > 0) {
+      faults--;
+      throw Object.assign(new Error('connection reset'), { code: 'ECONNRESET' });
+    }
+    return env.server.transfer(req);
+  };
+  const job = enrollMany(items(4), { context: env.context, transfer, concurrency: 1, backoff: 5 });
+  const results = [];
+  for await (const r of job) results.push(r);
+  const summary = await job.done;
+  expect(summary).toMatchObject({ confirmed: 4, failed: 0 });
+  expect(summary.attempts).toBe(4 + 3 + 1);
+  expect(results[0].attempts).toBe(5);
+  expect(faults).toBe(0);
+});
+
+test('a rejection is a result, never retried; its CmpError fields are kept and grouped in the summary', async () => {
+  await env.server.close();
+  env = await bulkCa((base) => ({
+    ...base,
+    certReq: (req) => (req.subject === '/CN=bad' ? { status: PKIStatus.rejection, failInfo: 1 << FailInfo.badCertTemplate, text: 'no such device' } : base.certReq!(req)),
+  }));
+  const journal = path.join(dir, 'job.db');
+  const job = enrollMany([...items(3), { id: 'bad', subject: '/CN=bad' }], { context: env.context, transfer: env.server.transfer, journal, backoff: 5 });
+  const results = [];
+  for await (const r of job) results.push(r);
+  const summary = await job.done;
+  expect(summary).toMatchObject({ confirmed: 3, failed: 1, errors: { 'rejection: badCertTemplate': 1 } });
+  const bad = results.find((r) => r.id === 'bad')!;
+  expect(bad.ok).toBe(false);
+  expect(bad.attempts).toBe(1);
+  expect(bad.error).toBeInstanceOf(CmpError);
+  expect(bad.error!.failInfo).toEqual(['badCertTemplate']);
+  expect(bad.error!.statusString).toEqual(['no such device']);
+  expect(env.requests.filter((s) => s === '/CN=bad')).toHaveLength(1);
+  const row = journalRows(journal).find((r) => r.id === 'bad')!;
+  expect(row.state).toBe('failed');
+  expect(JSON.parse(row.error)).toMatchObject({ pkiStatusName: 'rejection', failInfo: ['badCertTemplate'] });
+  // a rerun leaves it failed unless asked
+  const again = await enrollMany([{ id: 'bad', subject: '/CN=bad' }], { context: env.context, transfer: env.server.transfer, journal }).done;
+  expect(again).toMatchObject({ failed: 1, confirmed: 0 });
+  expect(env.requests.filter((s) => s === '/CN=bad')).toHaveLength(1);
+  await enrollMany([{ id: 'bad', subject: '/CN=bad' }], { context: env.context, transfer: env.server.transfer, journal, retryFailed: true }).done;
+  expect(env.requests.filter((s) => s === '/CN=bad')).toHaveLength(2);
+});
+
+test('a signal stops the job cleanly; running it again with the journal finishes it, skipping what is confirmed', async () => {
+  const ac = new AbortController();
+  const out = path.join(dir, 'out');
+  const journal = path.join(dir, 'job.db');
+  const slow = async (req: Buffer) => {
+    await new Promise((r) => setTimeout(r, 5));
+    return env.server.transfer(req);
+  };
+  const job = enrollMany(items(60), { context: env.context, transfer: slow, concurrency: 4, outDir: out, journal, signal: ac.signal });
+  let seen = 0;
+  for await (const r of job) {
+    expect(r.ok).toBe(true);
+    if (++seen === 10) ac.abort();
+  }
+  const first = await job.done;
+  expect(first.stopped).toBe(true);
+  expect(first.confirmed).toBeGreaterThanOrEqual(10);
+  expect(first.confirmed).toBeLessThan(60);
+  // nothing half-written: every certificate on disk has its key, no temporary files
+  const files = fs.readdirSync(out);
+  expect(fs.readdirSync(path.join(out, '.partial'))).toEqual([]);
+  for (const f of files.filter((f) => f.endsWith('.cert.pem'))) expect(files).toContain(f.replace('.cert.pem', '.key.pem'));
+  const second = await enrollMany(items(60), { context: env.context, transfer: env.server.transfer, concurrency: 4, outDir: out, journal }).done;
+  expect(second.skipped).toBe(first.confirmed);
+  expect(second.confirmed).toBe(60 - first.confirmed);
+  const lines = manifest(out);
+  expect(new Set(lines.map((l) => l.id)).size).toBe(60);
+  expect(lines).toHaveLength(60);
+  for (const l of lines) checkPair(l);
+  expect(journalRows(journal).every((r) => r.state === 'confirmed')).toBe(true);
+  // a clean stop leaves nothing written and unconfirmed: no orphans
+  expect(first.orphans).toEqual([]);
+  expect(second.orphans).toEqual([]);
+});
+
+test('a certificate persisted but never confirmed is reported as an orphan and enrolled again', async () => {
+  const journal = path.join(dir, 'job.db');
+  let dropConf = true;
+  const transfer = async (req: Buffer) => {
+    if (dropConf && bodyType(req) === 24) {
+      dropConf = false;
+      throw new Error('connection lost before pkiConf');
+    }
+    return env.server.transfer(req);
+  };
+  const first = await enrollMany(items(1), { context: env.context, transfer, journal, outDir: path.join(dir, 'out'), retries: 0 }).done;
+  expect(first).toMatchObject({ confirmed: 0, failed: 1 });
+  expect(first.orphans).toHaveLength(1);
+  const row = journalRows(journal)[0];
+  expect(row.serial).toBe(first.orphans[0]);
+  expect(env.ca.certificate(first.orphans[0])).toBeDefined();
+  const second = await enrollMany(items(1), { context: env.context, transfer, journal, outDir: path.join(dir, 'out'), retryFailed: true }).done;
+  expect(second).toMatchObject({ confirmed: 1, failed: 0, orphans: first.orphans });
+  expect(manifest(path.join(dir, 'out'))[0].serial).not.toBe(first.orphans[0]);
+  expect(env.ca.isRevoked(first.orphans[0])).toBe(false);
+  const third = await enrollMany(items(1), { context: env.context, transfer, journal, revokeOrphans: true }).done;
+  expect(third).toMatchObject({ skipped: 1, orphans: [], revoked: first.orphans });
+  expect(env.ca.isRevoked(first.orphans[0])).toBe(true);
+  expect(env.ca.isRevoked(manifest(path.join(dir, 'out'))[0].serial)).toBe(false);
+});
+
+test('bad input: a clear error naming what was wrong, the other items unharmed', async () => {
+  const job = enrollMany(
+    [
+      { id: 'ok', subject: '/CN=ok' },
+      { id: 'nosubject' },
+      { id: 'ok', subject: '/CN=again' },
+      { id: 'a/b', subject: '/CN=x' },
+      { id: 'curve', subject: '/CN=x', key: { type: 'ec', curve: 'P-999' } },
+      { id: 'op', subject: '/CN=x', operation: 'xx' },
+      { id: 'kur', operation: 'kur' },
+      { id: 'name', subject: '/XYZ=1' },
+    ] as never,
+    { context: env.context, transfer: env.server.transfer, outDir: path.join(dir, 'out') },
+  );
+  const errors: Record<string, string> = {};
+  for await (const r of job) if (!r.ok) errors[r.id] = `${r.error!.code}: ${r.error!.message}`;
+  expect(await job.done).toMatchObject({ confirmed: 1, failed: 7 });
+  expect(errors.nosubject).toMatch(/ERR_CMP_BULK_BAD_ITEM: item 'nosubject': ir needs a subject/);
+  expect(errors.ok).toMatch(/ERR_CMP_BULK_DUPLICATE_ID: item 'ok' appears twice/);
+  expect(errors['a/b']).toMatch(/cannot be used in a file name/);
+  expect(errors.curve).toMatch(/unsupported curve 'P-999'/);
+  expect(errors.op).toMatch(/unknown operation 'xx'/);
+  expect(errors.kur).toMatch(/kur needs oldCert/);
+  expect(errors.name).toMatch(/item 'name': .*XYZ/i);
+
+  fs.writeFileSync(path.join(dir, 'bad.csv'), 'id,subject,colour\n1,/CN=1,red\n');
+  await expect(enrollMany(readItems(path.join(dir, 'bad.csv')), { context: env.context }).done).rejects.toThrow(/unknown column\(s\) colour/);
+  fs.writeFileSync(path.join(dir, 'bad.jsonl'), '{"id":"1","subject":"/CN=1"}\n{"id": 2,\n');
+  await expect(enrollMany(readItems(path.join(dir, 'bad.jsonl')), { context: env.context, transfer: env.server.transfer }).done).rejects.toThrow(/bad.jsonl line 2: not a JSON object/);
+  await expect(enrollMany(readItems(path.join(dir, 'missing.csv')), { context: env.context }).done).rejects.toThrow(/cannot read items from .*missing.csv.*no such file/);
+  expect(() => enrollMany(items(1), {} as never)).toThrow(TypeError);
+  expect(() => enrollMany(items(1), { context: env.context, concurrency: 0 })).toThrow(/concurrency/);
+  expect(() => enrollMany(42 as never, { context: env.context })).toThrow(/iterable/);
+  expect(() => enrollMany(items(1), { options: { outTrusted: 'ca.pem' } })).toThrow(/outTrusted/);
+});
+
+test('the journal keeps no secret and a second job cannot open it while the first runs', async () => {
+  const journal = path.join(dir, 'job.db');
+  const job = enrollMany(items(20), { options: { ref: REF, secret: `pass:${SECRET}`, server: '127.0.0.1:1' }, transfer: env.server.transfer, journal, passphrase: 'keypass-xyz', outDir: path.join(dir, 'o') });
+  await new Promise((r) => job.once('progress', r));
+  await expect(enrollMany(items(1), { context: env.context, transfer: env.server.transfer, journal }).done).rejects.toThrow(/in use by another job/);
+  expect((await job.done).confirmed).toBe(20);
+  for (const f of fs.readdirSync(dir).filter((f) => f.startsWith('job.db'))) {
+    const bytes = fs.readFileSync(path.join(dir, f)).toString('latin1');
+    expect(bytes).not.toContain(SECRET);
+    expect(bytes).not.toContain('keypass-xyz');
+  }
+});
