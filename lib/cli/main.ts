@@ -611,8 +611,10 @@ async function runClient(o: Opts, io: CliIo, configFile: string | undefined): Pr
         const srv = ctx.getValidatedSrvCert();
         saveOrDelete(o.str('srvcertout'), srv && (pem ? srv.toString() : srv.raw));
       }
+      // OpenSSL 3.0 saves the extraCerts of a failed transaction too, 3.2 and later only on success
       const extraOut = o.str('extracertsout');
-      if (extraOut) saveCerts(extraOut, ctx.getExtraCertsIn(), pem);
+      const extraOnFailure = binding.features.validatedSrvCert !== 'native';
+      if (extraOut && (extraOnFailure || !failure)) saveCerts(extraOut, ctx.getExtraCertsIn(), pem);
       if (failure) return fail(io, failure.message);
       const caOut = o.str('cacertsout');
       if (caOut && !special) saveCerts(caOut, ctx.getCaPubs(), pem);
