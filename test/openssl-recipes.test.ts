@@ -36,7 +36,7 @@ describe(`OpenSSL ${series} CLI recipes (80-test_cmp_http)`, () => {
   test('the reference pair passes every row, with rows expected to succeed and to fail', () => {
     expect(reference.rows).toHaveLength(ROWS[series]);
     expect(reference.failed).toBe(0);
-    expect(reference.rows.filter((r) => r.expected === 1).length).toBeGreaterThan(100);
+    expect(reference.rows.filter((r) => r.expected === 1).length).toBeGreaterThan(90);
     expect(reference.rows.filter((r) => r.expected === 0).length).toBeGreaterThan(50);
   });
 
