@@ -172,7 +172,8 @@ Napi::Value CmpContext::Start(const Napi::CallbackInfo& info, TransactionInput i
 
 Napi::Value CmpContext::Reinit(const Napi::CallbackInfo& info) {
   ErrQueueGuard guard;
-  Check(info.Env(), OSSL_CMP_CTX_reinit(Use(info.Env())), "OSSL_CMP_CTX_reinit failed");
+  Use(info.Env());
+  Check(info.Env(), state_->Reinit(), "OSSL_CMP_CTX_reinit failed");
   return info.Env().Undefined();
 }
 
