@@ -97,8 +97,27 @@ export interface LogEntry {
   line?: number;
 }
 
+/** CmpServer options after conversion: DER and bytes, as the addon reads them. */
+export interface NativeServerOptions {
+  ref?: Buffer | null;
+  secret?: Buffer | null;
+  cert?: Der | null;
+  key?: Der | null;
+  trusted?: Der[];
+  untrusted?: Der[];
+  grantImplicitConfirm: boolean;
+  acceptUnprotected: boolean;
+  acceptRaVerified: boolean;
+  sendUnprotectedErrors: boolean;
+  sendUnprotected: boolean;
+  acceptUnprotectedErrors: boolean;
+  transactionTimeout?: number;
+  maxTransactions?: number;
+  maxPending?: number;
+}
+
 export declare class NativeCmpServer {
-  constructor(options: Record<string, unknown>, dispatch: (kind: string, info: any) => Promise<unknown>);
+  constructor(options: NativeServerOptions, dispatch: (kind: string, info: any) => Promise<unknown>);
   handle(request: Buffer): Promise<Buffer>;
   openTransactions(): number;
   close(): void;
@@ -141,6 +160,8 @@ export interface NativeBinding {
   setErrorClass(cls: new (message: string) => Error): void;
   objectNid(name: string): number;
   objectOid(name: string): string | null;
+  setMaxThreads(n: number): void;
+  getMaxThreads(): number;
 }
 
 function load(): NativeBinding {

@@ -16,7 +16,7 @@ import {
 import { PKIStatus } from './constants';
 import type { Itav, ItavInput, TransferCallback } from './context';
 import { CmpError } from './errors';
-import { NativeCmpServer, binding } from './native';
+import { NativeCmpServer, NativeServerOptions, binding } from './native';
 import { TestCa } from './test-ca';
 
 /** What a certificate request (IR, CR, P10CR, KUR) asks for. */
@@ -97,6 +97,11 @@ export interface CmpServerOptions {
   /** Seconds an unfinished transaction is kept (default 300). */
   transactionTimeout?: number;
   maxTransactions?: number;
+  /**
+   * Requests queued or running at once (default 256); beyond it handle()
+   * rejects with code ERR_CMP_SERVER_BUSY and HTTP answers 503 with Retry-After.
+   */
+  maxPending?: number;
 }
 
 export interface ListenOptions {
@@ -124,7 +129,9 @@ export class CmpServer {
     if (options === null || typeof options !== 'object') throw typeError('options', 'an object', options);
     this.#options = options;
     this.#ca = options.ca;
-    this.#ready = this.#start();
+    // converted here so that a wrong type throws at the call, not in handle()
+    const native = this.#nativeOptions(options);
+    this.#ready = this.#start(native);
     this.#ready.catch(() => {}); // surfaced by handle()
   }
 
@@ -134,20 +141,16 @@ export class CmpServer {
     return this.#ca;
   }
 
-  async #start(): Promise<NativeCmpServer> {
-    const o = this.#options;
-    let handlers = o.handlers;
-    if (!handlers) {
-      this.#ca ??= await TestCa.create();
-      handlers = this.#ca.handlers();
+  #nativeOptions(o: CmpServerOptions): NativeServerOptions {
+    for (const k of ['transactionTimeout', 'maxTransactions', 'maxPending'] as const) {
+      if (o[k] !== undefined && typeof o[k] !== 'number') throw typeError(k, 'a number', o[k]);
     }
-    const native: Record<string, unknown> = {
+    return {
       ref: toBytes(o.ref, 'ref'),
       secret: toBytes(o.secret, 'secret'),
       cert: toCertDer(o.cert, 'cert'),
       key: o.key == null ? null : toPrivateKeyDer(o.key, 'key'),
-      // clients holding certificates from the issuing CA are trusted unless told otherwise
-      trusted: certDers(o.trusted, 'trusted') ?? (this.#ca ? [this.#ca.cert.raw] : undefined),
+      trusted: certDers(o.trusted, 'trusted'),
       untrusted: certDers(o.untrusted, 'untrusted'),
       grantImplicitConfirm: !!o.grantImplicitConfirm,
       acceptUnprotected: !!o.acceptUnprotected,
@@ -157,7 +160,18 @@ export class CmpServer {
       acceptUnprotectedErrors: !!o.acceptUnprotectedErrors,
       transactionTimeout: o.transactionTimeout,
       maxTransactions: o.maxTransactions,
+      maxPending: o.maxPending,
     };
+  }
+
+  async #start(native: NativeServerOptions): Promise<NativeCmpServer> {
+    let handlers = this.#options.handlers;
+    if (!handlers) {
+      this.#ca ??= await TestCa.create();
+      handlers = this.#ca.handlers();
+    }
+    // clients holding certificates from the issuing CA are trusted unless told otherwise
+    if (native.trusted === undefined && this.#ca) native.trusted = [this.#ca.cert.raw];
     if (native.key == null && this.#ca) {
       // no signing credentials given: sign responses as the CA itself (PBM
       // requests are still answered with PBM when a secret is set)
@@ -233,7 +247,10 @@ export class CmpServer {
           res.writeHead(200, { 'content-type': CONTENT_TYPE, 'content-length': rsp.length });
           res.end(rsp);
         },
-        (err: CmpError) => fail(err.code === 'ERR_CMP_BAD_REQUEST' ? 400 : 500, `${err.message}\n`),
+        (err: CmpError) => {
+          if (err.code === 'ERR_CMP_SERVER_BUSY' && !res.headersSent) res.setHeader('retry-after', '1');
+          fail(err.code === 'ERR_CMP_BAD_REQUEST' ? 400 : err.code === 'ERR_CMP_SERVER_BUSY' ? 503 : 500, `${err.message}\n`);
+        },
       );
     });
   }

@@ -13,10 +13,12 @@
 
 namespace cmp {
 
-Addon::Addon(Napi::Env env, Napi::Object exports) : executor(std::make_unique<Executor>(env)) {
+Addon::Addon(Napi::Env env, Napi::Object exports) : executor(Executor::Create(env)) {
   DefineAddon(exports, {InstanceMethod<&Addon::SetErrorClass>("setErrorClass"),
                        InstanceMethod<&Addon::ObjectNid>("objectNid"),
-                       InstanceMethod<&Addon::ObjectOid>("objectOid")});
+                       InstanceMethod<&Addon::ObjectOid>("objectOid"),
+                       InstanceMethod<&Addon::SetMaxThreads>("setMaxThreads"),
+                       InstanceMethod<&Addon::GetMaxThreads>("getMaxThreads")});
   exports.Set("CmpContext", CmpContext::Define(env));
   exports.Set("CmpServer", CmpServer::Define(env));
   exports.Set("issueCertificate", Napi::Function::New(env, IssueCertificate, "issueCertificate"));
@@ -59,6 +61,21 @@ Napi::Value Addon::ObjectOid(const Napi::CallbackInfo& info) {
   OBJ_obj2txt(buf, sizeof buf, obj, 1);
   ASN1_OBJECT_free(obj);
   return Napi::String::New(info.Env(), buf);
+}
+
+// The executor's per-lane thread cap for this environment.
+Napi::Value Addon::SetMaxThreads(const Napi::CallbackInfo& info) {
+  if (!info[0].IsNumber()) ThrowType(info.Env(), "maxThreads must be a number");
+  double n = info[0].As<Napi::Number>().DoubleValue();
+  if (!(n >= 1 && n <= 4096) || n != static_cast<double>(static_cast<int64_t>(n))) {
+    ThrowType(info.Env(), "maxThreads must be an integer from 1 to 4096");
+  }
+  executor->SetMaxThreads(static_cast<size_t>(n));
+  return info.Env().Undefined();
+}
+
+Napi::Value Addon::GetMaxThreads(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(executor->maxThreads()));
 }
 
 }  // namespace cmp

@@ -166,7 +166,12 @@ Napi::Value CmpContext::Start(const Napi::CallbackInfo& info, TransactionInput i
   if (!state_->TryBegin()) ThrowCode(env, "ERR_CMP_CONTEXT_BUSY", "A transaction is in progress on this CMP context");
   auto* job = new ExecJob(env, state_, Value(), std::move(input));
   Napi::Promise promise = job->promise();
-  addon->executor->Submit(env, job);
+  try {
+    addon->executor->Submit(env, job);
+  } catch (const Napi::Error&) {
+    state_->End();
+    throw;
+  }
   return promise;
 }
 

@@ -554,8 +554,12 @@ class ServerJob : public Job {
       : state_(std::move(state)),
         owner_(Napi::Persistent(owner)),
         deferred_(Napi::Promise::Deferred::New(env)),
-        request_(std::move(req)) {}
+        request_(std::move(req)) {
+    state_->pending++;
+  }
+  ~ServerJob() override { state_->pending--; }
   Napi::Promise promise() const { return deferred_.Promise(); }
+  Lane lane() const override { return Lane::Server; }
   void Execute() override {
     ERR_clear_error();
     ok_ = state_->Process(request_, response_, error_.message);
@@ -617,6 +621,11 @@ CmpServer::CmpServer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CmpServe
   c.sendUnprotected = o.Get("sendUnprotected").ToBoolean();
   c.acceptUnprotectedErrors = o.Get("acceptUnprotectedErrors").ToBoolean();
   if (o.Get("transactionTimeout").IsNumber()) c.transactionTimeout = o.Get("transactionTimeout").As<Napi::Number>().Int32Value();
+  if (o.Get("maxPending").IsNumber()) {
+    int64_t n = o.Get("maxPending").As<Napi::Number>().Int64Value();
+    if (n < 1) ThrowType(env, "maxPending must be a positive number");
+    c.maxPending = static_cast<size_t>(n);
+  }
   if (o.Get("maxTransactions").IsNumber()) {
     c.maxTransactions = static_cast<size_t>(o.Get("maxTransactions").As<Napi::Number>().Int64Value());
   }
@@ -629,6 +638,14 @@ Napi::Value CmpServer::Handle(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::vector<unsigned char> req = BytesFromJs(info[0], "request");
   if (state_->dispatch.IsEmpty()) ThrowCode(env, "ERR_CMP_SERVER_CLOSED", "The CMP server is closed");
+  if (state_->pending >= state_->maxPending()) {
+    ErrorInfo busy;
+    busy.code = "ERR_CMP_SERVER_BUSY";
+    busy.message = "The CMP server has " + std::to_string(state_->pending) + " requests queued or running (maxPending); try again later";
+    Napi::Promise::Deferred refused = Napi::Promise::Deferred::New(env);
+    refused.Reject(MakeCmpError(env, busy).Value());
+    return refused.Promise();
+  }
   auto* job = new ServerJob(env, state_, Value(), std::move(req));
   Napi::Promise promise = job->promise();
   env.GetInstanceData<Addon>()->executor->Submit(env, job);

@@ -29,6 +29,7 @@ struct ServerConfig {
        sendUnprotectedErrors = false, sendUnprotected = false, acceptUnprotectedErrors = false;
   int transactionTimeout = 300;  // seconds an unfinished transaction is kept
   size_t maxTransactions = 10000;
+  size_t maxPending = 256;  // requests queued or running before handle() refuses more
 };
 
 class ServerState;
@@ -56,6 +57,9 @@ class ServerState : public JsLink {
   bool Process(const std::vector<unsigned char>& request, std::vector<unsigned char>& response, std::string& error);
 
   size_t OpenTransactions();
+  // Main thread: requests handed to the executor and not yet completed.
+  size_t pending = 0;
+  size_t maxPending() const { return config_.maxPending; }
   Napi::FunctionReference dispatch;  // main thread only
   std::shared_ptr<ServerState> self() { return std::static_pointer_cast<ServerState>(shared_from_this()); }
 

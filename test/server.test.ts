@@ -256,6 +256,49 @@ describe('handlers', () => {
   });
 });
 
+describe('backpressure', () => {
+  test('beyond maxPending, handle() rejects with ERR_CMP_SERVER_BUSY and HTTP answers 503 with Retry-After', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let entered = 0;
+    const issue = ca.handlers();
+    const srv = new CmpServer({
+      ref: 'ref', secret: 'sec', ca, grantImplicitConfirm: true, maxPending: 2,
+      handlers: { certReq: async (req) => { entered++; await gate; return issue.certReq!(req); } },
+    });
+    const { url } = await srv.listen();
+    const enrolling = [0, 1].map((i) => {
+      const ctx = client(srv);
+      ctx.setNewPkey(newKey());
+      ctx.setSubjectName(`/CN=queued ${i}`);
+      ctx.setOption(Option.IMPLICIT_CONFIRM, 1);
+      return ctx.execIR();
+    });
+    for (const deadline = Date.now() + 10000; entered < 2; await new Promise((r) => setTimeout(r, 10))) {
+      if (Date.now() > deadline) throw new Error(`only ${entered} requests reached the handler`);
+    }
+    const refused: CmpError = await srv.handle(Buffer.from('anything')).catch((e) => e);
+    expect(refused).toBeInstanceOf(CmpError);
+    expect(refused.code).toBe('ERR_CMP_SERVER_BUSY');
+    const rsp = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/pkixcmp' }, body: Buffer.from('x') });
+    expect(rsp.status).toBe(503);
+    expect(rsp.headers.get('retry-after')).toBe('1');
+    release();
+    const certs = await Promise.all(enrolling);
+    expect(certs.map((c) => c.subject)).toEqual(['CN=queued 0', 'CN=queued 1']);
+    // room again: a bad request is now parsed, and refused as such
+    await expect(srv.handle(Buffer.from('x'))).rejects.toMatchObject({ code: 'ERR_CMP_BAD_REQUEST' });
+    await srv.close();
+  });
+
+  test('options of the wrong type throw TypeError at construction', () => {
+    expect(() => new CmpServer({ cert: 42 as never })).toThrow(TypeError);
+    expect(() => new CmpServer({ secret: 'x', maxPending: '2' as never })).toThrow(/maxPending/);
+  });
+});
+
 describe('over HTTP', () => {
   let url: string;
   let port: number;
