@@ -3,6 +3,8 @@
 #include <openssl/crypto.h>
 #include <openssl/objects.h>
 
+#include <utility>
+
 #include "cert_issuer.h"
 #include "cmp_context.h"
 #include "cmp_server.h"
@@ -14,25 +16,29 @@
 namespace cmp {
 
 Addon::Addon(Napi::Env env, Napi::Object exports) : executor(Executor::Create(env)) {
-  DefineAddon(exports, {InstanceMethod<&Addon::SetErrorClass>("setErrorClass"),
-                       InstanceMethod<&Addon::ObjectNid>("objectNid"),
-                       InstanceMethod<&Addon::ObjectOid>("objectOid"),
-                       InstanceMethod<&Addon::SetMaxThreads>("setMaxThreads"),
-                       InstanceMethod<&Addon::GetMaxThreads>("getMaxThreads")});
+  DefineAddon(exports, {InstanceMethod<&Addon::Marked<&Addon::SetErrorClass>>("setErrorClass"),
+                       InstanceMethod<&Addon::Marked<&Addon::ObjectNid>>("objectNid"),
+                       InstanceMethod<&Addon::Marked<&Addon::ObjectOid>>("objectOid"),
+                       InstanceMethod<&Addon::Marked<&Addon::SetMaxThreads>>("setMaxThreads"),
+                       InstanceMethod<&Addon::Marked<&Addon::GetMaxThreads>>("getMaxThreads")});
   exports.Set("CmpContext", CmpContext::Define(env));
   exports.Set("CmpServer", CmpServer::Define(env));
-  exports.Set("issueCertificate", Napi::Function::New(env, IssueCertificate, "issueCertificate"));
-  exports.Set("nameFromDer", Napi::Function::New(env, NameFromDer, "nameFromDer"));
-  exports.Set("nameToDer", Napi::Function::New(env, NameToDer, "nameToDer"));
-  exports.Set("issueCrl", Napi::Function::New(env, IssueCrl, "issueCrl"));
-  exports.Set("readConfig", Napi::Function::New(env, ReadConfig, "readConfig"));
-  exports.Set("parsePkcs12", Napi::Function::New(env, ParsePkcs12, "parsePkcs12"));
-  exports.Set("loadProvider", Napi::Function::New(env, LoadProvider, "loadProvider"));
-  exports.Set("setProviderSearchPath", Napi::Function::New(env, SetProviderSearchPath, "setProviderSearchPath"));
-  exports.Set("setDefaultProperties", Napi::Function::New(env, SetDefaultProperties, "setDefaultProperties"));
-  exports.Set("randLoadFile", Napi::Function::New(env, RandLoadFile, "randLoadFile"));
-  exports.Set("randWriteFile", Napi::Function::New(env, RandWriteFile, "randWriteFile"));
-  exports.Set("extensionsFromConfig", Napi::Function::New(env, ExtensionsFromConfig, "extensionsFromConfig"));
+  using Fn = Napi::Value (*)(const Napi::CallbackInfo&);
+  const std::pair<const char*, Fn> functions[] = {
+      {"issueCertificate", cmp::Marked<IssueCertificate>},
+      {"nameFromDer", cmp::Marked<NameFromDer>},
+      {"nameToDer", cmp::Marked<NameToDer>},
+      {"issueCrl", cmp::Marked<IssueCrl>},
+      {"readConfig", cmp::Marked<ReadConfig>},
+      {"parsePkcs12", cmp::Marked<ParsePkcs12>},
+      {"loadProvider", cmp::Marked<LoadProvider>},
+      {"setProviderSearchPath", cmp::Marked<SetProviderSearchPath>},
+      {"setDefaultProperties", cmp::Marked<SetDefaultProperties>},
+      {"randLoadFile", cmp::Marked<RandLoadFile>},
+      {"randWriteFile", cmp::Marked<RandWriteFile>},
+      {"extensionsFromConfig", cmp::Marked<ExtensionsFromConfig>},
+  };
+  for (const auto& [name, fn] : functions) exports.Set(name, Napi::Function::New(env, fn, name));
   exports.Set("opensslVersion", OpenSSL_version(OPENSSL_VERSION));
   exports.Set("features", GetFeatures().ToJs(env));
   // Threads must be gone before the environment (and this instance) is.
@@ -54,7 +60,6 @@ Napi::Value Addon::ObjectNid(const Napi::CallbackInfo& info) {
 // Dotted OID of an object name or OID text, null when OpenSSL knows neither.
 Napi::Value Addon::ObjectOid(const Napi::CallbackInfo& info) {
   if (!info[0].IsString()) ThrowType(info.Env(), "name must be a string");
-  ErrQueueGuard guard;
   ASN1_OBJECT* obj = OBJ_txt2obj(info[0].As<Napi::String>().Utf8Value().c_str(), 0);
   if (obj == nullptr) return info.Env().Null();
   char buf[128];

@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "executor.h"
+#include "ossl_error.h"
 
 namespace cmp {
 
@@ -19,6 +20,7 @@ class Addon : public Napi::Addon<Addon> {
   std::shared_ptr<Executor> executor;
 
  private:
+  CMP_MARKED_METHODS(Addon)
   Napi::Value SetErrorClass(const Napi::CallbackInfo& info);
   Napi::Value ObjectNid(const Napi::CallbackInfo& info);
   Napi::Value ObjectOid(const Napi::CallbackInfo& info);

@@ -197,10 +197,12 @@ bool ToDecision(Napi::Value v, JsReply& r, std::string& problem) {
   Napi::Value itavs = o.Get("itavs");
   if (itavs.IsArray()) {
     d->itavs.reset(sk_OSSL_CMP_ITAV_new_null());
+    if (!d->itavs) ThrowOssl(o.Env(), "out of memory");
     Napi::Array arr = itavs.As<Napi::Array>();
     for (uint32_t i = 0; i < arr.Length(); i++) {
       ItavPtr itav = ItavFromJs(arr.Get(i), "itavs[]");
-      sk_OSSL_CMP_ITAV_push(d->itavs.get(), itav.release());
+      if (sk_OSSL_CMP_ITAV_push(d->itavs.get(), itav.get()) <= 0) ThrowOssl(o.Env(), "out of memory");
+      itav.release();  // the stack owns it now
     }
   }
   r.payload = d;
@@ -591,13 +593,14 @@ bool Nullish(const Napi::Value& v) { return v.IsNull() || v.IsUndefined(); }
 
 Napi::Function CmpServer::Define(Napi::Env env) {
   return DefineClass(env, "NativeCmpServer",
-                     {InstanceMethod<&CmpServer::Handle>("handle"), InstanceMethod<&CmpServer::Close>("close"),
-                      InstanceMethod<&CmpServer::OpenTransactions>("openTransactions")});
+                     {InstanceMethod<&CmpServer::Marked<&CmpServer::Handle>>("handle"),
+                      InstanceMethod<&CmpServer::Marked<&CmpServer::Close>>("close"),
+                      InstanceMethod<&CmpServer::Marked<&CmpServer::OpenTransactions>>("openTransactions")});
 }
 
 CmpServer::CmpServer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CmpServer>(info) {
   Napi::Env env = info.Env();
-  ErrQueueGuard guard;
+  ErrorQueueMark mark;
   if (!info[0].IsObject()) ThrowType(env, "options must be an object");
   if (!info[1].IsFunction()) ThrowType(env, "dispatch must be a function");
   Napi::Object o = info[0].As<Napi::Object>();

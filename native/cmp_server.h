@@ -16,6 +16,7 @@
 
 #include "convert.h"
 #include "js_link.h"
+#include "ossl_error.h"
 
 namespace cmp {
 
@@ -79,6 +80,7 @@ class CmpServer : public Napi::ObjectWrap<CmpServer> {
   explicit CmpServer(const Napi::CallbackInfo& info);
 
  private:
+  CMP_MARKED_METHODS(CmpServer)
   Napi::Value Handle(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value OpenTransactions(const Napi::CallbackInfo& info);

@@ -375,7 +375,6 @@ Napi::Value ExecJob::Result(Napi::Env env) {
 }
 
 void ExecJob::Complete(Napi::Env env) {
-  ErrQueueGuard guard;
   state_->End();
   const TransactionRecord& t = *txn_;
   try {

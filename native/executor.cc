@@ -151,6 +151,7 @@ bool Executor::Post(Task fn) {
 void Executor::CallJs(Napi::Env env, Napi::Function, Executor* self, Task* task) {
   std::unique_ptr<Task> owned(task);
   if (env == nullptr) return;
+  ErrorQueueMark mark;
   if (owned) {
     Napi::HandleScope scope(env);
     (*owned)(env);

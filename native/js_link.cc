@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "executor.h"
+#include "ossl_error.h"
 
 namespace cmp {
 
@@ -99,6 +100,7 @@ void JsLink::CallAsync(Napi::Env env, Napi::FunctionReference& fn, std::vector<n
     if (!result.IsPromise()) return fail(result, "the callback did not return a promise");
     Napi::Object promise = result.As<Napi::Object>();
     Napi::Function onOk = Napi::Function::New(env, [self, reply, convert, fail](const Napi::CallbackInfo& info) {
+      ErrorQueueMark mark;
       try {
         std::string problem;
         if (!convert(info[0], *reply, problem)) return fail(info[0], problem);
