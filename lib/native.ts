@@ -120,6 +120,7 @@ export declare class NativeCmpServer {
   constructor(options: NativeServerOptions, dispatch: (kind: string, info: any) => Promise<unknown>);
   handle(request: Buffer): Promise<Buffer>;
   openTransactions(): number;
+  retained(): { sessions: number; untrustedCerts: number };
   close(): void;
 }
 

@@ -260,6 +260,15 @@ export class CmpServer {
     return (await this.#ready).openTransactions();
   }
 
+  /**
+   * What the server keeps between requests: live transaction contexts and the
+   * certificates they hold as untrusted, for checking that a flood of
+   * requests leaves nothing behind.
+   */
+  async retained(): Promise<{ sessions: number; untrustedCerts: number }> {
+    return (await this.#ready).retained();
+  }
+
   /** Stops listening and refuses further requests. */
   async close(): Promise<void> {
     this.#closed = true;

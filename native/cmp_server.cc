@@ -412,6 +412,7 @@ std::string Hex(const ASN1_OCTET_STRING* s) {
 }  // namespace
 
 Session::~Session() {
+  if (srv != nullptr) server->liveSessions--;
   OSSL_CMP_SRV_CTX_free(srv);
   OSSL_CMP_MSG_free(pendingRequest);
 }
@@ -489,6 +490,7 @@ std::shared_ptr<Session> ServerState::Acquire(const std::string& tid, std::strin
     error = "cannot create a server context";
     return nullptr;
   }
+  liveSessions++;
   s->busy = true;
   if (!tid.empty()) sessions_[tid] = s;
   return s;
@@ -503,6 +505,14 @@ void ServerState::Release(const std::string& tid, const std::shared_ptr<Session>
     auto it = sessions_.find(tid);
     if (it != sessions_.end() && it->second == s) sessions_.erase(it);
   }
+}
+
+ServerState::Retained ServerState::Holding() {
+  std::lock_guard<std::mutex> lock(sessionsMu_);
+  Retained r;
+  r.sessions = liveSessions.load();
+  for (const auto& [tid, s] : sessions_) r.certs += sk_X509_num(OSSL_CMP_CTX_get0_untrusted(OSSL_CMP_SRV_CTX_get0_cmp_ctx(s->srv)));
+  return r;
 }
 
 size_t ServerState::OpenTransactions() {
@@ -595,7 +605,8 @@ Napi::Function CmpServer::Define(Napi::Env env) {
   return DefineClass(env, "NativeCmpServer",
                      {InstanceMethod<&CmpServer::Marked<&CmpServer::Handle>>("handle"),
                       InstanceMethod<&CmpServer::Marked<&CmpServer::Close>>("close"),
-                      InstanceMethod<&CmpServer::Marked<&CmpServer::OpenTransactions>>("openTransactions")});
+                      InstanceMethod<&CmpServer::Marked<&CmpServer::OpenTransactions>>("openTransactions"),
+                      InstanceMethod<&CmpServer::Marked<&CmpServer::Retained>>("retained")});
 }
 
 CmpServer::CmpServer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CmpServer>(info) {
@@ -657,6 +668,14 @@ Napi::Value CmpServer::Handle(const Napi::CallbackInfo& info) {
 
 Napi::Value CmpServer::OpenTransactions(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(state_->OpenTransactions()));
+}
+
+Napi::Value CmpServer::Retained(const Napi::CallbackInfo& info) {
+  ServerState::Retained r = state_->Holding();
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("sessions", static_cast<double>(r.sessions));
+  o.Set("untrustedCerts", static_cast<double>(r.certs));
+  return o;
 }
 
 Napi::Value CmpServer::Close(const Napi::CallbackInfo& info) {

@@ -7,6 +7,7 @@
 #include <napi.h>
 #include <openssl/cmp.h>
 
+#include <atomic>
 #include <ctime>
 #include <map>
 #include <memory>
@@ -58,6 +59,15 @@ class ServerState : public JsLink {
   bool Process(const std::vector<unsigned char>& request, std::vector<unsigned char>& response, std::string& error);
 
   size_t OpenTransactions();
+  // What stays in memory between requests: live server contexts (in the
+  // session table or in flight) and the certificates those in the table
+  // keep as untrusted (where a cache of extraCerts would grow).
+  struct Retained {
+    size_t sessions = 0;
+    size_t certs = 0;
+  };
+  Retained Holding();
+  std::atomic<size_t> liveSessions{0};
   // Main thread: requests handed to the executor and not yet completed.
   size_t pending = 0;
   size_t maxPending() const { return config_.maxPending; }
@@ -84,6 +94,7 @@ class CmpServer : public Napi::ObjectWrap<CmpServer> {
   Napi::Value Handle(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value OpenTransactions(const Napi::CallbackInfo& info);
+  Napi::Value Retained(const Napi::CallbackInfo& info);
   std::shared_ptr<ServerState> state_;
 };
 
