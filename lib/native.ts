@@ -67,7 +67,7 @@ export declare class NativeCmpContext {
   setCertConfCallback(fn: ((cert: Buffer, failInfo: number, text: string | null) => Promise<unknown>) | null): void;
   setCertConfTrusted(certs: Der[] | null): void;
   setLogCallback(fn: ((entry: LogEntry) => void) | null): void;
-  setVerifyParam(opts: Record<string, unknown>): void;
+  setVerifyParam(opts: NativeVerifyParam): void;
   setMessageFiles(opts: MessageFiles): void;
   setTls(opts: { cert?: Der; key?: Der; extra?: Der[]; trusted?: Der[]; host?: string } | null): void;
   execCertReq(type: number, crm: Der | null): Promise<Der | null>;
@@ -97,6 +97,43 @@ export interface LogEntry {
   line?: number;
 }
 
+/** X509_VERIFY_PARAM settings, as the openssl apps' -verify_* options name them. */
+export interface NativeVerifyParam {
+  policy?: string[];
+  purpose?: string;
+  verifyName?: string;
+  depth?: number;
+  authLevel?: number;
+  attime?: number;
+  host?: string;
+  email?: string;
+  ip?: string;
+  flags?: string[];
+}
+
+/** A certificate request as the server's callbacks see it: DER pieces. */
+export interface NativeCertReq {
+  type: 'ir' | 'cr' | 'p10cr' | 'kur';
+  certReqId: number;
+  subject: Buffer | null;
+  publicKey: Buffer | null;
+  extensions: Buffer | null;
+  csr: Buffer | null;
+  oldCertId: { issuer: Buffer | null; serial: Buffer | null } | null;
+  oldCert: Buffer | null;
+  notBefore: number | null;
+  notAfter: number | null;
+  centralKeyGen: boolean;
+}
+
+/** What the server's OpenSSL callbacks hand to JS, by kind. */
+export type NativeDispatchArgs =
+  | [kind: 'certReq' | 'pollReq', info: NativeCertReq]
+  | [kind: 'rr', info: { issuer: Buffer | null; serial: Buffer | null }]
+  | [kind: 'genm', info: { itavs: NativeItav[] }]
+  | [kind: 'certConf', info: { certReqId: number; certHash: Buffer | null; status: string | null }]
+  | [kind: 'error', info: { status: string; errorCode: number; details: string[] }];
+
 /** CmpServer options after conversion: DER and bytes, as the addon reads them. */
 export interface NativeServerOptions {
   ref?: Buffer | null;
@@ -117,7 +154,7 @@ export interface NativeServerOptions {
 }
 
 export declare class NativeCmpServer {
-  constructor(options: NativeServerOptions, dispatch: (kind: string, info: any) => Promise<unknown>);
+  constructor(options: NativeServerOptions, dispatch: (...args: NativeDispatchArgs) => Promise<unknown>);
   handle(request: Buffer): Promise<Buffer>;
   openTransactions(): number;
   retained(): { sessions: number; untrustedCerts: number };

@@ -16,7 +16,7 @@ import {
 import { PKIStatus } from './constants';
 import type { Itav, ItavInput, TransferCallback } from './context';
 import { CmpError } from './errors';
-import { NativeCmpServer, NativeServerOptions, binding } from './native';
+import { NativeCertReq, NativeCmpServer, NativeDispatchArgs, NativeServerOptions, binding } from './native';
 import { TestCa } from './test-ca';
 
 /** What a certificate request (IR, CR, P10CR, KUR) asks for. */
@@ -179,7 +179,7 @@ export class CmpServer {
       native.key = this.#ca.key.export({ format: 'der', type: 'pkcs8' });
     }
     const h = handlers;
-    return new binding.CmpServer(native, (kind, info) => Promise.resolve().then(() => dispatch(h, kind, info)));
+    return new binding.CmpServer(native, (...args) => Promise.resolve().then(() => dispatch(h, ...args)));
   }
 
   /** Answers one DER PKIMessage, off the main thread. */
@@ -292,20 +292,6 @@ function bigSerial(b: Buffer | null): bigint {
   return b && b.length ? BigInt(`0x${b.toString('hex')}`) : 0n;
 }
 
-interface NativeCertReq {
-  type: CertRequest['type'];
-  certReqId: number;
-  subject: Buffer | null;
-  publicKey: Buffer | null;
-  extensions: Buffer | null;
-  csr: Buffer | null;
-  oldCertId: { issuer: Buffer | null; serial: Buffer | null } | null;
-  oldCert: Buffer | null;
-  notBefore: number | null;
-  notAfter: number | null;
-  centralKeyGen: boolean;
-}
-
 function spkiKey(der: Buffer | null): KeyObject | null {
   if (!der) return null;
   try {
@@ -351,7 +337,7 @@ function normalize(r: HandlerResult | void | undefined): Record<string, unknown>
   return { status: s.status, failInfo: s.failInfo ?? 0, text: s.text };
 }
 
-async function dispatch(h: CmpServerHandlers, kind: string, info: any): Promise<Record<string, unknown>> {
+async function dispatch(h: CmpServerHandlers, ...[kind, info]: NativeDispatchArgs): Promise<Record<string, unknown>> {
   switch (kind) {
     case 'certReq':
       if (!h.certReq) return { status: PKIStatus.rejection, failInfo: 1 << 2, text: 'certificate requests are not served here' };
@@ -376,7 +362,7 @@ async function dispatch(h: CmpServerHandlers, kind: string, info: any): Promise<
       }
       return {};
     default:
-      throw new Error(`unknown server callback ${kind}`);
+      throw new Error(`unknown server callback ${kind as string}`);
   }
 }
 

@@ -65,6 +65,12 @@ if (!process.env.OPENSSL_CMP_TEST_ONE_RUNTIME) {
 
 let passed = 0;
 let failed = 0;
+// the public .d.ts, as users compile against it
+const types = spawnSync(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '--noEmit', '-p',
+  path.join(root, 'test', 'types')], { cwd: root, stdio: 'inherit' });
+console.log(`type test of the public .d.ts: ${types.status === 0 ? 'passed' : 'FAILED'}`);
+if (types.status === 0) passed += 1;
+else failed += 1;
 for (const rt of runtimes) {
   const out = path.join(outDir, `${rt.name.replace(/\W+/g, '_')}.json`);
   fs.rmSync(out, { force: true });
