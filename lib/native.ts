@@ -205,9 +205,11 @@ export interface NativeBinding {
 function load(): NativeBinding {
   const root = path.join(__dirname, '..');
   const failures: string[] = [];
+  // a build of one's own, e.g. the sanitizer job's Debug build
+  const chosen = process.env.OPENSSL_CMP_ADDON;
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return require('node-gyp-build')(root) as NativeBinding;
+    return (chosen ? require(path.resolve(chosen)) : require('node-gyp-build')(root)) as NativeBinding;
   } catch (err) {
     failures.push((err as Error).message);
   }

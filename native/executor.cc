@@ -80,6 +80,7 @@ void Executor::Submit(Napi::Env env, Job* job) {
   lanes_[static_cast<int>(job->lane())].queue.push_back(job);
   // A notified idle thread counts as idle until it wakes, so compare the
   // jobs that may start now against the idle threads, not against zero.
+  bool notify = false;
   if (RunnableLocked() > idle_) {
     try {
       SpawnLocked();
@@ -94,9 +95,10 @@ void Executor::Submit(Napi::Env env, Job* job) {
       }
     }
   } else {
-    wake_.notify_one();
+    notify = true;
   }
   lock.unlock();
+  if (notify) wake_.notify_one();  // outside mu_, which the woken thread takes first
   if (inFlight_++ == 0) tsfn_.Ref(env);
 }
 
