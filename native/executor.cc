@@ -119,20 +119,19 @@ void Executor::WorkerLoop() {
     job->Execute();
     lock.lock();
     lanes_[static_cast<int>(job->lane())].running--;
-    if (abandoned_) {
-      running_.erase(job);  // the environment is gone: the job leaks, nothing else can free it
-      continue;
-    }
-    done_.push_back(job);  // deleted on the main thread, even at shutdown
+    running_.erase(job);
+    if (abandoned_) continue;  // the environment is gone: the job leaks, nothing else can free it
+    done_.push_back(job);      // deleted on the main thread, even at shutdown
     if (!stopping_ && done_.size() == 1) {
-      // The main thread takes mu_ as soon as it wakes: call outside it. The
-      // job stays in running_ meanwhile, so teardown cannot release the
-      // thread-safe function under this call.
+      // The main thread takes mu_ as soon as it wakes: call outside it;
+      // teardown waits for notifying_ so as not to release the thread-safe
+      // function under this call.
+      notifying_++;
       lock.unlock();
       tsfn_.NonBlockingCall();
       lock.lock();
+      if (--notifying_ == 0 && stopping_) exited_.notify_all();
     }
-    running_.erase(job);
   }
   threads_--;
   exited_.notify_all();
@@ -192,7 +191,7 @@ void Executor::Shutdown() {
     l.queue.clear();
   }
   wake_.notify_all();
-  exited_.wait_for(lock, kTeardownWait, [this] { return running_.empty(); });
+  exited_.wait_for(lock, kTeardownWait, [this] { return running_.empty() && notifying_ == 0; });
   abandoned_ = !running_.empty();
   std::deque<Job*> done;
   done.swap(done_);

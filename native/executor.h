@@ -88,6 +88,7 @@ class Executor : public std::enable_shared_from_this<Executor> {
   size_t maxThreads_ = kDefaultMaxThreads;
   size_t threads_ = 0;
   size_t idle_ = 0;
+  size_t notifying_ = 0;  // threads inside tsfn_.NonBlockingCall
   bool stopping_ = false;
   bool abandoned_ = false;  // teardown gave up waiting
   size_t inFlight_ = 0;     // main thread only: submitted, not yet completed
