@@ -29,7 +29,8 @@ run() {
 status=0
 run node node_modules/jest/bin/jest.js --runInBand \
   test/lifecycle-exit.test.ts test/exec-concurrency.test.ts test/concurrency-js-transport.test.ts \
-  test/transfer-callback.test.ts test/certconf-log.test.ts test/cve-protection.test.ts test/server.test.ts || status=1
+  test/transfer-callback.test.ts test/certconf-log.test.ts test/cve-protection.test.ts test/server.test.ts \
+  test/cli-server.test.ts || status=1
 run node scripts/fuzz.js "${1:-500}" 1 || status=1
 reports=$(grep -cE "ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer" "$log" || true)
 grep -E "^(Tests:|\{\"client\")" "$log" || true
