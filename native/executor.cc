@@ -126,10 +126,14 @@ void Executor::WorkerLoop() {
       // The main thread takes mu_ as soon as it wakes: call outside it;
       // teardown waits for notifying_ so as not to release the thread-safe
       // function under this call.
+      // It counts as idle meanwhile: it looks for the next job right after,
+      // so a job submitted in answer to this completion needs no new thread.
       notifying_++;
+      idle_++;
       lock.unlock();
       tsfn_.NonBlockingCall();
       lock.lock();
+      idle_--;
       if (--notifying_ == 0 && stopping_) exited_.notify_all();
     }
   }
