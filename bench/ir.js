@@ -1,16 +1,23 @@
 #!/usr/bin/env node
-// IR enrollments against OpenSSL's mock server: this package vs `openssl cmp`
-// spawned once per enrollment, serial and 4-way concurrent. Prints
-// enrollments/s and CPU ms per enrollment for each, and the ratios.
+// IR enrollments against OpenSSL's mock server. First the headline: CPU per
+// IR of this package against the same serial loop written in C on the same
+// OpenSSL series (bench/c-loop.c: PBM, certConf, one context reused with
+// reinit), measured side by side in this run; the goal is at most 1.10x.
+// Then this package vs `openssl cmp` spawned once per enrollment, serial and
+// 4-way concurrent, and against its own CmpServer.
+// BENCH_ONLY=c runs the headline alone.
 'use strict';
 const { execFileSync, spawn } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { CmpContext, CmpServer, Option, TestCa, opensslVersion } = require('..');
+const cLoop = require('./c-loop');
 
 const N_OURS = Number(process.env.BENCH_N || 400);
 const N_CLI = Number(process.env.BENCH_N_CLI || 100);
+const N_C = Number(process.env.BENCH_N_C || 1000);
+const C_GOAL = 1.1;
 const CLK_TCK = 100; // Linux USER_HZ
 
 function makePki(dir) {
@@ -60,6 +67,50 @@ async function measure(name, n, concurrency, once, cpu) {
   return r;
 }
 
+// One context reused with reinit, PBM, IR + certConf, serial: the loop the C
+// reference runs. Alternating halves so drift in machine load hits both.
+async function againstCLoop(dir, port, newKey, caPem) {
+  const bin = cLoop.build();
+  const ctx = new CmpContext();
+  ctx.setServer('127.0.0.1');
+  ctx.setServerPort(port);
+  ctx.setServerPath('pkix/');
+  ctx.setReferenceValue('1234');
+  ctx.setSecretValue('bench');
+  ctx.setNewPkey(newKey);
+  ctx.setSubjectName('/CN=new');
+  ctx.setTrustedStore(caPem);
+  const ours = async () => {
+    ctx.reinit();
+    await ctx.execIR();
+  };
+  const c = (n) => {
+    const out = execFileSync(bin, ['--host', '127.0.0.1', '--port', String(port), '--path', 'pkix/', '--ref', '1234',
+      '--secret', 'bench', '--trusted', path.join(dir, 'ca.crt'), '--threads', '1', '--count', String(n), '--reinit',
+      '--key', path.join(dir, 'new.key'), '--subject', '/CN=new'], { encoding: 'utf8' });
+    return JSON.parse(out);
+  };
+  c(20);
+  for (let i = 0; i < 20; i++) await ours();
+  const half = Math.ceil(N_C / 2);
+  let oursMs = 0;
+  let cMs = 0;
+  for (let round = 0; round < 2; round++) {
+    const cpu0 = ownCpuMs();
+    for (let i = 0; i < half; i++) await ours();
+    oursMs += ownCpuMs() - cpu0;
+    cMs += c(half).cpuMs;
+  }
+  ctx.close();
+  const o = oursMs / (2 * half);
+  const r = cMs / (2 * half);
+  const ratio = o / r;
+  console.log(`-- serial IR + certConf, one context reused with reinit (${2 * half} IRs each, C on OpenSSL ${cLoop.series()})`);
+  console.log(`openssl-cmp ${o.toFixed(3)} CPU ms/IR, C loop ${r.toFixed(3)} CPU ms/IR`);
+  console.log(`ratio vs C loop: ${ratio.toFixed(2)}x CPU per IR (goal <= ${C_GOAL.toFixed(2)}x)`);
+  return ratio;
+}
+
 async function main() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cmp-bench-'));
   makePki(dir);
@@ -94,6 +145,13 @@ async function main() {
   });
 
   console.log(`openssl-cmp bench: ${opensslVersion}, Node ${process.version}, ${os.cpus().length} CPUs`);
+  const vsC = await againstCLoop(dir, port, newKey, caPem);
+  if (process.env.BENCH_ONLY === 'c') {
+    child.kill('SIGKILL');
+    fs.rmSync(dir, { recursive: true, force: true });
+    process.exitCode = vsC <= C_GOAL ? 0 : 1;
+    return;
+  }
   await measure('warm-up', 20, 1, ours(true), ownCpuMs);
   console.log('-- IR + certConf (two round trips on one kept-alive connection)');
   const osC = await measure('openssl-cmp serial', N_OURS, 1, ours(false), ownCpuMs);

@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // RSS over many transactions of every kind the addon bridges (HTTP, JS
 // transport, failing callbacks, aborts, callbacks for log and certConf):
-// the second half of the run must not grow.
+// fails (exit 1) when RSS grows by more than LEAK_BOUND_MIB (default 8 MiB)
+// over the second half of LEAK_ROUNDS (default 3000) transactions, a bound
+// that a leak of even 6 KiB per transaction crosses.
 'use strict';
 const { execFileSync, spawn } = require('node:child_process');
 const fs = require('node:fs');
@@ -10,6 +12,7 @@ const path = require('node:path');
 const { CmpContext, Option } = require('..');
 
 const ROUNDS = Number(process.env.LEAK_ROUNDS || 3000);
+const BOUND_MIB = Number(process.env.LEAK_BOUND_MIB || 8);
 
 async function main() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cmp-leak-'));
@@ -73,6 +76,13 @@ async function main() {
   const last = marks[marks.length - 1];
   console.log(`RSS MiB at sixths of ${ROUNDS} transactions: ${marks.map((m) => m.toFixed(1)).join(' ')}`);
   console.log(`growth over the second half: ${(last - half).toFixed(1)} MiB (${(((last - half) * 2 ** 20) / (ROUNDS / 2)).toFixed(0)} bytes/transaction)`);
+  if (!global.gc) throw new Error('run with --expose-gc (npm run bench:leak)');
+  if (last - half > BOUND_MIB) {
+    console.log(`FAIL: RSS grew ${(last - half).toFixed(1)} MiB over ${ROUNDS / 2} transactions, more than ${BOUND_MIB} MiB`);
+    process.exitCode = 1;
+  } else {
+    console.log(`ok: within ${BOUND_MIB} MiB`);
+  }
 }
 
 main().catch((e) => {

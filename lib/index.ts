@@ -39,3 +39,18 @@ export const opensslVersion: string = binding.opensslVersion;
 /** What this OpenSSL offers, detected at run time. */
 export const features: Features = Object.freeze({ ...binding.features });
 export type { Features, FeatureMode } from './native';
+
+/**
+ * Caps the threads that run transactions, per kind: at most `n` client
+ * transactions and `n` server requests run at once in this thread or worker
+ * (default 64); the rest wait in order. A transaction parked on a JS
+ * transport holds its thread, so bulk runs against a slow CA may want more.
+ */
+export function setMaxThreads(n: number): void {
+  binding.setMaxThreads(n);
+}
+
+/** The current cap set by setMaxThreads. */
+export function getMaxThreads(): number {
+  return binding.getMaxThreads();
+}

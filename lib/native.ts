@@ -71,7 +71,7 @@ export declare class NativeCmpContext {
   setCertConfCallback(fn: ((cert: Buffer, failInfo: number, text: string | null) => Promise<unknown>) | null): void;
   setCertConfTrusted(certs: Der[] | null): void;
   setLogCallback(fn: ((entry: LogEntry) => void) | null): void;
-  setVerifyParam(opts: Record<string, unknown>): void;
+  setVerifyParam(opts: NativeVerifyParam): void;
   setMessageFiles(opts: MessageFiles): void;
   setTls(opts: { cert?: Der; key?: Der; extra?: Der[]; trusted?: Der[]; host?: string } | null): void;
   execCertReq(type: number, crm: Der | null): Promise<Der | null>;
@@ -101,10 +101,80 @@ export interface LogEntry {
   line?: number;
 }
 
+/** X509_VERIFY_PARAM settings, as the openssl apps' -verify_* options name them. */
+export interface NativeVerifyParam {
+  policy?: string[];
+  purpose?: string;
+  verifyName?: string;
+  depth?: number;
+  authLevel?: number;
+  attime?: number;
+  host?: string;
+  email?: string;
+  ip?: string;
+  flags?: string[];
+}
+
+/** A certificate request as the server's callbacks see it: DER pieces. */
+export interface NativeCertReq {
+  type: 'ir' | 'cr' | 'p10cr' | 'kur';
+  certReqId: number;
+  subject: Buffer | null;
+  publicKey: Buffer | null;
+  extensions: Buffer | null;
+  csr: Buffer | null;
+  oldCertId: { issuer: Buffer | null; serial: Buffer | null } | null;
+  oldCert: Buffer | null;
+  notBefore: number | null;
+  notAfter: number | null;
+  centralKeyGen: boolean;
+  message: Buffer | null;
+}
+
+/** One line of OpenSSL's log from a server context. */
+export interface ServerLogLine {
+  level: number;
+  component: string;
+  message: string;
+  file?: string;
+  line?: number;
+}
+
+/** What the server's OpenSSL callbacks hand to JS, by kind. */
+export type NativeDispatchArgs =
+  | [kind: 'certReq' | 'pollReq', info: NativeCertReq]
+  | [kind: 'rr', info: { issuer: Buffer | null; serial: Buffer | null }]
+  | [kind: 'genm', info: { itavs: NativeItav[] }]
+  | [kind: 'certConf', info: { certReqId: number; certHash: Buffer | null; status: string | null }]
+  | [kind: 'error', info: { status: string; errorCode: number; details: string[] }]
+  | [kind: 'log', info: ServerLogLine];
+
+/** CmpServer options after conversion: DER and bytes, as the addon reads them. */
+export interface NativeServerOptions {
+  ref?: Buffer | null;
+  secret?: Buffer | null;
+  cert?: Der | null;
+  key?: Der | null;
+  trusted?: Der[];
+  untrusted?: Der[];
+  grantImplicitConfirm: boolean;
+  acceptUnprotected: boolean;
+  acceptRaVerified: boolean;
+  sendUnprotectedErrors: boolean;
+  sendUnprotected: boolean;
+  acceptUnprotectedErrors: boolean;
+  transactionTimeout?: number;
+  maxTransactions?: number;
+  maxPending?: number;
+  /** OpenSSL's log lines up to this level go to the dispatcher as 'log'; -1: none. */
+  logVerbosity?: number;
+}
+
 export declare class NativeCmpServer {
-  constructor(options: Record<string, unknown>, dispatch: (kind: string, info: any) => Promise<unknown> | undefined);
+  constructor(options: NativeServerOptions, dispatch: (...args: NativeDispatchArgs) => Promise<unknown>);
   handle(request: Buffer): Promise<Buffer>;
   openTransactions(): number;
+  retained(): { sessions: number; untrustedCerts: number };
   cachedIntermediates(): number;
   close(): void;
 }
@@ -164,6 +234,8 @@ export interface NativeBinding {
   setErrorClass(cls: new (message: string) => Error): void;
   objectNid(name: string): number;
   objectOid(name: string): string | null;
+  setMaxThreads(n: number): void;
+  getMaxThreads(): number;
 }
 
 /** Which OpenSSL a build uses: the Node process's own, or one linked into the addon. */
@@ -193,6 +265,12 @@ export function addonCandidates(root: string, modes: OpenSslMode[]): Array<{ mod
 function load(): { binding: NativeBinding; file: string } {
   const root = path.join(__dirname, '..');
   const failures: string[] = [];
+  // a build of one's own, e.g. the sanitizer job's Debug build
+  const chosen = process.env.OPENSSL_CMP_ADDON;
+  if (chosen) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return { binding: require(path.resolve(chosen)) as NativeBinding, file: path.resolve(chosen) };
+  }
   const allowed = modes();
   const present = addonCandidates(root, allowed).filter((c) => fs.existsSync(c.file));
   for (const mode of allowed) {

@@ -18,7 +18,7 @@ import { headerGeneralInfo } from './der';
 import type { Itav, ItavInput, TransferCallback } from './context';
 import type { LogEntry } from './native';
 import { CmpError } from './errors';
-import { NativeCmpServer, binding } from './native';
+import { NativeCertReq, NativeCmpServer, NativeDispatchArgs, NativeServerOptions, binding } from './native';
 import { TestCa } from './test-ca';
 import type { MetricsOptions, Registry, ServerMetrics } from './metrics';
 import type { TransactionEvent } from './server-events';
@@ -120,6 +120,11 @@ export interface CmpServerOptions {
   /** Seconds an unfinished transaction is kept (default 300). */
   transactionTimeout?: number;
   maxTransactions?: number;
+  /**
+   * Requests queued or running at once (default 256); beyond it handle()
+   * rejects with code ERR_CMP_SERVER_BUSY and HTTP answers 503 with Retry-After.
+   */
+  maxPending?: number;
 }
 
 /** A log line; HTTP lines (component "http") also say which request. */
@@ -178,7 +183,9 @@ export class CmpServer {
     this.#options = options;
     this.#ca = options.ca;
     this.#watch = RequestWatch.for(options);
-    this.#ready = this.#start();
+    // converted here so that a wrong type throws at the call, not in handle()
+    const native = this.#nativeOptions(options);
+    this.#ready = this.#start(native);
     this.#ready.catch(() => {}); // surfaced by handle()
   }
 
@@ -188,21 +195,17 @@ export class CmpServer {
     return this.#ca;
   }
 
-  async #start(): Promise<NativeCmpServer> {
-    const o = this.#options;
-    let handlers = o.handlers;
-    if (!handlers) {
-      this.#ca ??= await TestCa.create();
-      handlers = this.#ca.handlers();
+  #nativeOptions(o: CmpServerOptions): NativeServerOptions {
+    for (const k of ['transactionTimeout', 'maxTransactions', 'maxPending'] as const) {
+      if (o[k] !== undefined && typeof o[k] !== 'number') throw typeError(k, 'a number', o[k]);
     }
-    const native: Record<string, unknown> = {
+    return {
       ref: toBytes(o.ref, 'ref'),
       secret: toBytes(o.secret, 'secret'),
       cert: toCertDer(o.cert, 'cert'),
       key: o.key == null ? null : toPrivateKeyDer(o.key, 'key'),
-      // clients holding certificates from the issuing CA are trusted unless told otherwise
-      trusted: certDers(o.trusted, 'trusted') ?? (this.#ca ? [this.#ca.chain[this.#ca.chain.length - 1].raw] : undefined),
-      untrusted: certDers(o.untrusted, 'untrusted') ?? (this.#ca && this.#ca.chain.length > 1 ? this.#ca.chain.slice(0, -1).map((c) => c.raw) : undefined),
+      trusted: certDers(o.trusted, 'trusted'),
+      untrusted: certDers(o.untrusted, 'untrusted'),
       grantImplicitConfirm: !!o.grantImplicitConfirm,
       acceptUnprotected: !!o.acceptUnprotected,
       acceptRaVerified: !!o.acceptRaVerified,
@@ -212,7 +215,22 @@ export class CmpServer {
       transactionTimeout: o.transactionTimeout,
       maxTransactions: o.maxTransactions,
       logVerbosity: o.log ? (o.logVerbosity ?? 6) : -1,
+      maxPending: o.maxPending,
     };
+  }
+
+  async #start(native: NativeServerOptions): Promise<NativeCmpServer> {
+    let handlers = this.#options.handlers;
+    if (!handlers) {
+      this.#ca ??= await TestCa.create();
+      handlers = this.#ca.handlers();
+    }
+    // clients holding certificates from the issuing CA are trusted unless told otherwise
+    if (this.#ca) {
+      const chain = this.#ca.chain;
+      if (native.trusted === undefined) native.trusted = [chain[chain.length - 1].raw];
+      if (native.untrusted === undefined && chain.length > 1) native.untrusted = chain.slice(0, -1).map((c) => c.raw);
+    }
     if (native.key == null && this.#ca) {
       // no signing credentials given: sign responses as the CA itself (PBM
       // requests are still answered with PBM when a secret is set)
@@ -220,8 +238,8 @@ export class CmpServer {
       native.key = this.#ca.key.export({ format: 'der', type: 'pkcs8' });
     }
     const h = handlers;
-    return new binding.CmpServer(native, (kind, info) =>
-      kind === 'log' ? this.#log(info) : Promise.resolve().then(() => dispatch(h, kind, info)));
+    return new binding.CmpServer(native, (...args) =>
+      args[0] === 'log' ? Promise.resolve(this.#log(args[1])) : Promise.resolve().then(() => dispatch(h, ...args)));
   }
 
   // a throwing hook must not take a transaction down
@@ -335,7 +353,10 @@ export class CmpServer {
       if (size > limit) return;
       this.handle(Buffer.concat(chunks), { remote: about?.remote ?? req.socket.remoteAddress }).then(
         (rsp) => reply(200, { 'Content-type': CONTENT_TYPE, 'Content-Length': rsp.length }, rsp, 6, 'sending response, 1st line: 200 OK'),
-        (err: CmpError) => fail(HTTP_STATUS[err.code ?? ''] ?? 500, `${err.message}\n`),
+        (err: CmpError) => {
+          if (err.code === 'ERR_CMP_SERVER_BUSY' && !res.headersSent) res.setHeader('Retry-After', '1');
+          fail(HTTP_STATUS[err.code ?? ''] ?? 500, `${err.message}\n`);
+        },
       );
     });
   }
@@ -366,6 +387,15 @@ export class CmpServer {
   /** Transactions begun and not yet finished (expired ones excluded). */
   async openTransactions(): Promise<number> {
     return (await this.#ready).openTransactions();
+  }
+
+  /**
+   * What the server keeps between requests: live transaction contexts and the
+   * certificates they hold as untrusted, for checking that a flood of
+   * requests leaves nothing behind.
+   */
+  async retained(): Promise<{ sessions: number; untrustedCerts: number }> {
+    return (await this.#ready).retained();
   }
 
   /** Stops listening and refuses further requests. */
@@ -409,21 +439,6 @@ function headerLines(headers: Record<string, string | number>): string[] {
 
 function bigSerial(b: Buffer | null): bigint {
   return b && b.length ? BigInt(`0x${b.toString('hex')}`) : 0n;
-}
-
-interface NativeCertReq {
-  type: CertRequest['type'];
-  certReqId: number;
-  subject: Buffer | null;
-  publicKey: Buffer | null;
-  extensions: Buffer | null;
-  csr: Buffer | null;
-  oldCertId: { issuer: Buffer | null; serial: Buffer | null } | null;
-  oldCert: Buffer | null;
-  notBefore: number | null;
-  notAfter: number | null;
-  centralKeyGen: boolean;
-  message: Buffer | null;
 }
 
 function spkiKey(der: Buffer | null): KeyObject | null {
@@ -472,7 +487,7 @@ function normalize(r: HandlerResult | void | undefined): Record<string, unknown>
   return { status: s.status, failInfo: s.failInfo ?? 0, text: s.text };
 }
 
-async function dispatch(h: CmpServerHandlers, kind: string, info: any): Promise<Record<string, unknown>> {
+async function dispatch(h: CmpServerHandlers, ...[kind, info]: NativeDispatchArgs): Promise<Record<string, unknown>> {
   switch (kind) {
     case 'certReq':
       if (!h.certReq) return { status: PKIStatus.rejection, failInfo: 1 << 2, text: 'certificate requests are not served here' };
@@ -497,7 +512,7 @@ async function dispatch(h: CmpServerHandlers, kind: string, info: any): Promise<
       }
       return {};
     default:
-      throw new Error(`unknown server callback ${kind}`);
+      throw new Error(`unknown server callback ${kind as string}`);
   }
 }
 

@@ -3,6 +3,8 @@
 #include <openssl/crypto.h>
 #include <openssl/objects.h>
 
+#include <utility>
+
 #include "cert_issuer.h"
 #include "cmp_context.h"
 #include "cmp_server.h"
@@ -14,25 +16,31 @@
 
 namespace cmp {
 
-Addon::Addon(Napi::Env env, Napi::Object exports) : executor(std::make_unique<Executor>(env)) {
-  DefineAddon(exports, {InstanceMethod<&Addon::SetErrorClass>("setErrorClass"),
-                       InstanceMethod<&Addon::ObjectNid>("objectNid"),
-                       InstanceMethod<&Addon::ObjectOid>("objectOid")});
+Addon::Addon(Napi::Env env, Napi::Object exports) : executor(Executor::Create(env)) {
+  DefineAddon(exports, {InstanceMethod<&Addon::Marked<&Addon::SetErrorClass>>("setErrorClass"),
+                       InstanceMethod<&Addon::Marked<&Addon::ObjectNid>>("objectNid"),
+                       InstanceMethod<&Addon::Marked<&Addon::ObjectOid>>("objectOid"),
+                       InstanceMethod<&Addon::Marked<&Addon::SetMaxThreads>>("setMaxThreads"),
+                       InstanceMethod<&Addon::Marked<&Addon::GetMaxThreads>>("getMaxThreads")});
   exports.Set("CmpContext", CmpContext::Define(env));
   exports.Set("CmpServer", CmpServer::Define(env));
-  exports.Set("issueCertificate", Napi::Function::New(env, IssueCertificate, "issueCertificate"));
-  exports.Set("nameFromDer", Napi::Function::New(env, NameFromDer, "nameFromDer"));
-  exports.Set("nameToDer", Napi::Function::New(env, NameToDer, "nameToDer"));
-  exports.Set("issueCrl", Napi::Function::New(env, IssueCrl, "issueCrl"));
-  exports.Set("readConfig", Napi::Function::New(env, ReadConfig, "readConfig"));
-  exports.Set("parsePkcs12", Napi::Function::New(env, ParsePkcs12, "parsePkcs12"));
-  exports.Set("loadProvider", Napi::Function::New(env, LoadProvider, "loadProvider"));
-  exports.Set("setProviderSearchPath", Napi::Function::New(env, SetProviderSearchPath, "setProviderSearchPath"));
-  exports.Set("setDefaultProperties", Napi::Function::New(env, SetDefaultProperties, "setDefaultProperties"));
-  exports.Set("randLoadFile", Napi::Function::New(env, RandLoadFile, "randLoadFile"));
-  exports.Set("randWriteFile", Napi::Function::New(env, RandWriteFile, "randWriteFile"));
-  exports.Set("extensionsFromConfig", Napi::Function::New(env, ExtensionsFromConfig, "extensionsFromConfig"));
-  exports.Set("blankArgs", Napi::Function::New(env, BlankArgs, "blankArgs"));
+  using Fn = Napi::Value (*)(const Napi::CallbackInfo&);
+  const std::pair<const char*, Fn> functions[] = {
+      {"issueCertificate", cmp::Marked<IssueCertificate>},
+      {"nameFromDer", cmp::Marked<NameFromDer>},
+      {"nameToDer", cmp::Marked<NameToDer>},
+      {"issueCrl", cmp::Marked<IssueCrl>},
+      {"readConfig", cmp::Marked<ReadConfig>},
+      {"parsePkcs12", cmp::Marked<ParsePkcs12>},
+      {"loadProvider", cmp::Marked<LoadProvider>},
+      {"setProviderSearchPath", cmp::Marked<SetProviderSearchPath>},
+      {"setDefaultProperties", cmp::Marked<SetDefaultProperties>},
+      {"randLoadFile", cmp::Marked<RandLoadFile>},
+      {"randWriteFile", cmp::Marked<RandWriteFile>},
+      {"extensionsFromConfig", cmp::Marked<ExtensionsFromConfig>},
+      {"blankArgs", cmp::Marked<BlankArgs>},
+  };
+  for (const auto& [name, fn] : functions) exports.Set(name, Napi::Function::New(env, fn, name));
   exports.Set("opensslVersion", OpenSSL_version(OPENSSL_VERSION));
   exports.Set("features", GetFeatures().ToJs(env));
   // Threads must be gone before the environment (and this instance) is.
@@ -54,13 +62,27 @@ Napi::Value Addon::ObjectNid(const Napi::CallbackInfo& info) {
 // Dotted OID of an object name or OID text, null when OpenSSL knows neither.
 Napi::Value Addon::ObjectOid(const Napi::CallbackInfo& info) {
   if (!info[0].IsString()) ThrowType(info.Env(), "name must be a string");
-  ErrQueueGuard guard;
   ASN1_OBJECT* obj = OBJ_txt2obj(info[0].As<Napi::String>().Utf8Value().c_str(), 0);
   if (obj == nullptr) return info.Env().Null();
   char buf[128];
   OBJ_obj2txt(buf, sizeof buf, obj, 1);
   ASN1_OBJECT_free(obj);
   return Napi::String::New(info.Env(), buf);
+}
+
+// The executor's per-lane thread cap for this environment.
+Napi::Value Addon::SetMaxThreads(const Napi::CallbackInfo& info) {
+  if (!info[0].IsNumber()) ThrowType(info.Env(), "maxThreads must be a number");
+  double n = info[0].As<Napi::Number>().DoubleValue();
+  if (!(n >= 1 && n <= 4096) || n != static_cast<double>(static_cast<int64_t>(n))) {
+    ThrowType(info.Env(), "maxThreads must be an integer from 1 to 4096");
+  }
+  executor->SetMaxThreads(static_cast<size_t>(n));
+  return info.Env().Undefined();
+}
+
+Napi::Value Addon::GetMaxThreads(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(executor->maxThreads()));
 }
 
 }  // namespace cmp

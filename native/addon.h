@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "executor.h"
+#include "ossl_error.h"
 
 namespace cmp {
 
@@ -16,12 +17,15 @@ class Addon : public Napi::Addon<Addon> {
   Addon(Napi::Env env, Napi::Object exports);
 
   Napi::FunctionReference errorClass;
-  std::unique_ptr<Executor> executor;
+  std::shared_ptr<Executor> executor;
 
  private:
+  CMP_MARKED_METHODS(Addon)
   Napi::Value SetErrorClass(const Napi::CallbackInfo& info);
   Napi::Value ObjectNid(const Napi::CallbackInfo& info);
   Napi::Value ObjectOid(const Napi::CallbackInfo& info);
+  Napi::Value SetMaxThreads(const Napi::CallbackInfo& info);
+  Napi::Value GetMaxThreads(const Napi::CallbackInfo& info);
 };
 
 }  // namespace cmp

@@ -25,7 +25,6 @@ void AddExt(Napi::Env env, X509* cert, X509V3_CTX* v3, int nid, const char* valu
 
 Napi::Value IssueCertificate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  ErrQueueGuard guard;
   if (!info[0].IsObject()) ThrowType(env, "options must be an object");
   Napi::Object o = info[0].As<Napi::Object>();
 
@@ -91,7 +90,6 @@ Napi::Value IssueCertificate(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value NameFromDer(const Napi::CallbackInfo& info) {
-  ErrQueueGuard guard;
   std::vector<unsigned char> der = BytesFromJs(info[0], "name");
   const unsigned char* p = der.data();
   X509NamePtr name(d2i_X509_NAME(nullptr, &p, static_cast<long>(der.size())));
@@ -100,7 +98,6 @@ Napi::Value NameFromDer(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value NameToDer(const Napi::CallbackInfo& info) {
-  ErrQueueGuard guard;
   X509NamePtr name = NameFromJs(info[0], "name");
   unsigned char* der = nullptr;
   int len = i2d_X509_NAME(name.get(), &der);
@@ -109,7 +106,6 @@ Napi::Value NameToDer(const Napi::CallbackInfo& info) {
 
 Napi::Value IssueCrl(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  ErrQueueGuard guard;
   if (!info[0].IsObject()) ThrowType(env, "options must be an object");
   Napi::Object o = info[0].As<Napi::Object>();
   X509Ptr issuer = CertFromJs(o.Get("issuerCert"), "issuerCert");

@@ -61,7 +61,7 @@ ASN1_OCTET_STRING* OctetsFromJs(const Napi::Value& v, const char* param) {
 
 }  // namespace
 
-#define CMP_METHOD(js, fn) InstanceMethod<&CmpContext::fn>(js, napi_default_method)
+#define CMP_METHOD(js, fn) InstanceMethod<&CmpContext::Marked<&CmpContext::fn>>(js, napi_default_method)
 
 Napi::Function CmpContext::Define(Napi::Env env) {
   return DefineClass(
@@ -140,7 +140,7 @@ Napi::Function CmpContext::Define(Napi::Env env) {
 #undef CMP_METHOD
 
 CmpContext::CmpContext(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CmpContext>(info) {
-  ErrQueueGuard guard;
+  ErrorQueueMark mark;
   try {
     state_ = std::make_shared<CtxState>(info.Env().GetInstanceData<Addon>()->executor.get());
   } catch (const std::bad_alloc&) {
@@ -167,13 +167,18 @@ Napi::Value CmpContext::Start(const Napi::CallbackInfo& info, TransactionInput i
   if (!state_->TryBegin()) ThrowCode(env, "ERR_CMP_CONTEXT_BUSY", "A transaction is in progress on this CMP context");
   auto* job = new ExecJob(env, state_, Value(), std::move(input));
   Napi::Promise promise = job->promise();
-  addon->executor->Submit(env, job);
+  try {
+    addon->executor->Submit(env, job);
+  } catch (const Napi::Error&) {
+    state_->End();
+    throw;
+  }
   return promise;
 }
 
 Napi::Value CmpContext::Reinit(const Napi::CallbackInfo& info) {
-  ErrQueueGuard guard;
-  Check(info.Env(), OSSL_CMP_CTX_reinit(Use(info.Env())), "OSSL_CMP_CTX_reinit failed");
+  Use(info.Env());
+  Check(info.Env(), state_->Reinit(), "OSSL_CMP_CTX_reinit failed");
   return info.Env().Undefined();
 }
 
@@ -200,7 +205,6 @@ Napi::Value CmpContext::IsClosed(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value CmpContext::SetOption(const Napi::CallbackInfo& info) {
-  ErrQueueGuard guard;
   OSSL_CMP_CTX* ctx = Use(info.Env());
   int opt = IntArg(info, 0, "option");
   int val = IntArg(info, 1, "value");
@@ -209,7 +213,6 @@ Napi::Value CmpContext::SetOption(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value CmpContext::GetOption(const Napi::CallbackInfo& info) {
-  ErrQueueGuard guard;
   OSSL_CMP_CTX* ctx = Use(info.Env());
   int opt = IntArg(info, 0, "option");
   int val = OSSL_CMP_CTX_get_option(ctx, opt);
@@ -225,14 +228,12 @@ Napi::Value CmpContext::PrintErrors(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value CmpContext::SetServerPath(const Napi::CallbackInfo& info) {
-  ErrQueueGuard guard;
   auto s = OptString(info, 0, "path");
   Check(info.Env(), OSSL_CMP_CTX_set1_serverPath(Use(info.Env()), CStr(s)), "Cannot set server path");
   return info.Env().Undefined();
 }
 
 Napi::Value CmpContext::SetServer(const Napi::CallbackInfo& info) {
-  ErrQueueGuard guard;
   auto s = OptString(info, 0, "address");
   Check(info.Env(), OSSL_CMP_CTX_set1_server(Use(info.Env()), CStr(s)), "Cannot set server address");
   state_->SetServerName(s ? *s : "");
@@ -240,7 +241,6 @@ Napi::Value CmpContext::SetServer(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value CmpContext::SetServerPort(const Napi::CallbackInfo& info) {
-  ErrQueueGuard guard;
   int port = IntArg(info, 0, "port");
   if (port < 0 || port > 65535) ThrowCode(info.Env(), "ERR_OUT_OF_RANGE", "port must be between 0 and 65535");
   Check(info.Env(), OSSL_CMP_CTX_set_serverPort(Use(info.Env()), port), "Cannot set server port");
@@ -248,35 +248,30 @@ Napi::Value CmpContext::SetServerPort(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value CmpContext::SetProxy(const Napi::CallbackInfo& info) {
-  ErrQueueGuard guard;
   auto s = OptString(info, 0, "proxy");
   Check(info.Env(), OSSL_CMP_CTX_set1_proxy(Use(info.Env()), CStr(s)), "Cannot set proxy");
   return info.Env().Undefined();
 }
 
 Napi::Value CmpContext::SetNoProxy(const Napi::CallbackInfo& info) {
-  ErrQueueGuard guard;
   auto s = OptString(info, 0, "names");
   Check(info.Env(), OSSL_CMP_CTX_set1_no_proxy(Use(info.Env()), CStr(s)), "Cannot set no_proxy");
   return info.Env().Undefined();
 }
 
 Napi::Value CmpContext::SetSrvCert(const Napi::CallbackInfo& info) {
-  ErrQueueGuard guard;
   X509Ptr cert = Nullish(info[0]) ? nullptr : CertFromJs(info[0], "cert");
   Check(info.Env(), OSSL_CMP_CTX_set1_srvCert(Use(info.Env()), cert.get()), "Cannot set server certificate");
   return info.Env().Undefined();
 }
 
 Napi::Value CmpContext::SetExpectedSender(const Napi::CallbackInfo& info) {
-  ErrQueueGuard guard;
   X509NamePtr name = Nullish(info[0]) ? nullptr : NameFromJs(info[0], "name");
   Check(info.Env(), OSSL_CMP_CTX_set1_expected_sender(Use(info.Env()), name.get()), "Cannot set expected sender");
   return info.Env().Undefined();
 }
 
 Napi::Value CmpContext::SetTrustedStore(const Napi::CallbackInfo& info) {
-  ErrQueueGuard guard;
   OSSL_CMP_CTX* ctx = Use(info.Env());
   X509StorePtr store = Nullish(info[0]) ? nullptr : StoreFromJs(info[0], "certs");
   Check(info.Env(), OSSL_CMP_CTX_set0_trustedStore(ctx, store.get()), "Cannot set trusted store");
@@ -285,24 +280,20 @@ Napi::Value CmpContext::SetTrustedStore(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value CmpContext::GetTrustedStore(const Napi::CallbackInfo& info) {
-  ErrQueueGuard guard;
   return StoreToJs(info.Env(), OSSL_CMP_CTX_get0_trustedStore(Use(info.Env())));
 }
 
 Napi::Value CmpContext::SetUntrusted(const Napi::CallbackInfo& info) {
-  ErrQueueGuard guard;
   X509StackPtr certs = Nullish(info[0]) ? nullptr : CertsFromJs(info[0], "certs");
   Check(info.Env(), OSSL_CMP_CTX_set1_untrusted(Use(info.Env()), certs.get()), "Cannot set untrusted certificates");
   return info.Env().Undefined();
 }
 
 Napi::Value CmpContext::GetUntrusted(const Napi::CallbackInfo& info) {
-  ErrQueueGuard guard;
   return CertsToJs(info.Env(), OSSL_CMP_CTX_get0_untrusted(Use(info.Env())));
 }
 
 Napi::Value CmpContext::SetCert(const Napi::CallbackInfo& info) {
-  ErrQueueGuard guard;
   X509Ptr cert = Nullish(info[0]) ? nullptr : CertFromJs(info[0], "cert");
   OSSL_CMP_CTX* ctx = Use(info.Env());
   Check(info.Env(), OSSL_CMP_CTX_set1_cert(ctx, cert.get()), "Cannot set client certificate");
@@ -311,7 +302,6 @@ Napi::Value CmpContext::SetCert(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value CmpContext::BuildCertChain(const Napi::CallbackInfo& info) {
-  ErrQueueGuard guard;
   OSSL_CMP_CTX* ctx = Use(info.Env());
   X509StorePtr own = Nullish(info[0]) ? nullptr : StoreFromJs(info[0], "ownTrusted");
   X509StackPtr candidates = Nullish(info[1]) ? nullptr : CertsFromJs(info[1], "candidates");
@@ -322,14 +312,12 @@ Napi::Value CmpContext::BuildCertChain(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value CmpContext::SetPkey(const Napi::CallbackInfo& info) {
-  ErrQueueGuard guard;
   PkeyPtr key = Nullish(info[0]) ? nullptr : KeyFromJs(info[0], true, "key");
   Check(info.Env(), OSSL_CMP_CTX_set1_pkey(Use(info.Env()), key.get()), "Cannot set client private key");
   return info.Env().Undefined();
 }
 
 Napi::Value CmpContext::SetReferenceValue(const Napi::CallbackInfo& info) {
-  ErrQueueGuard guard;
   std::vector<unsigned char> ref;
   bool clear = Nullish(info[0]);
   if (!clear) ref = BytesFromJs(info[0], "ref");
@@ -340,7 +328,6 @@ Napi::Value CmpContext::SetReferenceValue(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value CmpContext::SetSecretValue(const Napi::CallbackInfo& info) {
-  ErrQueueGuard guard;
   std::vector<unsigned char> sec;
   bool clear = Nullish(info[0]);
   if (!clear) sec = BytesFromJs(info[0], "secret");
@@ -351,14 +338,12 @@ Napi::Value CmpContext::SetSecretValue(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value CmpContext::SetRecipient(const Napi::CallbackInfo& info) {
-  ErrQueueGuard guard;
   X509NamePtr name = Nullish(info[0]) ? nullptr : NameFromJs(info[0], "name");
   Check(info.Env(), OSSL_CMP_CTX_set1_recipient(Use(info.Env()), name.get()), "Cannot set recipient");
   return info.Env().Undefined();
 }
 
 Napi::Value CmpContext::PushGeninfoITAV(const Napi::CallbackInfo& info) {
-  ErrQueueGuard guard;
   OSSL_CMP_CTX* ctx = Use(info.Env());
   ItavPtr itav = ItavFromJs(info[0], "itav");
   Check(info.Env(), OSSL_CMP_CTX_push0_geninfo_ITAV(ctx, itav.get()), "Cannot add generalInfo ITAV");
@@ -367,7 +352,6 @@ Napi::Value CmpContext::PushGeninfoITAV(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value CmpContext::ResetGeninfoITAVs(const Napi::CallbackInfo& info) {
-  ErrQueueGuard guard;
   Check(info.Env(), OSSL_CMP_CTX_reset_geninfo_ITAVs(Use(info.Env())), "Cannot reset generalInfo ITAVs");
   return info.Env().Undefined();
 }
@@ -383,14 +367,12 @@ Napi::Value CmpContext::GetGeninfoITAVs(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value CmpContext::SetExtraCertsOut(const Napi::CallbackInfo& info) {
-  ErrQueueGuard guard;
   X509StackPtr certs = Nullish(info[0]) ? nullptr : CertsFromJs(info[0], "certs");
   Check(info.Env(), OSSL_CMP_CTX_set1_extraCertsOut(Use(info.Env()), certs.get()), "Cannot set extraCertsOut");
   return info.Env().Undefined();
 }
 
 Napi::Value CmpContext::SetNewPkey(const Napi::CallbackInfo& info) {
-  ErrQueueGuard guard;
   OSSL_CMP_CTX* ctx = Use(info.Env());
   bool priv = BoolArg(info, 0, "priv");
   PkeyPtr key = Nullish(info[1]) ? nullptr : KeyFromJs(info[1], priv, "key");
@@ -400,7 +382,6 @@ Napi::Value CmpContext::SetNewPkey(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value CmpContext::GetNewPkey(const Napi::CallbackInfo& info) {
-  ErrQueueGuard guard;
   OSSL_CMP_CTX* ctx = Use(info.Env());
   bool priv = BoolArg(info, 0, "priv");
   EVP_PKEY* key = OSSL_CMP_CTX_get0_newPkey(ctx, priv ? 1 : 0);
@@ -408,21 +389,18 @@ Napi::Value CmpContext::GetNewPkey(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value CmpContext::SetIssuer(const Napi::CallbackInfo& info) {
-  ErrQueueGuard guard;
   X509NamePtr name = Nullish(info[0]) ? nullptr : NameFromJs(info[0], "name");
   Check(info.Env(), OSSL_CMP_CTX_set1_issuer(Use(info.Env()), name.get()), "Cannot set issuer");
   return info.Env().Undefined();
 }
 
 Napi::Value CmpContext::SetSubjectName(const Napi::CallbackInfo& info) {
-  ErrQueueGuard guard;
   X509NamePtr name = Nullish(info[0]) ? nullptr : NameFromJs(info[0], "name");
   Check(info.Env(), OSSL_CMP_CTX_set1_subjectName(Use(info.Env()), name.get()), "Cannot set subject name");
   return info.Env().Undefined();
 }
 
 Napi::Value CmpContext::PushSubjectAltName(const Napi::CallbackInfo& info) {
-  ErrQueueGuard guard;
   OSSL_CMP_CTX* ctx = Use(info.Env());
   GenNamePtr name = GeneralNameFromJs(info[0], "name");
   Check(info.Env(), OSSL_CMP_CTX_push1_subjectAltName(ctx, name.get()), "Cannot add subject alternative name");
@@ -430,7 +408,6 @@ Napi::Value CmpContext::PushSubjectAltName(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value CmpContext::SetReqExtensions(const Napi::CallbackInfo& info) {
-  ErrQueueGuard guard;
   OSSL_CMP_CTX* ctx = Use(info.Env());
   X509_EXTENSIONS* exts = nullptr;
   if (!Nullish(info[0])) {
@@ -450,14 +427,12 @@ Napi::Value CmpContext::SetReqExtensions(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value CmpContext::ReqExtensionsHaveSAN(const Napi::CallbackInfo& info) {
-  ErrQueueGuard guard;
   int r = OSSL_CMP_CTX_reqExtensions_have_SAN(Use(info.Env()));
   if (r < 0) ThrowOssl(info.Env(), "Cannot inspect request extensions");
   return Napi::Boolean::New(info.Env(), r == 1);
 }
 
 Napi::Value CmpContext::PushPolicy(const Napi::CallbackInfo& info) {
-  ErrQueueGuard guard;
   OSSL_CMP_CTX* ctx = Use(info.Env());
   std::string text = StringFromJs(info[0], "policy");
   ASN1_OBJECT* oid = OBJ_txt2obj(text.c_str(), 0);
@@ -476,21 +451,18 @@ Napi::Value CmpContext::PushPolicy(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value CmpContext::SetOldCert(const Napi::CallbackInfo& info) {
-  ErrQueueGuard guard;
   X509Ptr cert = Nullish(info[0]) ? nullptr : CertFromJs(info[0], "cert");
   Check(info.Env(), OSSL_CMP_CTX_set1_oldCert(Use(info.Env()), cert.get()), "Cannot set old certificate");
   return info.Env().Undefined();
 }
 
 Napi::Value CmpContext::SetP10CSR(const Napi::CallbackInfo& info) {
-  ErrQueueGuard guard;
   X509ReqPtr csr = Nullish(info[0]) ? nullptr : CsrFromJs(info[0], "csr");
   Check(info.Env(), OSSL_CMP_CTX_set1_p10CSR(Use(info.Env()), csr.get()), "Cannot set PKCS#10 CSR");
   return info.Env().Undefined();
 }
 
 Napi::Value CmpContext::PushGenmITAV(const Napi::CallbackInfo& info) {
-  ErrQueueGuard guard;
   OSSL_CMP_CTX* ctx = Use(info.Env());
   ItavPtr itav = ItavFromJs(info[0], "itav");
   Check(info.Env(), OSSL_CMP_CTX_push0_genm_ITAV(ctx, itav.get()), "Cannot add genm ITAV");
@@ -514,7 +486,6 @@ Napi::Value CmpContext::GetFailInfoCode(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value CmpContext::SnprintPKIStatus(const Napi::CallbackInfo& info) {
-  ErrQueueGuard guard;
   char buf[OSSL_CMP_PKISI_BUFLEN];
   const char* s = OSSL_CMP_CTX_snprint_PKIStatus(Use(info.Env()), buf, sizeof buf);
   if (s == nullptr) return info.Env().Null();
@@ -522,24 +493,20 @@ Napi::Value CmpContext::SnprintPKIStatus(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value CmpContext::GetNewCert(const Napi::CallbackInfo& info) {
-  ErrQueueGuard guard;
   return CertToJs(info.Env(), OSSL_CMP_CTX_get0_newCert(Use(info.Env())));
 }
 
 Napi::Value CmpContext::GetNewChain(const Napi::CallbackInfo& info) {
-  ErrQueueGuard guard;
   X509StackPtr certs(OSSL_CMP_CTX_get1_newChain(Use(info.Env())));
   return CertsToJs(info.Env(), certs.get());
 }
 
 Napi::Value CmpContext::GetCaPubs(const Napi::CallbackInfo& info) {
-  ErrQueueGuard guard;
   X509StackPtr certs(OSSL_CMP_CTX_get1_caPubs(Use(info.Env())));
   return CertsToJs(info.Env(), certs.get());
 }
 
 Napi::Value CmpContext::GetExtraCertsIn(const Napi::CallbackInfo& info) {
-  ErrQueueGuard guard;
   X509StackPtr certs(OSSL_CMP_CTX_get1_extraCertsIn(Use(info.Env())));
   return CertsToJs(info.Env(), certs.get());
 }
@@ -555,7 +522,6 @@ Napi::Value CmpContext::GetValidatedSrvCert(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value CmpContext::SetTransactionID(const Napi::CallbackInfo& info) {
-  ErrQueueGuard guard;
   OSSL_CMP_CTX* ctx = Use(info.Env());
   ASN1_OCTET_STRING* id = Nullish(info[0]) ? nullptr : OctetsFromJs(info[0], "id");
   int ok = OSSL_CMP_CTX_set1_transactionID(ctx, id);
@@ -565,7 +531,6 @@ Napi::Value CmpContext::SetTransactionID(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value CmpContext::SetSenderNonce(const Napi::CallbackInfo& info) {
-  ErrQueueGuard guard;
   OSSL_CMP_CTX* ctx = Use(info.Env());
   ASN1_OCTET_STRING* nonce = Nullish(info[0]) ? nullptr : OctetsFromJs(info[0], "nonce");
   int ok = OSSL_CMP_CTX_set1_senderNonce(ctx, nonce);
@@ -575,7 +540,6 @@ Napi::Value CmpContext::SetSenderNonce(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value CmpContext::SetSerialNumber(const Napi::CallbackInfo& info) {
-  ErrQueueGuard guard;
   OSSL_CMP_CTX* ctx = Use(info.Env());
   const Features& f = GetFeatures();
   if (f.set1_serialNumber == nullptr) {
@@ -613,7 +577,6 @@ Napi::Value CmpContext::SetCertConfCallback(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value CmpContext::SetCertConfTrusted(const Napi::CallbackInfo& info) {
-  ErrQueueGuard guard;
   Use(info.Env());
   X509StorePtr store = Nullish(info[0]) ? nullptr : StoreFromJs(info[0], "certs");
   state_->certConfFn.Reset();
@@ -629,7 +592,6 @@ Napi::Value CmpContext::SetLogCallback(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value CmpContext::SetTls(const Napi::CallbackInfo& info) {
-  ErrQueueGuard guard;
   Napi::Env env = info.Env();
   Use(env);
   if (Nullish(info[0])) {
@@ -695,7 +657,6 @@ Napi::Value CmpContext::SetMessageFiles(const Napi::CallbackInfo& info) {
 // The certificate verification options of the openssl apps (-verify_depth,
 // -attime, -purpose, -partial_chain, ...), for every trust store in use.
 Napi::Value CmpContext::SetVerifyParam(const Napi::CallbackInfo& info) {
-  ErrQueueGuard guard;
   Napi::Env env = info.Env();
   Use(env);
   if (!info[0].IsObject()) ThrowType(env, "options must be an object");
@@ -770,7 +731,6 @@ Napi::Value CmpContext::SetVerifyParam(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value CmpContext::ExecCertReq(const Napi::CallbackInfo& info) {
-  ErrQueueGuard guard;
   TransactionInput in;
   in.kind = Transaction::CertReq;
   in.reqType = IntArg(info, 0, "type");
@@ -779,7 +739,6 @@ Napi::Value CmpContext::ExecCertReq(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value CmpContext::TryCertReq(const Napi::CallbackInfo& info) {
-  ErrQueueGuard guard;
   TransactionInput in;
   in.kind = Transaction::TryCertReq;
   in.reqType = IntArg(info, 0, "type");
@@ -806,7 +765,6 @@ Napi::Value CmpContext::GetCaCerts(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value CmpContext::GetRootCaKeyUpdate(const Napi::CallbackInfo& info) {
-  ErrQueueGuard guard;
   TransactionInput in;
   in.kind = Transaction::RootCaKeyUpdate;
   if (!Nullish(info[0])) in.cert = CertFromJs(info[0], "oldWithOld");
@@ -824,7 +782,6 @@ Napi::Value CmpContext::GetCertReqTemplate(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value CmpContext::GetCrlUpdate(const Napi::CallbackInfo& info) {
-  ErrQueueGuard guard;
   if (GetFeatures().get1_crlUpdate == nullptr) {
     ThrowCode(info.Env(), "ERR_CMP_NOT_SUPPORTED", "getCrlUpdate needs OpenSSL 3.4 or later (OSSL_CMP_get1_crlUpdate)");
   }

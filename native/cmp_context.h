@@ -17,6 +17,7 @@ class CmpContext : public Napi::ObjectWrap<CmpContext> {
   ~CmpContext() override;
 
  private:
+  CMP_MARKED_METHODS(CmpContext)
   // The context for a synchronous call; throws when closed or busy.
   OSSL_CMP_CTX* Use(Napi::Env env);
   Napi::Value Start(const Napi::CallbackInfo& info, TransactionInput input);

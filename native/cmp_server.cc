@@ -200,10 +200,12 @@ bool ToDecision(Napi::Value v, JsReply& r, std::string& problem) {
   Napi::Value itavs = o.Get("itavs");
   if (itavs.IsArray()) {
     d->itavs.reset(sk_OSSL_CMP_ITAV_new_null());
+    if (!d->itavs) ThrowOssl(o.Env(), "out of memory");
     Napi::Array arr = itavs.As<Napi::Array>();
     for (uint32_t i = 0; i < arr.Length(); i++) {
       ItavPtr itav = ItavFromJs(arr.Get(i), "itavs[]");
-      sk_OSSL_CMP_ITAV_push(d->itavs.get(), itav.release());
+      if (sk_OSSL_CMP_ITAV_push(d->itavs.get(), itav.get()) <= 0) ThrowOssl(o.Env(), "out of memory");
+      itav.release();  // the stack owns it now
     }
   }
   r.payload = d;
@@ -439,6 +441,7 @@ std::string Hex(const ASN1_OCTET_STRING* s) {
 }  // namespace
 
 Session::~Session() {
+  if (srv != nullptr) server->liveSessions--;
   OSSL_CMP_SRV_CTX_free(srv);
   OSSL_CMP_MSG_free(pendingRequest);
 }
@@ -518,6 +521,7 @@ std::shared_ptr<Session> ServerState::Acquire(const std::string& tid, std::strin
     error = "cannot create a server context";
     return nullptr;
   }
+  liveSessions++;
   s->busy = true;
   if (!tid.empty()) sessions_[tid] = s;
   return s;
@@ -532,6 +536,14 @@ void ServerState::Release(const std::string& tid, const std::shared_ptr<Session>
     auto it = sessions_.find(tid);
     if (it != sessions_.end() && it->second == s) sessions_.erase(it);
   }
+}
+
+ServerState::Retained ServerState::Holding() {
+  std::lock_guard<std::mutex> lock(sessionsMu_);
+  Retained r;
+  r.sessions = liveSessions.load();
+  for (const auto& [tid, s] : sessions_) r.certs += sk_X509_num(OSSL_CMP_CTX_get0_untrusted(OSSL_CMP_SRV_CTX_get0_cmp_ctx(s->srv)));
+  return r;
 }
 
 size_t ServerState::OpenTransactions() {
@@ -593,8 +605,12 @@ class ServerJob : public Job {
       : state_(std::move(state)),
         owner_(Napi::Persistent(owner)),
         deferred_(Napi::Promise::Deferred::New(env)),
-        request_(std::move(req)) {}
+        request_(std::move(req)) {
+    state_->pending++;
+  }
+  ~ServerJob() override { state_->pending--; }
   Napi::Promise promise() const { return deferred_.Promise(); }
+  Lane lane() const override { return Lane::Server; }
   void Execute() override {
     ERR_clear_error();
     ok_ = state_->Process(request_, response_, error_.message);
@@ -626,14 +642,16 @@ bool Nullish(const Napi::Value& v) { return v.IsNull() || v.IsUndefined(); }
 
 Napi::Function CmpServer::Define(Napi::Env env) {
   return DefineClass(env, "NativeCmpServer",
-                     {InstanceMethod<&CmpServer::Handle>("handle"), InstanceMethod<&CmpServer::Close>("close"),
-                      InstanceMethod<&CmpServer::OpenTransactions>("openTransactions"),
-                      InstanceMethod<&CmpServer::CachedIntermediates>("cachedIntermediates")});
+                     {InstanceMethod<&CmpServer::Marked<&CmpServer::Handle>>("handle"),
+                      InstanceMethod<&CmpServer::Marked<&CmpServer::Close>>("close"),
+                      InstanceMethod<&CmpServer::Marked<&CmpServer::OpenTransactions>>("openTransactions"),
+                      InstanceMethod<&CmpServer::Marked<&CmpServer::Retained>>("retained"),
+                      InstanceMethod<&CmpServer::Marked<&CmpServer::CachedIntermediates>>("cachedIntermediates")});
 }
 
 CmpServer::CmpServer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CmpServer>(info) {
   Napi::Env env = info.Env();
-  ErrQueueGuard guard;
+  ErrorQueueMark mark;
   if (!info[0].IsObject()) ThrowType(env, "options must be an object");
   if (!info[1].IsFunction()) ThrowType(env, "dispatch must be a function");
   Napi::Object o = info[0].As<Napi::Object>();
@@ -658,6 +676,11 @@ CmpServer::CmpServer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CmpServe
   c.acceptUnprotectedErrors = o.Get("acceptUnprotectedErrors").ToBoolean();
   if (o.Get("transactionTimeout").IsNumber()) c.transactionTimeout = o.Get("transactionTimeout").As<Napi::Number>().Int32Value();
   if (o.Get("logVerbosity").IsNumber()) c.logVerbosity = o.Get("logVerbosity").As<Napi::Number>().Int32Value();
+  if (o.Get("maxPending").IsNumber()) {
+    int64_t n = o.Get("maxPending").As<Napi::Number>().Int64Value();
+    if (n < 1) ThrowType(env, "maxPending must be a positive number");
+    c.maxPending = static_cast<size_t>(n);
+  }
   if (o.Get("maxTransactions").IsNumber()) {
     c.maxTransactions = static_cast<size_t>(o.Get("maxTransactions").As<Napi::Number>().Int64Value());
   }
@@ -670,6 +693,14 @@ Napi::Value CmpServer::Handle(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::vector<unsigned char> req = BytesFromJs(info[0], "request");
   if (state_->dispatch.IsEmpty()) ThrowCode(env, "ERR_CMP_SERVER_CLOSED", "The CMP server is closed");
+  if (state_->pending >= state_->maxPending()) {
+    ErrorInfo busy;
+    busy.code = "ERR_CMP_SERVER_BUSY";
+    busy.message = "The CMP server has " + std::to_string(state_->pending) + " requests queued or running (maxPending); try again later";
+    Napi::Promise::Deferred refused = Napi::Promise::Deferred::New(env);
+    refused.Reject(MakeCmpError(env, busy).Value());
+    return refused.Promise();
+  }
   auto* job = new ServerJob(env, state_, Value(), std::move(req));
   Napi::Promise promise = job->promise();
   env.GetInstanceData<Addon>()->executor->Submit(env, job);
@@ -682,6 +713,14 @@ Napi::Value CmpServer::OpenTransactions(const Napi::CallbackInfo& info) {
 
 Napi::Value CmpServer::CachedIntermediates(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(state_->CachedIntermediates()));
+}
+
+Napi::Value CmpServer::Retained(const Napi::CallbackInfo& info) {
+  ServerState::Retained r = state_->Holding();
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("sessions", static_cast<double>(r.sessions));
+  o.Set("untrustedCerts", static_cast<double>(r.certs));
+  return o;
 }
 
 Napi::Value CmpServer::Close(const Napi::CallbackInfo& info) {

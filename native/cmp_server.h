@@ -7,6 +7,7 @@
 #include <napi.h>
 #include <openssl/cmp.h>
 
+#include <atomic>
 #include <ctime>
 #include <map>
 #include <memory>
@@ -17,6 +18,7 @@
 #include "chain_cache.h"
 #include "convert.h"
 #include "js_link.h"
+#include "ossl_error.h"
 
 namespace cmp {
 
@@ -31,6 +33,7 @@ struct ServerConfig {
   int transactionTimeout = 300;  // seconds an unfinished transaction is kept
   int logVerbosity = -1;         // OpenSSL's log lines up to this level go to JS; -1: none
   size_t maxTransactions = 10000;
+  size_t maxPending = 256;  // requests queued or running before handle() refuses more
 };
 
 class ServerState;
@@ -59,6 +62,18 @@ class ServerState : public JsLink {
 
   size_t OpenTransactions();
   size_t CachedIntermediates() { return intermediates_.Size(); }
+  // What stays in memory between requests: live server contexts (in the
+  // session table or in flight) and the certificates those in the table
+  // keep as untrusted (where a cache of extraCerts would grow).
+  struct Retained {
+    size_t sessions = 0;
+    size_t certs = 0;
+  };
+  Retained Holding();
+  std::atomic<size_t> liveSessions{0};
+  // Main thread: requests handed to the executor and not yet completed.
+  size_t pending = 0;
+  size_t maxPending() const { return config_.maxPending; }
   Napi::FunctionReference dispatch;  // main thread only
   std::shared_ptr<ServerState> self() { return std::static_pointer_cast<ServerState>(shared_from_this()); }
 
@@ -79,10 +94,12 @@ class CmpServer : public Napi::ObjectWrap<CmpServer> {
   explicit CmpServer(const Napi::CallbackInfo& info);
 
  private:
+  CMP_MARKED_METHODS(CmpServer)
   Napi::Value Handle(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value OpenTransactions(const Napi::CallbackInfo& info);
   Napi::Value CachedIntermediates(const Napi::CallbackInfo& info);
+  Napi::Value Retained(const Napi::CallbackInfo& info);
   std::shared_ptr<ServerState> state_;
 };
 

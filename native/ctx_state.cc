@@ -3,12 +3,14 @@
 #include <new>
 
 #include "platform.h"
+#include "exec_worker.h"
 #include "transfer_bridge.h"
 
 namespace cmp {
 
 namespace {
 thread_local CtxState* current = nullptr;
+thread_local std::shared_ptr<TransactionRecord> currentTxn;
 }  // namespace
 
 CtxState::CtxState(Executor* executor) : JsLink(executor), ctx_(OSSL_CMP_CTX_new(nullptr, nullptr)) {
@@ -25,10 +27,6 @@ CtxState::~CtxState() {
 bool CtxState::TryBegin() {
   bool expected = false;
   if (!busy_.compare_exchange_strong(expected, true)) return false;
-  callbackCause.Reset();
-  callbackProblem.clear();
-  transferFailed = false;
-  badResponse.clear();
   SuspendAbort(true);
   return true;
 }
@@ -77,13 +75,25 @@ bool CtxState::ApplyVerifyParam(const X509_VERIFY_PARAM* vpm) {
   return true;
 }
 
-CtxState::Running::Running(CtxState* state) {
+CtxState::Running::Running(CtxState* state, std::shared_ptr<TransactionRecord> txn) {
   current = state;
+  currentTxn = std::move(txn);
   state->printed_.clear();
   state->notes_.clear();
 }
-CtxState::Running::~Running() { current = nullptr; }
+CtxState::Running::~Running() {
+  current = nullptr;
+  currentTxn.reset();
+}
 
 CtxState* CtxState::Current() { return current; }
+const std::shared_ptr<TransactionRecord>& CtxState::CurrentTransaction() { return currentTxn; }
+
+bool CtxState::Reinit() {
+  int ok = OSSL_CMP_CTX_reinit(ctx_);
+  std::lock_guard<std::mutex> lock(mu_);
+  httpFd_ = -1;
+  return ok == 1;
+}
 
 }  // namespace cmp

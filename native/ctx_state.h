@@ -18,6 +18,8 @@
 
 namespace cmp {
 
+struct TransactionRecord;
+
 class CtxState : public JsLink {
  public:
   explicit CtxState(Executor* executor);
@@ -37,20 +39,20 @@ class CtxState : public JsLink {
   // Worker thread: what OpenSSL logged since the last message it sent or
   // received; some checks fail with only these lines to say why.
   const std::vector<std::string>& notes() const { return notes_; }
-  // Worker thread: set when a JS callback failed the transaction.
-  std::string callbackProblem;
-  bool transferFailed = false;
-  std::vector<unsigned char> badResponse;  // bytes a transport returned that were no PKIMessage
-
-  // Marks, for the thread it runs on, the context whose OpenSSL callbacks fire
-  // there: the log and HTTP callbacks have no argument that could carry it
-  // (OpenSSL 3.0 takes a non-NULL http_cb_arg to mean TLS).
+  // Marks, for the thread it runs on, the context and the transaction whose
+  // OpenSSL callbacks fire there: the log and HTTP callbacks have no argument
+  // that could carry them (OpenSSL 3.0 takes a non-NULL http_cb_arg to mean TLS).
   class Running {
    public:
-    explicit Running(CtxState* state);
+    explicit Running(CtxState* state, std::shared_ptr<TransactionRecord> txn = nullptr);
     ~Running();
   };
   static CtxState* Current();
+  static const std::shared_ptr<TransactionRecord>& CurrentTransaction();
+
+  // Main thread, between transactions: OSSL_CMP_CTX_reinit, which closes a
+  // kept-alive connection without telling the HTTP callback.
+  bool Reinit();
 
   // Main thread only: the JS side of the callbacks.
   Napi::FunctionReference transferFn;

@@ -45,84 +45,99 @@ ExecJob::ExecJob(Napi::Env env, std::shared_ptr<CtxState> state, Napi::Object ow
     : state_(std::move(state)),
       owner_(Napi::Persistent(owner)),
       deferred_(Napi::Promise::Deferred::New(env)),
-      input_(std::move(input)) {}
+      txn_(std::make_shared<TransactionRecord>()) {
+  txn_->input = std::move(input);
+}
 
 void ExecJob::Execute() {
-  CtxState::Running running(state_.get());
+  CtxState::Running running(state_.get(), txn_);
   ERR_clear_error();
   OSSL_CMP_CTX* ctx = state_->ctx();
-  switch (input_.kind) {
+  TransactionRecord& t = *txn_;
+  switch (t.input.kind) {
     case Transaction::CertReq:
     case Transaction::TryCertReq:
-      ok_ = RunCertReq();
+      t.ok = RunCertReq();
+      if (t.ok && t.done && t.input.reqType >= 0) {
+        const X509* cert = OSSL_CMP_CTX_get0_newCert(ctx);
+        if (cert != nullptr) t.newCert = Der([&](unsigned char** out) { return i2d_X509(cert, out); });
+        t.ok = cert == nullptr || !t.newCert.empty();
+      }
       break;
     case Transaction::RR:
-      ok_ = OSSL_CMP_exec_RR_ses(ctx) == 1;
+      t.ok = OSSL_CMP_exec_RR_ses(ctx) == 1;
       break;
     case Transaction::GENM:
-      itavs_.reset(OSSL_CMP_exec_GENM_ses(ctx));
-      ok_ = itavs_ != nullptr;
+      t.itavs.reset(OSSL_CMP_exec_GENM_ses(ctx));
+      t.ok = t.itavs != nullptr;
       break;
     case Transaction::CaCerts:
-      ok_ = RunCaCerts();
+      t.ok = RunCaCerts();
       break;
     case Transaction::RootCaKeyUpdate:
-      ok_ = RunRootCaKeyUpdate();
+      t.ok = RunRootCaKeyUpdate();
       break;
     case Transaction::CertReqTemplate:
-      ok_ = RunCertReqTemplate();
+      t.ok = RunCertReqTemplate();
       break;
     case Transaction::CrlUpdate:
-      ok_ = RunCrlUpdate();
+      t.ok = RunCrlUpdate();
       break;
   }
-  if (!ok_) {
-    error_.stack = state_->TakePrintedErrors();
-    error_.DrainQueue();
-    error_.pkiStatus = OSSL_CMP_CTX_get_status(ctx);
-    error_.failInfoCode = OSSL_CMP_CTX_get_failInfoCode(ctx);
-    error_.statusString = FreeTextToStrings(OSSL_CMP_CTX_get0_statusString(ctx));
-    if (state_->transferFailed) {
-      error_.code = "ERR_CMP_TRANSFER_FAILED";
-      error_.message = "CMP message transfer failed: " + state_->callbackProblem;
-    } else if (!state_->callbackProblem.empty()) {
-      error_.message = "CMP transaction failed: " + state_->callbackProblem;
-    } else if (error_.stack.empty()) {
-      error_.code = "ERR_CMP_TRANSACTION_FAILED";
-      error_.message = "CMP transaction failed";
-      const char* sep = ": ";
-      for (const std::string& note : state_->notes()) {
-        error_.message += sep + note;
-        sep = "; ";
-      }
-    }
-    if (state_->aborted()) {
-      error_.code = "ERR_CMP_ABORTED";
-      error_.message = "The CMP transaction was aborted";
+  if (!t.ok) Fail();
+  ERR_clear_error();
+}
+
+// Worker thread: the error of a failed transaction, complete, so that the
+// main thread needs nothing else to build it.
+void ExecJob::Fail() {
+  OSSL_CMP_CTX* ctx = state_->ctx();
+  TransactionRecord& t = *txn_;
+  ErrorInfo& e = t.error;
+  e.stack = state_->TakePrintedErrors();
+  e.DrainQueue();
+  e.pkiStatus = OSSL_CMP_CTX_get_status(ctx);
+  e.failInfoCode = OSSL_CMP_CTX_get_failInfoCode(ctx);
+  e.statusString = FreeTextToStrings(OSSL_CMP_CTX_get0_statusString(ctx));
+  if (t.transferFailed) {
+    e.code = "ERR_CMP_TRANSFER_FAILED";
+    e.message = "CMP message transfer failed: " + t.callbackProblem;
+  } else if (!t.callbackProblem.empty()) {
+    e.message = "CMP transaction failed: " + t.callbackProblem;
+  } else if (e.stack.empty()) {
+    e.code = "ERR_CMP_TRANSACTION_FAILED";
+    e.message = "CMP transaction failed";
+    const char* sep = ": ";
+    for (const std::string& note : state_->notes()) {
+      e.message += sep + note;
+      sep = "; ";
     }
   }
-  ERR_clear_error();
+  if (state_->aborted()) {
+    e.code = "ERR_CMP_ABORTED";
+    e.message = "The CMP transaction was aborted";
+  }
 }
 
 bool ExecJob::RunCertReq() {
   OSSL_CMP_CTX* ctx = state_->ctx();
-  const int type = input_.reqType;
-  if (input_.kind == Transaction::TryCertReq) {
-    int r = OSSL_CMP_try_certreq(ctx, type, input_.crm.get(), &checkAfter_);
-    done_ = r != -1;
+  const int type = txn_->input.reqType;
+  if (txn_->input.kind == Transaction::TryCertReq) {
+    int r = OSSL_CMP_try_certreq(ctx, type, txn_->input.crm.get(), &txn_->checkAfter);
+    txn_->done = r != -1;
     if (r == 0 && state_->aborted() && type >= 0) Farewell();
     return r != 0 && !state_->aborted();
   }
   if (OSSL_CMP_CTX_get_status(ctx) == OSSL_CMP_PKISTATUS_waiting) {
     // A tryCertReq left pending: OpenSSL's exec starts afresh; let it.
-    return OSSL_CMP_exec_certreq(ctx, type, input_.crm.get()) != nullptr;
+    return OSSL_CMP_exec_certreq(ctx, type, txn_->input.crm.get()) != nullptr;
   }
   // OpenSSL's exec would sleep inside libcrypto between polls, where nothing
   // can wake it; the same exchange driven step by step sleeps here instead,
   // and an abort ends the wait at once and tells the server, as OpenSSL does.
   for (;;) {
     int after = 0;
-    int r = OSSL_CMP_try_certreq(ctx, type, input_.crm.get(), &after);
+    int r = OSSL_CMP_try_certreq(ctx, type, txn_->input.crm.get(), &after);
     if (r == 0 && state_->aborted()) Farewell();
     if (r != -1) return r == 1;
     if (!state_->Sleep(after)) {
@@ -168,18 +183,18 @@ ItavPtr ExecJob::ExchangeGenm(const char* requestOid, ASN1_TYPE* requestValue, c
     OSSL_CMP_ITAV_free(req);
     return nullptr;
   }
-  itavs_.reset(OSSL_CMP_exec_GENM_ses(ctx));
-  if (!itavs_) return nullptr;
+  txn_->itavs.reset(OSSL_CMP_exec_GENM_ses(ctx));
+  if (!txn_->itavs) return nullptr;
   ASN1_OBJECT* expected = OBJ_txt2obj(expectedOid, 1);
   ItavPtr found;
-  for (int i = 0; i < sk_OSSL_CMP_ITAV_num(itavs_.get()); i++) {
-    if (OBJ_cmp(OSSL_CMP_ITAV_get0_type(sk_OSSL_CMP_ITAV_value(itavs_.get(), i)), expected) == 0) {
-      found.reset(sk_OSSL_CMP_ITAV_delete(itavs_.get(), i));
+  for (int i = 0; i < sk_OSSL_CMP_ITAV_num(txn_->itavs.get()); i++) {
+    if (OBJ_cmp(OSSL_CMP_ITAV_get0_type(sk_OSSL_CMP_ITAV_value(txn_->itavs.get(), i)), expected) == 0) {
+      found.reset(sk_OSSL_CMP_ITAV_delete(txn_->itavs.get(), i));
       break;
     }
   }
   ASN1_OBJECT_free(expected);
-  itavs_.reset();
+  txn_->itavs.reset();
   if (!found) ERR_raise_data(ERR_LIB_CMP, CMP_R_INVALID_ARGS, "genp has no ITAV for %s", desc);
   return found;
 }
@@ -190,7 +205,7 @@ bool ExecJob::RunCaCerts() {
   if (f.get1_caCerts != nullptr) {
     STACK_OF(X509)* out = nullptr;
     int r = f.get1_caCerts(ctx, &out);
-    certs_.reset(out);
+    txn_->certs.reset(out);
     return r == 1;
   }
   ItavPtr itav = ExchangeGenm(kOidCaCerts, nullptr, kOidCaCerts, "caCerts");
@@ -201,13 +216,13 @@ bool ExecJob::RunCaCerts() {
     RaiseGenp("caCerts value is not a SEQUENCE");
     return false;
   }
-  certs_ = CertSequenceFromDer(value->value.sequence->data, value->value.sequence->length);
-  if (!certs_) {
+  txn_->certs = CertSequenceFromDer(value->value.sequence->data, value->value.sequence->length);
+  if (!txn_->certs) {
     RaiseGenp("caCerts value is not a sequence of certificates");
     return false;
   }
-  for (int i = 0; i < sk_X509_num(certs_.get()); i++) {
-    X509* cert = sk_X509_value(certs_.get(), i);
+  for (int i = 0; i < sk_X509_num(txn_->certs.get()); i++) {
+    X509* cert = sk_X509_value(txn_->certs.get(), i);
     if (X509_check_ca(cert) == 0 || X509_cmp_current_time(X509_get0_notAfter(cert)) < 0) {
       RaiseGenp("caCerts contains a certificate that is not a valid CA certificate");
       return false;
@@ -219,13 +234,13 @@ bool ExecJob::RunCaCerts() {
 bool ExecJob::RunRootCaKeyUpdate() {
   OSSL_CMP_CTX* ctx = state_->ctx();
   const Features& f = GetFeatures();
-  X509* oldWithOld = input_.cert.get();
+  X509* oldWithOld = txn_->input.cert.get();
   if (f.get1_rootCaKeyUpdate != nullptr) {
     X509 *nwn = nullptr, *nwo = nullptr, *own = nullptr;
     int r = f.get1_rootCaKeyUpdate(ctx, oldWithOld, &nwn, &nwo, &own);
-    newWithNew_.reset(nwn);
-    newWithOld_.reset(nwo);
-    oldWithNew_.reset(own);
+    txn_->newWithNew.reset(nwn);
+    txn_->newWithOld.reset(nwo);
+    txn_->oldWithNew.reset(own);
     return r == 1;
   }
   ASN1_TYPE* reqValue = nullptr;
@@ -263,26 +278,26 @@ bool ExecJob::RunRootCaKeyUpdate() {
     return false;
   }
   end = p + len;
-  newWithNew_.reset(d2i_X509(nullptr, &p, end - p));
-  if (!newWithNew_ || !ReadTaggedCert(&p, end, 0, newWithOld_) || !ReadTaggedCert(&p, end, 1, oldWithNew_) ||
+  txn_->newWithNew.reset(d2i_X509(nullptr, &p, end - p));
+  if (!txn_->newWithNew || !ReadTaggedCert(&p, end, 0, txn_->newWithOld) || !ReadTaggedCert(&p, end, 1, txn_->oldWithNew) ||
       p != end) {
     RaiseGenp("rootCaKeyUpdate value is malformed");
     return false;
   }
   // The checks 3.2+ makes: newWithNew is self-signed and vouched for by the
   // old root (via newWithOld) or the trust store; oldWithNew links back.
-  bool valid = SignedBy(newWithNew_.get(), newWithNew_.get());
-  X509* link = newWithOld_.get();
+  bool valid = SignedBy(txn_->newWithNew.get(), txn_->newWithNew.get());
+  X509* link = txn_->newWithOld.get();
   if (valid && oldWithOld != nullptr) {
-    valid = link != nullptr && SignedBy(link, oldWithOld) && SameKey(link, newWithNew_.get());
-    if (valid && oldWithNew_) valid = SignedBy(oldWithNew_.get(), newWithNew_.get()) && SameKey(oldWithNew_.get(), oldWithOld);
+    valid = link != nullptr && SignedBy(link, oldWithOld) && SameKey(link, txn_->newWithNew.get());
+    if (valid && txn_->oldWithNew) valid = SignedBy(txn_->oldWithNew.get(), txn_->newWithNew.get()) && SameKey(txn_->oldWithNew.get(), oldWithOld);
   } else if (valid) {
     X509StackPtr trusted(X509_STORE_get1_all_certs(OSSL_CMP_CTX_get0_trustedStore(ctx)));
     valid = false;
     for (int i = 0; i < sk_X509_num(trusted.get()) && !valid; i++) {
       X509* anchor = sk_X509_value(trusted.get(), i);
-      valid = X509_cmp(anchor, newWithNew_.get()) == 0 ||
-              (link != nullptr && SignedBy(link, anchor) && SameKey(link, newWithNew_.get()));
+      valid = X509_cmp(anchor, txn_->newWithNew.get()) == 0 ||
+              (link != nullptr && SignedBy(link, anchor) && SameKey(link, txn_->newWithNew.get()));
     }
   }
   if (!valid) {
@@ -298,11 +313,11 @@ bool ExecJob::RunCertReqTemplate() {
   OSSL_CRMF_CERTTEMPLATE* tmpl = nullptr;
   void* keySpec = nullptr;
   if (f.get1_certReqTemplate(state_->ctx(), &tmpl, &keySpec) != 1) return false;
-  if (tmpl != nullptr) template_ = Der([&](unsigned char** out) { return i2d_OSSL_CRMF_CERTTEMPLATE(tmpl, out); });
+  if (tmpl != nullptr) txn_->certTemplate = Der([&](unsigned char** out) { return i2d_OSSL_CRMF_CERTTEMPLATE(tmpl, out); });
   if (keySpec != nullptr) {
-    keySpec_ = Der([&](unsigned char** out) { return ASN1_item_i2d(static_cast<ASN1_VALUE*>(keySpec), out, f.ATAVS_it()); });
+    txn_->keySpec = Der([&](unsigned char** out) { return ASN1_item_i2d(static_cast<ASN1_VALUE*>(keySpec), out, f.ATAVS_it()); });
   }
-  bool ok = (tmpl == nullptr || !template_.empty()) && (keySpec == nullptr || !keySpec_.empty());
+  bool ok = (tmpl == nullptr || !txn_->certTemplate.empty()) && (keySpec == nullptr || !txn_->keySpec.empty());
   OSSL_CRMF_CERTTEMPLATE_free(tmpl);
   if (keySpec != nullptr) f.ATAVS_free(keySpec);
   return ok;
@@ -312,47 +327,47 @@ bool ExecJob::RunCertReqTemplate() {
 // point or issuer names, newer than lastCrl; none when there is no update.
 bool ExecJob::RunCrlUpdate() {
   X509_CRL* crl = nullptr;
-  if (GetFeatures().get1_crlUpdate(state_->ctx(), input_.cert.get(), input_.lastCrl.get(), &crl) != 1) return false;
+  if (GetFeatures().get1_crlUpdate(state_->ctx(), txn_->input.cert.get(), txn_->input.lastCrl.get(), &crl) != 1) return false;
   if (crl == nullptr) return true;
-  crl_ = Der([&](unsigned char** out) { return i2d_X509_CRL(crl, out); });
+  txn_->crl = Der([&](unsigned char** out) { return i2d_X509_CRL(crl, out); });
   X509_CRL_free(crl);
-  return !crl_.empty();
+  return !txn_->crl.empty();
 }
 
 Napi::Value ExecJob::Result(Napi::Env env) {
-  OSSL_CMP_CTX* ctx = state_->ctx();
-  switch (input_.kind) {
+  const TransactionRecord& t = *txn_;
+  switch (t.input.kind) {
     case Transaction::CertReq:
-      return CertToJs(env, OSSL_CMP_CTX_get0_newCert(ctx));
+      return BytesOrNull(env, t.newCert);
     case Transaction::TryCertReq: {
       Napi::Object o = Napi::Object::New(env);
-      o.Set("done", done_);
-      if (done_) {
-        o.Set("cert", input_.reqType < 0 ? env.Null() : CertToJs(env, OSSL_CMP_CTX_get0_newCert(ctx)));
+      o.Set("done", t.done);
+      if (t.done) {
+        o.Set("cert", BytesOrNull(env, t.newCert));
       } else {
-        o.Set("checkAfter", checkAfter_);
+        o.Set("checkAfter", t.checkAfter);
       }
       return o;
     }
     case Transaction::RR:
       return env.Undefined();
     case Transaction::GENM:
-      return ItavsToJs(env, itavs_.get());
+      return ItavsToJs(env, t.itavs.get());
     case Transaction::CaCerts:
-      return CertsToJs(env, certs_.get());
+      return CertsToJs(env, t.certs.get());
     case Transaction::CertReqTemplate: {
       Napi::Object o = Napi::Object::New(env);
-      o.Set("certTemplate", BytesOrNull(env, template_));
-      o.Set("keySpec", BytesOrNull(env, keySpec_));
+      o.Set("certTemplate", BytesOrNull(env, t.certTemplate));
+      o.Set("keySpec", BytesOrNull(env, t.keySpec));
       return o;
     }
     case Transaction::CrlUpdate:
-      return BytesOrNull(env, crl_);
+      return BytesOrNull(env, t.crl);
     case Transaction::RootCaKeyUpdate: {
       Napi::Object o = Napi::Object::New(env);
-      o.Set("newWithNew", CertToJs(env, newWithNew_.get()));
-      if (newWithOld_) o.Set("newWithOld", CertToJs(env, newWithOld_.get()));
-      if (oldWithNew_) o.Set("oldWithNew", CertToJs(env, oldWithNew_.get()));
+      o.Set("newWithNew", CertToJs(env, t.newWithNew.get()));
+      if (t.newWithOld) o.Set("newWithOld", CertToJs(env, t.newWithOld.get()));
+      if (t.oldWithNew) o.Set("oldWithNew", CertToJs(env, t.oldWithNew.get()));
       return o;
     }
   }
@@ -361,23 +376,23 @@ Napi::Value ExecJob::Result(Napi::Env env) {
 
 void ExecJob::Complete(Napi::Env env) {
   state_->End();
+  const TransactionRecord& t = *txn_;
   try {
-    if (ok_) {
+    if (t.ok) {
       deferred_.Resolve(Result(env));
     } else {
-      Napi::Error err = MakeCmpError(env, error_);
-      bool fromCallback = state_->transferFailed || !state_->callbackProblem.empty();
-      if (!state_->badResponse.empty()) {
-        err.Set("cause", Napi::Buffer<unsigned char>::Copy(env, state_->badResponse.data(), state_->badResponse.size()));
-      } else if (fromCallback && !state_->callbackCause.IsEmpty()) {
-        err.Set("cause", state_->Cause());
+      Napi::Error err = MakeCmpError(env, t.error);
+      bool fromCallback = t.transferFailed || !t.callbackProblem.empty();
+      if (!t.badResponse.empty()) {
+        err.Set("cause", Napi::Buffer<unsigned char>::Copy(env, t.badResponse.data(), t.badResponse.size()));
+      } else if (fromCallback && !t.cause.IsEmpty()) {
+        err.Set("cause", txn_->Get());
       }
       deferred_.Reject(err.Value());
     }
   } catch (const Napi::Error& e) {
     deferred_.Reject(e.Value());
   }
-  state_->callbackCause.Reset();
 }
 
 }  // namespace cmp

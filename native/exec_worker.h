@@ -22,6 +22,30 @@ struct TransactionInput {
   CrlPtr lastCrl;
 };
 
+// Everything one transaction owns: what it was asked, what it produced, why
+// it failed. Filled by the worker while it runs (callbacks reach it through
+// CtxState::Running), read alone by Complete on the main thread; a callback
+// that settles after its transaction ended finds the record gone (the JS side
+// holds it weakly) and so cannot touch the next transaction's error.
+struct TransactionRecord : CauseSlot {
+  TransactionInput input;
+
+  bool ok = false;
+  bool done = true;  // tryCertReq: false while the server says "waiting"
+  int checkAfter = 0;
+  std::vector<unsigned char> newCert;  // DER of the enrolled certificate
+  ItavStackPtr itavs;
+  X509StackPtr certs;
+  X509Ptr newWithNew, newWithOld, oldWithNew;
+  std::vector<unsigned char> certTemplate, keySpec, crl;  // DER; empty: none sent
+  ErrorInfo error;
+
+  // Set by the worker when a JS callback failed the transaction.
+  std::string callbackProblem;
+  bool transferFailed = false;
+  std::vector<unsigned char> badResponse;  // bytes a transport returned that were no PKIMessage
+};
+
 class ExecJob : public Job {
  public:
   ExecJob(Napi::Env env, std::shared_ptr<CtxState> state, Napi::Object owner, TransactionInput input);
@@ -44,20 +68,12 @@ class ExecJob : public Job {
   ItavPtr ExchangeGenm(const char* requestOid, ASN1_TYPE* requestValue, const char* expectedOid,
                        const char* desc);
   Napi::Value Result(Napi::Env env);
+  void Fail();
 
   std::shared_ptr<CtxState> state_;
   Napi::ObjectReference owner_;  // keeps the JS wrapper alive while in flight
   Napi::Promise::Deferred deferred_;
-  TransactionInput input_;
-
-  bool ok_ = false;
-  bool done_ = true;  // tryCertReq: false while the server says "waiting"
-  int checkAfter_ = 0;
-  ItavStackPtr itavs_;
-  X509StackPtr certs_;
-  X509Ptr newWithNew_, newWithOld_, oldWithNew_;
-  std::vector<unsigned char> template_, keySpec_, crl_;  // DER; empty: none sent
-  ErrorInfo error_;
+  std::shared_ptr<TransactionRecord> txn_;
 };
 
 }  // namespace cmp

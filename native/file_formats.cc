@@ -11,7 +11,6 @@ namespace cmp {
 
 Napi::Value ReadConfig(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  ErrQueueGuard guard;
   std::string path = StringFromJs(info[0], "path");
   std::unique_ptr<CONF, Freer<CONF, NCONF_free>> conf(NCONF_new_ex(nullptr, nullptr));
   if (!conf) ThrowOssl(env, "Cannot create a config object");
@@ -36,15 +35,21 @@ Napi::Value ReadConfig(const Napi::CallbackInfo& info) {
   return out;
 }
 
+namespace {
+void FreeExtensions(STACK_OF(X509_EXTENSION)* s) { sk_X509_EXTENSION_pop_free(s, X509_EXTENSION_free); }
+using ExtStackPtr = std::unique_ptr<STACK_OF(X509_EXTENSION), Freer<STACK_OF(X509_EXTENSION), FreeExtensions>>;
+}  // namespace
+
 Napi::Value ExtensionsFromConfig(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  ErrQueueGuard guard;
   std::string path = StringFromJs(info[0], "path");
   if (!info[1].IsArray()) ThrowType(env, "sections must be an array of strings");
   std::unique_ptr<CONF, Freer<CONF, NCONF_free>> conf(NCONF_new_ex(nullptr, nullptr));
   long line = 0;
   if (!conf || NCONF_load(conf.get(), path.c_str(), &line) <= 0) ThrowOssl(env, "Cannot load config file " + path);
-  STACK_OF(X509_EXTENSION)* exts = sk_X509_EXTENSION_new_null();
+  ExtStackPtr owned(sk_X509_EXTENSION_new_null());
+  if (!owned) ThrowOssl(env, "out of memory");
+  STACK_OF(X509_EXTENSION)* exts = owned.get();
   X509V3_CTX v3;
   X509V3_set_ctx(&v3, nullptr, nullptr, nullptr, nullptr, X509V3_CTX_REPLACE);
   X509V3_set_nconf(&v3, conf.get());
@@ -52,19 +57,16 @@ Napi::Value ExtensionsFromConfig(const Napi::CallbackInfo& info) {
   for (uint32_t i = 0; i < sections.Length(); i++) {
     std::string section = StringFromJs(sections.Get(i), "sections[]");
     if (!X509V3_EXT_add_nconf_sk(conf.get(), &v3, section.c_str(), &exts)) {
-      sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
       ThrowOssl(env, "cannot load extension section '" + section + "'");
     }
   }
   unsigned char* der = nullptr;
   int len = i2d_X509_EXTENSIONS(exts, &der);
-  sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
   return DerToJs(env, len, der);
 }
 
 Napi::Value ParsePkcs12(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  ErrQueueGuard guard;
   std::vector<unsigned char> der = BytesFromJs(info[0], "pkcs12");
   std::string pass = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
   const unsigned char* p = der.data();

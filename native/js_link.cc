@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "executor.h"
+#include "ossl_error.h"
 
 namespace cmp {
 
@@ -53,12 +54,16 @@ JsLink::Wait JsLink::RoundTrip(Invoke invoke, int timeoutSeconds, std::shared_pt
   if (!posted) return Wait::Aborted;  // the environment is going away
   std::unique_lock<std::mutex> lock(mu_);
   auto done = [&] { return r->settled || aborted_; };
+  bool timedOut = false;
   if (timeoutSeconds > 0) {
-    if (!cv_.wait_for(lock, std::chrono::seconds(timeoutSeconds), done)) return Wait::TimedOut;
+    timedOut = !cv_.wait_for(lock, std::chrono::seconds(timeoutSeconds), done);
   } else {
     cv_.wait(lock, done);
   }
-  if (!r->settled) return Wait::Aborted;
+  if (!r->settled) {
+    r->settled = true;  // abandoned: whatever the callback does later is ignored
+    return timedOut ? Wait::TimedOut : Wait::Aborted;
+  }
   reply = r;
   return Wait::Settled;
 }
@@ -72,26 +77,36 @@ void JsLink::Settle(const std::shared_ptr<JsReply>& reply, bool ok, std::string 
   cv_.notify_all();
 }
 
+bool JsLink::IsSettled(const std::shared_ptr<JsReply>& reply) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return reply->settled;
+}
+
 void JsLink::Post(std::function<void(Napi::Env)> fn) {
   if (executor_ != nullptr) executor_->Post(std::move(fn));
 }
 
-void JsLink::KeepCause(Napi::Value cause) {
-  Napi::Object holder = Napi::Object::New(cause.Env());
-  holder.Set("value", cause);
-  callbackCause = Napi::Persistent(holder.As<Napi::Value>());
+void CauseSlot::Keep(Napi::Value value) {
+  Napi::Object holder = Napi::Object::New(value.Env());
+  holder.Set("value", value);
+  cause = Napi::Persistent(holder.As<Napi::Value>());
 }
 
-Napi::Value JsLink::Cause() { return callbackCause.Value().As<Napi::Object>().Get("value"); }
+Napi::Value CauseSlot::Get() { return cause.Value().As<Napi::Object>().Get("value"); }
 
 void JsLink::CallAsync(Napi::Env env, Napi::FunctionReference& fn, std::vector<napi_value> args,
-                       const std::shared_ptr<JsReply>& reply, Convert convert) {
+                       const std::shared_ptr<JsReply>& reply, Convert convert, std::weak_ptr<CauseSlot> causeTo) {
   std::shared_ptr<JsLink> self = shared_from_this();
-  auto fail = [self, reply](Napi::Value cause, std::string problem) {
-    try {
-      self->KeepCause(cause);
-    } catch (const Napi::Error&) {
-      // the cause is lost, the failure is not
+  auto fail = [self, reply, causeTo](Napi::Value cause, std::string problem) {
+    // Settled already (timed out, aborted): the transaction has moved on and
+    // this cause belongs to no error any more.
+    std::shared_ptr<CauseSlot> slot = causeTo.lock();
+    if (slot && !self->IsSettled(reply)) {
+      try {
+        slot->Keep(cause);
+      } catch (const Napi::Error&) {
+        // the cause is lost, the failure is not
+      }
     }
     self->Settle(reply, false, std::move(problem));
   };
@@ -100,6 +115,7 @@ void JsLink::CallAsync(Napi::Env env, Napi::FunctionReference& fn, std::vector<n
     if (!result.IsPromise()) return fail(result, "the callback did not return a promise");
     Napi::Object promise = result.As<Napi::Object>();
     Napi::Function onOk = Napi::Function::New(env, [self, reply, convert, fail](const Napi::CallbackInfo& info) {
+      ErrorQueueMark mark;
       try {
         std::string problem;
         if (!convert(info[0], *reply, problem)) return fail(info[0], problem);

@@ -36,6 +36,15 @@ struct LogLine {
   std::string component, file, message;
 };
 
+// Where a failing callback leaves what it produced (held in a wrapper object
+// so primitives can be kept too). Main thread only.
+struct CauseSlot {
+  virtual ~CauseSlot() = default;
+  Napi::Reference<Napi::Value> cause;
+  void Keep(Napi::Value value);
+  Napi::Value Get();
+};
+
 class JsLink : public std::enable_shared_from_this<JsLink> {
  public:
   explicit JsLink(Executor* executor) : executor_(executor) {}
@@ -58,6 +67,7 @@ class JsLink : public std::enable_shared_from_this<JsLink> {
   Wait RoundTrip(Invoke invoke, int timeoutSeconds, std::shared_ptr<JsReply>& reply);
   // Any thread.
   void Settle(const std::shared_ptr<JsReply>& reply, bool ok, std::string problem = "");
+  bool IsSettled(const std::shared_ptr<JsReply>& reply);
   // Any thread: posts without waiting.
   void Post(std::function<void(Napi::Env)> fn);
 
@@ -65,15 +75,10 @@ class JsLink : public std::enable_shared_from_this<JsLink> {
   // when the value is unusable.
   using Convert = std::function<bool(Napi::Value, JsReply&, std::string& problem)>;
   // Main thread: calls `fn` (a facade wrapper that returns a Promise) and
-  // settles `reply` with what the promise settles with, whatever happens.
+  // settles `reply` with what the promise settles with, whatever happens; a
+  // failure's cause goes to `causeTo` if that still exists by then.
   void CallAsync(Napi::Env env, Napi::FunctionReference& fn, std::vector<napi_value> args,
-                 const std::shared_ptr<JsReply>& reply, Convert convert);
-
-  // Main thread only: what a failing callback produced (held in a wrapper
-  // object so primitives can be kept too).
-  Napi::Reference<Napi::Value> callbackCause;
-  void KeepCause(Napi::Value cause);
-  Napi::Value Cause();
+                 const std::shared_ptr<JsReply>& reply, Convert convert, std::weak_ptr<CauseSlot> causeTo = {});
 
  protected:
   // Called with mu_ held when Abort() runs.

@@ -144,8 +144,8 @@ bool EntryFromPrintedError(const char* component, const char* message, OsslError
   return true;
 }
 
-ErrQueueGuard::ErrQueueGuard() { ERR_clear_error(); }
-ErrQueueGuard::~ErrQueueGuard() { ERR_clear_error(); }
+ErrorQueueMark::ErrorQueueMark() { ERR_set_mark(); }
+ErrorQueueMark::~ErrorQueueMark() { ERR_pop_to_mark(); }
 
 Napi::Error MakeCmpError(Napi::Env env, const ErrorInfo& info) {
   const OsslErrorEntry* main = MainEntry(info.stack);

@@ -38,15 +38,33 @@ struct ErrorInfo {
 // component "OpenSSL:<library>:<function>", message "<reason>[ : <data>]".
 bool EntryFromPrintedError(const char* component, const char* message, OsslErrorEntry& out);
 
-// Clears stale errors on entry and discards leftovers on exit, so a call never
-// sees another call's errors nor leaves its own for Node's crypto to trip on.
-class ErrQueueGuard {
+// Node's MarkPopErrorOnReturn: every native entry point on the main thread
+// (the registered functions and methods, constructors, completions and
+// callbacks the executor runs) marks OpenSSL's error queue on the way in and
+// pops back to the mark on the way out, so no call leaves its errors behind
+// for Node's own crypto or for the next call to trip on.
+class ErrorQueueMark {
  public:
-  ErrQueueGuard();
-  ~ErrQueueGuard();
-  ErrQueueGuard(const ErrQueueGuard&) = delete;
-  ErrQueueGuard& operator=(const ErrQueueGuard&) = delete;
+  ErrorQueueMark();
+  ~ErrorQueueMark();
+  ErrorQueueMark(const ErrorQueueMark&) = delete;
+  ErrorQueueMark& operator=(const ErrorQueueMark&) = delete;
 };
+
+// A module function under an ErrorQueueMark, for Napi::Function::New.
+template <Napi::Value (*F)(const Napi::CallbackInfo&)>
+Napi::Value Marked(const Napi::CallbackInfo& info) {
+  ErrorQueueMark mark;
+  return F(info);
+}
+
+// The same for instance methods: InstanceMethod<&Class::Marked<&Class::Fn>>.
+#define CMP_MARKED_METHODS(Class)                                  \
+  template <Napi::Value (Class::*M)(const Napi::CallbackInfo&)>   \
+  Napi::Value Marked(const Napi::CallbackInfo& info) {             \
+    ErrorQueueMark mark;                                           \
+    return (this->*M)(info);                                       \
+  }
 
 // Instance of the JS CmpError class registered at load.
 Napi::Error MakeCmpError(Napi::Env env, const ErrorInfo& info);

@@ -5,6 +5,7 @@
 
 #include "convert.h"
 #include "ctx_state.h"
+#include "exec_worker.h"
 #include "message_check.h"
 #include "platform.h"
 
@@ -224,7 +225,7 @@ OSSL_CMP_MSG* Bridges::TransferHttp(OSSL_CMP_CTX* ctx, const OSSL_CMP_MSG* req) 
 
 OSSL_CMP_MSG* Bridges::TransferJs(OSSL_CMP_CTX* ctx, const OSSL_CMP_MSG* req) {
   CtxState* self = CtxState::Current();
-  if (self == nullptr) return nullptr;
+  if (self == nullptr || !CtxState::CurrentTransaction()) return nullptr;
   unsigned char* der = nullptr;
   int len = i2d_OSSL_CMP_MSG(const_cast<OSSL_CMP_MSG*>(req), &der);
   if (len <= 0) return nullptr;
@@ -232,44 +233,48 @@ OSSL_CMP_MSG* Bridges::TransferJs(OSSL_CMP_CTX* ctx, const OSSL_CMP_MSG* req) {
   OPENSSL_free(der);
   int timeout = OSSL_CMP_CTX_get_option(ctx, OSSL_CMP_OPT_MSG_TIMEOUT);  // already capped by TOTAL_TIMEOUT
   std::shared_ptr<CtxState> state = self->self();
+  const std::shared_ptr<TransactionRecord>& txn = CtxState::CurrentTransaction();
+  std::weak_ptr<CauseSlot> causeTo = txn;
   std::shared_ptr<JsReply> reply;
   CtxState::Wait w = self->RoundTrip(
-      [state, request](Napi::Env env, const std::shared_ptr<JsReply>& r) {
+      [state, request, causeTo](Napi::Env env, const std::shared_ptr<JsReply>& r) {
         if (state->transferFn.IsEmpty()) return state->Settle(r, false, "no transfer callback is set");
         napi_value buf = Napi::Buffer<unsigned char>::Copy(env, request->data(), request->size());
-        state->CallAsync(env, state->transferFn, {buf}, r, ToBytes);
+        state->CallAsync(env, state->transferFn, {buf}, r, ToBytes, causeTo);
       },
       timeout, reply);
   if (w == CtxState::Wait::Aborted) return nullptr;
-  self->transferFailed = true;  // until the response proves usable
+  txn->transferFailed = true;  // until the response proves usable
   if (w == CtxState::Wait::TimedOut) {
-    self->callbackProblem = "the transfer callback did not answer within " + std::to_string(timeout) + " s";
+    txn->callbackProblem = "the transfer callback did not answer within " + std::to_string(timeout) + " s";
     return nullptr;
   }
   if (!reply->ok) {
-    self->callbackProblem = reply->problem;
+    txn->callbackProblem = reply->problem;
     return nullptr;
   }
   std::string why;
   if (!ProtectionAlgIsSafe(reply->bytes.data(), static_cast<long>(reply->bytes.size()), why)) {
-    self->callbackProblem = "response refused: " + why;
+    txn->callbackProblem = "response refused: " + why;
     return nullptr;
   }
   const unsigned char* p = reply->bytes.data();
   OSSL_CMP_MSG* rsp = d2i_OSSL_CMP_MSG(nullptr, &p, static_cast<long>(reply->bytes.size()));
   if (rsp == nullptr || p != reply->bytes.data() + reply->bytes.size()) {
     OSSL_CMP_MSG_free(rsp);
-    self->callbackProblem = "the transfer callback returned bytes that are not a DER PKIMessage";
-    self->badResponse = std::move(reply->bytes);
+    txn->callbackProblem = "the transfer callback returned bytes that are not a DER PKIMessage";
+    txn->badResponse = std::move(reply->bytes);
     return nullptr;
   }
-  self->transferFailed = false;
+  txn->transferFailed = false;
   return rsp;
 }
 
 int Bridges::CertConfJs(OSSL_CMP_CTX* ctx, X509* cert, int failInfo, const char** text) {
   CtxState* self = CtxState::Current();
-  if (self == nullptr) return failInfo;
+  if (self == nullptr || !CtxState::CurrentTransaction()) return failInfo;
+  TransactionRecord& txn = *CtxState::CurrentTransaction();
+  std::weak_ptr<CauseSlot> causeTo = CtxState::CurrentTransaction();
   unsigned char* der = nullptr;
   int len = i2d_X509(cert, &der);
   if (len <= 0) return failInfo | kSystemFailureBit;
@@ -281,24 +286,24 @@ int Bridges::CertConfJs(OSSL_CMP_CTX* ctx, X509* cert, int failInfo, const char*
   std::shared_ptr<CtxState> state = self->self();
   std::shared_ptr<JsReply> reply;
   CtxState::Wait w = self->RoundTrip(
-      [state, certDer, failInfo, inText, hasText](Napi::Env env, const std::shared_ptr<JsReply>& r) {
+      [state, certDer, failInfo, inText, hasText, causeTo](Napi::Env env, const std::shared_ptr<JsReply>& r) {
         if (state->certConfFn.IsEmpty()) {
           r->number = failInfo;
           return state->Settle(r, true);
         }
         napi_value c = Napi::Buffer<unsigned char>::Copy(env, certDer->data(), certDer->size());
         napi_value t = hasText ? Napi::String::New(env, inText) : env.Null();
-        state->CallAsync(env, state->certConfFn, {c, Napi::Number::New(env, failInfo), t}, r, ToNumber);
+        state->CallAsync(env, state->certConfFn, {c, Napi::Number::New(env, failInfo), t}, r, ToNumber, causeTo);
       },
       timeout, reply);
   if (w != CtxState::Wait::Settled) {
     if (w == CtxState::Wait::TimedOut) {
-      self->callbackProblem = "the certConf callback did not answer within " + std::to_string(timeout) + " s";
+      txn.callbackProblem = "the certConf callback did not answer within " + std::to_string(timeout) + " s";
     }
     return failInfo | kSystemFailureBit;
   }
   if (!reply->ok) {
-    self->callbackProblem = reply->problem;
+    txn.callbackProblem = reply->problem;
     return failInfo | kSystemFailureBit;
   }
   return reply->number;

@@ -32,12 +32,39 @@ test('a transaction never waits behind another one sleeping between polls', asyn
   expect(await sleeping).toBe('ERR_CMP_ABORTED');
 });
 
-test('far more transactions in flight than the libuv pool has threads all settle', async () => {
-  const ctxs = Array.from({ length: 64 }, () => refused(pki));
-  const results = await Promise.allSettled(ctxs.map((c) => c.execGENM()));
-  expect(results).toHaveLength(64);
-  for (const r of results) {
-    expect(r.status).toBe('rejected');
-    expect((r as PromiseRejectedResult).reason).toMatchObject({ name: 'CmpError', code: 'ERR_OSSL_CMP_TRANSFER_ERROR' });
+test('64 transactions parked in a JS transport at once: far more than the libuv pool has threads', async () => {
+  // Each request is held until all 64 have arrived, so this settles only when
+  // 64 transactions block in their transports at the same time.
+  const n = 64;
+  const held: Array<() => void> = [];
+  let allArrived!: () => void;
+  const arrived = new Promise<void>((resolve) => {
+    allArrived = resolve;
+  });
+  const transport = () => new Promise<Buffer>((_, reject) => {
+    held.push(() => reject(new Error('released')));
+    if (held.length === n) allArrived();
+  });
+  const ctxs = Array.from({ length: n }, () => {
+    const ctx = refused(pki);
+    ctx.setTransferCallback(transport);
+    return ctx;
+  });
+  const results = Promise.allSettled(ctxs.map((c) => c.execGENM()));
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`only ${held.length} of ${n} requests were held at once`)), 20000);
+  });
+  try {
+    await Promise.race([arrived, deadline]);
+  } finally {
+    clearTimeout(timer);
+    for (const release of held) release();
   }
-});
+  const settled = await results;
+  expect(settled).toHaveLength(n);
+  for (const r of settled) {
+    expect(r.status).toBe('rejected');
+    expect((r as PromiseRejectedResult).reason).toMatchObject({ name: 'CmpError', code: 'ERR_CMP_TRANSFER_FAILED' });
+  }
+}, 30000);

@@ -38,14 +38,14 @@ test('IR with PBM protection returns the new certificate and caPubs', async () =
   const caPubs = ctx.getCaPubs();
   expect(caPubs).toHaveLength(1);
   expect(caPubs[0].subject).toBe('CN=Test Root CA');
-  expect(ctx.getExtraCertsIn().length).toBeGreaterThanOrEqual(0);
+  expect(ctx.getExtraCertsIn()).toEqual([]); // the mock sends none with PBM
 });
 
 test('CR with signature protection against a trust store', async () => {
   const ctx = signatureContext(pki, sigServer);
   const cert = await ctx.execCR();
   expectEnrolled(ctx, cert);
-  expect(ctx.getNewChain().length).toBeGreaterThanOrEqual(0);
+  expect(ctx.getNewChain()).toEqual([]); // built only on request (OSSL_CMP_CTX_build_cert_chain)
 });
 
 test('execCertReq with an explicit type equals the named method', async () => {

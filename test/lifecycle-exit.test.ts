@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { MockServer, startMock } from './helpers/mock-server';
 import { Pki, makePki, removePki } from './helpers/pki';
@@ -17,10 +17,10 @@ beforeEach(async () => {
 afterEach(() => server.stop());
 afterAll(() => removePki(pki));
 
-function child(mode: string, nodeArgs: string[] = []) {
+function child(mode: string, nodeArgs: string[] = [], port = server.port) {
   const started = Date.now();
   const r = spawnSync(process.execPath, [...nodeArgs, path.join(__dirname, 'fixtures', 'lifecycle-child.js'), mode,
-    String(server.port), pki.file('newkey.key')], { encoding: 'utf8', timeout: 20000 });
+    String(port), pki.file('newkey.key')], { encoding: 'utf8', timeout: 20000 });
   return { ...r, ms: Date.now() - started };
 }
 
@@ -74,4 +74,39 @@ test('terminating a worker_thread whose transaction waits in a JS callback', () 
   expect(r.status).toBe(0);
   expect(r.stdout.trim()).toBe('worker exited 1');
   expect(r.ms).toBeLessThan(10000);
+});
+
+describe('teardown while a transaction is stuck in connect(), which no abort reaches', () => {
+  let listener: ChildProcess;
+  let stuckPort: number;
+  beforeAll(async () => {
+    listener = spawn('python3', [path.join(__dirname, 'fixtures', 'stuck-listener.py')], { stdio: ['pipe', 'pipe', 'inherit'] });
+    stuckPort = await new Promise<number>((resolve, reject) => {
+      listener.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
+      listener.once('exit', (c) => reject(new Error(`stuck-listener exited ${c}`)));
+    });
+  });
+  afterAll(() => {
+    listener.stdin!.end();
+    listener.kill();
+  });
+
+  // Executor::kTeardownWait is 1 s: teardown waits that long, then leaves the stuck thread behind.
+  test('process.exit() returns within the teardown bound', () => {
+    const r = child('exit-stuck-connect', [], stuckPort);
+    expect(r.signal).toBeNull();
+    expect(r.status).toBe(0);
+    expect(r.stdout.trim()).toBe('exiting'); // the transaction was still in connect()
+    expect(r.ms).toBeLessThan(4000);
+  });
+
+  test('worker.terminate() returns within the teardown bound', () => {
+    const r = child('worker-stuck-connect', [], stuckPort);
+    expect(r.signal).toBeNull();
+    expect(r.status).toBe(0);
+    const m = /^terminated in (\d+) ms$/m.exec(r.stdout);
+    expect(m).not.toBeNull();
+    expect(Number(m![1])).toBeLessThan(2500);
+    expect(r.stdout).not.toMatch(/worker: /); // it never got past connect()
+  });
 });

@@ -147,3 +147,40 @@ test('httpTransport checks the HTTP status and content type', async () => {
   expect(() => httpTransport('ftp://x/')).toThrow(CmpError);
   expect(() => ctx.setTransferCallback(42 as never)).toThrow(TypeError);
 });
+
+test('a transport that rejects after its transaction timed out leaves the next transaction\'s error alone', async () => {
+  const ctx = pbmContext(pki, server);
+  ctx.setOption(Option.MSG_TIMEOUT, 1);
+  let calls = 0;
+  const late = new Error('rejected after the timeout');
+  let lateRejected!: () => void;
+  const rejectedLate = new Promise<void>((resolve) => {
+    lateRejected = resolve;
+  });
+  ctx.setTransferCallback(() => {
+    calls += 1;
+    if (calls === 1) {
+      // outlives the 1 s MSG_TIMEOUT, then rejects while the second transaction waits
+      return new Promise((_, reject) => setTimeout(() => {
+        reject(late);
+        lateRejected();
+      }, 1500));
+    }
+    return new Promise(() => {}); // never answers: times out without a cause of its own
+  });
+  const first = await failure(ctx.execIR());
+  expect(first.code).toBe('ERR_CMP_TRANSFER_FAILED');
+  expect(first.message).toMatch(/did not answer within 1 s/);
+  expect(first.cause).toBeUndefined();
+  ctx.reinit();
+  let settled = false;
+  const second = failure(ctx.execIR()).finally(() => {
+    settled = true;
+  });
+  await rejectedLate;
+  expect(settled).toBe(false); // the late rejection landed while the second one was in flight
+  const err = await second;
+  expect(err.code).toBe('ERR_CMP_TRANSFER_FAILED');
+  expect(err.message).toMatch(/did not answer within 1 s/);
+  expect(err.cause).toBeUndefined();
+});
