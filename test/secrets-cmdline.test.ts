@@ -136,7 +136,7 @@ test('bulk: -secret and -out_keypass are blanked while the job runs; no output, 
     const { port } = await server.listen();
     fs.writeFileSync(path.join(pki.dir, 'devices.csv'), 'id,subject\nb0,/CN=b0\nb1,/CN=b1\nb2,/CN=b2\n');
     const p = start(process.execPath, [BIN, 'bulk', '-in', 'devices.csv', '-out_dir', 'bulk-out', '-json', '-config', '', '-server', `127.0.0.1:${port}`,
-      '-ref', 'bulk', '-secret', `pass:${SECRETS[9]}`, '-out_keypass', `pass:${SECRETS[10]}`, '-concurrency', '1'], pki.dir);
+      '-path', 'pkix/', '-ref', 'bulk', '-secret', `pass:${SECRETS[9]}`, '-out_keypass', `pass:${SECRETS[10]}`, '-concurrency', '1'], pki.dir);
     for (const deadline = Date.now() + 15000; !arrived; await new Promise((r) => setTimeout(r, 20))) {
       if (Date.now() > deadline) throw new Error(`no request from openssl-cmp bulk:\n${p.output()}`);
     }
@@ -149,7 +149,9 @@ test('bulk: -secret and -out_keypass are blanked while the job runs; no output, 
     // read before blanking: the keys are encrypted with the pass phrase given
     const out = path.join(pki.dir, 'bulk-out');
     expect(manifest(out).map((l) => checkPair(l, SECRETS[10]).subject)).toHaveLength(3);
-    const everything = [p.output(), ...fs.readdirSync(out).map((f) => fs.readFileSync(path.join(out, f)).toString('latin1'))].join('\n');
+    const files = (fs.readdirSync(out, { recursive: true }) as string[]).map((f) => path.join(out, f)).filter((f) => fs.statSync(f).isFile());
+    expect(files.map((f) => path.basename(f))).toEqual(expect.arrayContaining(['manifest.jsonl', 'journal.sqlite', 'b0.key.pem']));
+    const everything = [p.output(), ...files.map((f) => fs.readFileSync(f).toString('latin1'))].join('\n');
     expect(everything).toMatch(/"event":"summary"/);
     for (const s of SECRETS) expect(everything).not.toContain(s);
   } finally {
