@@ -1,5 +1,6 @@
 // Prometheus metrics of a CmpServer through prom-client, an optional
 // dependency loaded only when metrics are asked for.
+import type * as http from 'node:http';
 import { CmpError } from './errors';
 import type { TransactionEvent } from './server-events';
 
@@ -32,6 +33,47 @@ function promClient(): PromClient {
   }
 }
 
+/** A new prom-client Registry (throws ERR_CMP_MISSING_DEPENDENCY without prom-client). */
+export function newRegistry(): Registry {
+  return new (promClient().Registry)();
+}
+
+/** Answers a scrape with the registry's text exposition. */
+export function serveMetrics(registry: Registry, res: http.ServerResponse): void {
+  registry.metrics().then(
+    (text) => {
+      res.writeHead(200, { 'content-type': registry.contentType, 'content-length': Buffer.byteLength(text) });
+      res.end(text);
+    },
+    () => {
+      res.writeHead(500);
+      res.end();
+    },
+  );
+}
+
+/** The default latency buckets, in seconds. */
+export const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/**
+ * Makes the metrics of one prefix in `registry`, or finds them there: a
+ * registry shared by several servers or jobs holds each metric once.
+ */
+export function metricsIn(registry: Registry, prefix: string) {
+  const prom = promClient();
+  const registers = [registry as import('prom-client').Registry];
+  const found = (name: string) => registry.getSingleMetric(prefix + name);
+  return {
+    counter: <L extends string = string>(name: string, help: string, labelNames: readonly L[] = []) =>
+      (found(name) as import('prom-client').Counter<L> | undefined) ?? new prom.Counter<L>({ name: prefix + name, help, labelNames, registers }),
+    gauge: (name: string, help: string) =>
+      (found(name) as import('prom-client').Gauge | undefined) ?? new prom.Gauge({ name: prefix + name, help, registers }),
+    histogram: <L extends string = string>(name: string, help: string, buckets: number[] | undefined, labelNames: readonly L[] = []) =>
+      (found(name) as import('prom-client').Histogram<L> | undefined) ??
+      new prom.Histogram<L>({ name: prefix + name, help, labelNames, buckets: buckets ?? LATENCY_BUCKETS, registers }),
+  };
+}
+
 export class ServerMetrics {
   readonly registry: Registry;
   readonly #transactions;
@@ -41,30 +83,15 @@ export class ServerMetrics {
   readonly #refused;
 
   constructor(options: MetricsOptions = {}) {
-    const prom = promClient();
-    this.registry = options.registry ?? new prom.Registry();
-    const registers = [this.registry as import('prom-client').Registry];
-    const p = options.prefix ?? 'cmp_server_';
-    // a registry shared by several servers holds each metric once
-    const get = <T>(name: string, make: () => T): T => (this.registry.getSingleMetric(p + name) as T | undefined) ?? make();
-    this.#transactions = get('transactions_total', () => new prom.Counter({
-      name: `${p}transactions_total`, help: 'CMP transactions finished, by the request that began them, final PKIStatus and outcome',
-      labelNames: ['type', 'status', 'outcome'] as const, registers,
-    }));
-    this.#latency = get('request_duration_seconds', () => new prom.Histogram({
-      name: `${p}request_duration_seconds`, help: 'Time to answer one CMP request, by request body type',
-      labelNames: ['type'] as const, buckets: options.buckets ?? [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers,
-    }));
-    this.#inFlight = get('requests_in_flight', () => new prom.Gauge({
-      name: `${p}requests_in_flight`, help: 'CMP requests being processed', registers,
-    }));
-    this.#queued = get('requests_queued', () => new prom.Gauge({
-      name: `${p}requests_queued`, help: 'CMP requests waiting for a processing slot (maxConcurrent)', registers,
-    }));
-    this.#refused = get('requests_refused_total', () => new prom.Counter({
-      name: `${p}requests_refused_total`, help: 'CMP requests refused unprocessed, by reason ("load": queue full or too many open transactions; "bad_request")',
-      labelNames: ['reason'] as const, registers,
-    }));
+    this.registry = options.registry ?? newRegistry();
+    const m = metricsIn(this.registry, options.prefix ?? 'cmp_server_');
+    this.#transactions = m.counter('transactions_total', 'CMP transactions finished, by the request that began them, final PKIStatus and outcome',
+      ['type', 'status', 'outcome'] as const);
+    this.#latency = m.histogram('request_duration_seconds', 'Time to answer one CMP request, by request body type', options.buckets, ['type'] as const);
+    this.#inFlight = m.gauge('requests_in_flight', 'CMP requests being processed');
+    this.#queued = m.gauge('requests_queued', 'CMP requests waiting for a processing slot (maxConcurrent)');
+    this.#refused = m.counter('requests_refused_total',
+      'CMP requests refused unprocessed, by reason ("load": queue full or too many open transactions; "bad_request")', ['reason'] as const);
   }
 
   transaction(e: TransactionEvent): void {

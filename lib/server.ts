@@ -20,6 +20,7 @@ import type { LogEntry } from './native';
 import { CmpError } from './errors';
 import { NativeCertReq, NativeCmpServer, NativeDispatchArgs, NativeServerOptions, binding } from './native';
 import { TestCa } from './test-ca';
+import { serveMetrics } from './metrics';
 import type { MetricsOptions, Registry, ServerMetrics } from './metrics';
 import type { TransactionEvent } from './server-events';
 import { RequestWatch } from './server-watch';
@@ -371,17 +372,7 @@ export class CmpServer {
   }
 
   #serveMetrics(res: http.ServerResponse): void {
-    const metrics = this.#metricsOrThrow();
-    metrics.text().then(
-      (text) => {
-        res.writeHead(200, { 'content-type': metrics.contentType, 'content-length': Buffer.byteLength(text) });
-        res.end(text);
-      },
-      () => {
-        res.writeHead(500);
-        res.end();
-      },
-    );
+    serveMetrics(this.#metricsOrThrow().registry, res);
   }
 
   /** Transactions begun and not yet finished (expired ones excluded). */

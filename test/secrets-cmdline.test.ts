@@ -1,8 +1,11 @@
 // Secrets given on the command line leave the process list once read, as with
 // `openssl cmp`, in every mode; and no log, at any verbosity, repeats them.
 import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { features } from '../lib';
+import { CmpServer, TestCa, features } from '../lib';
+import { checkPair, manifest } from './helpers/bulk';
 import { BIN, Proc, cmdline, start, startServer, usePki } from './helpers/cli-procs';
 import type { Pki } from './helpers/pki';
 
@@ -14,7 +17,7 @@ beforeAll(() => {
 });
 
 const SECRETS = ['SrvSecret-7d1f', 'SrvKeyPass-c2e9', 'ClientSecret-41a0', 'KeyPass-9b3c', 'NewKeyPass-e5d2', 'OtherPass-0f6a',
-  'TlsKeyPass-83b1', 'WrongSecret-5c7e', 'RspKeyPass-2a44'];
+  'TlsKeyPass-83b1', 'WrongSecret-5c7e', 'RspKeyPass-2a44', 'BulkSecret-6e0d', 'BulkKeyPass-d71b'];
 
 function expectBlanked(args: string[], where: string): void {
   const all = args.join('\0');
@@ -116,3 +119,43 @@ test('-use_mock_srv: the secrets leave the command line while the in-process tra
   expect(line).toContain('-srv_secret');
   expect(await p.exited).toBe(0);
 });
+
+test('bulk: -secret and -out_keypass are blanked while the job runs; no output, journal or manifest holds them', async () => {
+  const ca = await TestCa.create();
+  const base = ca.handlers();
+  let arrived = false;
+  let release!: () => void;
+  const opened = new Promise<void>((resolve) => (release = resolve));
+  // the CA holds the first request until the process list has been read: the job is certainly running
+  const server = new CmpServer({ ca, ref: 'bulk', secret: SECRETS[9], handlers: { ...base, certReq: async (req) => {
+    arrived = true;
+    await opened;
+    return base.certReq!(req);
+  } } });
+  try {
+    const { port } = await server.listen();
+    fs.writeFileSync(path.join(pki.dir, 'devices.csv'), 'id,subject\nb0,/CN=b0\nb1,/CN=b1\nb2,/CN=b2\n');
+    const p = start(process.execPath, [BIN, 'bulk', '-in', 'devices.csv', '-out_dir', 'bulk-out', '-json', '-config', '', '-server', `127.0.0.1:${port}`,
+      '-path', 'pkix/', '-ref', 'bulk', '-secret', `pass:${SECRETS[9]}`, '-out_keypass', `pass:${SECRETS[10]}`, '-concurrency', '1'], pki.dir);
+    for (const deadline = Date.now() + 15000; !arrived; await new Promise((r) => setTimeout(r, 20))) {
+      if (Date.now() > deadline) throw new Error(`no request from openssl-cmp bulk:\n${p.output()}`);
+    }
+    const line = cmdline(p.child.pid!);
+    expect(p.child.exitCode).toBeNull();
+    expectBlanked(line, 'openssl-cmp bulk');
+    expect(userArgs(line, 2).join('\0')).toContain(`-secret\0${'\0'.repeat(`pass:${SECRETS[9]}`.length)}\0-out_keypass\0${'\0'.repeat(`pass:${SECRETS[10]}`.length)}\0`);
+    release();
+    expect(await p.exited).toBe(0);
+    // read before blanking: the keys are encrypted with the pass phrase given
+    const out = path.join(pki.dir, 'bulk-out');
+    expect(manifest(out).map((l) => checkPair(l, SECRETS[10]).subject)).toHaveLength(3);
+    const files = (fs.readdirSync(out, { recursive: true }) as string[]).map((f) => path.join(out, f)).filter((f) => fs.statSync(f).isFile());
+    expect(files.map((f) => path.basename(f))).toEqual(expect.arrayContaining(['manifest.jsonl', 'journal.sqlite', 'b0.key.pem']));
+    const everything = [p.output(), ...files.map((f) => fs.readFileSync(f).toString('latin1'))].join('\n');
+    expect(everything).toMatch(/"event":"summary"/);
+    for (const s of SECRETS) expect(everything).not.toContain(s);
+  } finally {
+    release();
+    await server.close();
+  }
+}, 30000);

@@ -7,6 +7,7 @@ import { CmpContext, CmpError, CmpServer, FailInfo, Option, PKIStatus, TestCa } 
 import type { TransactionEvent } from '../lib';
 import { startServer, usePki } from './helpers/cli-procs';
 import { closeAll, track } from './helpers/context';
+import { sample } from './helpers/metrics';
 
 const exec = promisify(execFile);
 const pki = usePki();
@@ -22,17 +23,6 @@ function client(server: CmpServer, secret = 'sec'): CmpContext {
   ctx.setNewPkey(newKey());
   ctx.setSubjectName('/CN=evented/O=Ops');
   return ctx;
-}
-
-/** A sample's value in the exposition text; undefined when absent. */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of text.split('\n')) {
-    const m = /^(\w+)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const have = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
-    if (Object.entries(labels).every(([k, v]) => have[k] === v)) return Number(m[3]);
-  }
-  return undefined;
 }
 
 test('onTransaction: one event per transaction with its id, messages, sender, status, failInfo names, duration', async () => {

@@ -13,6 +13,7 @@ import { BulkItem, ItemSource, generateKey } from './items';
 import { BulkOptions, asIterator, checkOptions, isTransient } from './options';
 import { Journal, errorFromRecord } from './journal';
 import { ManifestLine, Output, checkFileId } from './output';
+import { BulkMetrics } from './metrics';
 import { BulkProgress, BulkSummary, Tally } from './progress';
 import { PreparedItem, Slot, prepareItem } from './request';
 
@@ -50,6 +51,7 @@ export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
   readonly done: Promise<BulkSummary>;
   readonly #o: BulkOptions;
   readonly #tally = new Tally();
+  readonly #metrics: BulkMetrics | undefined;
   readonly #attempts = new Set<Attempt>();
   readonly #stop = new AbortController();
   #iterating = false;
@@ -67,6 +69,7 @@ export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
     super();
     checkOptions(options);
     this.#o = options;
+    if (options.metrics) this.#metrics = new BulkMetrics(options.metrics);
     const source = asIterator(items);
     if (Array.isArray(items)) this.#tally.total = items.length;
     this.done = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#run(source));
@@ -224,7 +227,9 @@ export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
   }
 
   #fail(id: string, err: CmpError, attempts: number, started: number | undefined, manifestOp?: string): void {
-    this.#tally.fail(err, started === undefined ? undefined : performance.now() - started);
+    const ms = started === undefined ? undefined : performance.now() - started;
+    this.#tally.fail(err, ms);
+    this.#metrics?.fail(ms);
     if (manifestOp && this.#output) {
       this.#output.manifest({ id, operation: manifestOp, attempts, error: { code: err.code, message: err.message, failInfo: err.failInfo } });
     }
@@ -257,6 +262,7 @@ export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
       }
       if (row.state === 'confirmed') {
         this.#tally.skipped++;
+        this.#metrics?.skipped();
         return;
       }
       if (row.state === 'failed' && !this.#o.retryFailed) {
@@ -267,10 +273,12 @@ export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
     }
     journal.claim(id, item.operation);
     this.#tally.inFlight++;
+    this.#metrics?.inFlight(1);
     try {
       await this.#enroll(slot, item, started);
     } finally {
       this.#tally.inFlight--;
+      this.#metrics?.inFlight(-1);
     }
   }
 
@@ -286,6 +294,7 @@ export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
       if (!(await this.#startSlot())) return journal.pending(id);
       journal.attempt(id);
       this.#tally.attempts++;
+      if (attempt > 1) this.#metrics?.retry();
       const a: Attempt = { item, key, abort: new AbortController(), persisting: false };
       try {
         pooled.slot.configure(item, key);
@@ -342,7 +351,9 @@ export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
       Object.assign(line, { serial, subject: item.oldCert ? oneLine(item.oldCert.subject) : null });
     }
     this.#output?.manifest(line);
-    this.#tally.ok(performance.now() - started);
+    const ms = performance.now() - started;
+    this.#tally.ok(ms);
+    this.#metrics?.ok(ms);
     const r: BulkResult = { id: item.id, ok: true, attempts };
     if (cert) Object.assign(r, { cert, serial: cert.serialNumber });
     if (key) r.key = key;

@@ -3,6 +3,7 @@
 import { CmpContext, TransferCallback } from '../context';
 import { FailInfo } from '../constants';
 import { CmpError } from '../errors';
+import type { Registry } from '../metrics';
 import { BulkItem, ItemSource } from './items';
 import { FileNames } from './output';
 
@@ -35,6 +36,8 @@ export interface BulkOptions {
   /** At the end, revoke (RR) the orphans: certificates issued, over all runs, that the output does not hold. */
   revokeOrphans?: boolean;
   signal?: AbortSignal;
+  /** A prom-client Registry (a CmpServer's metricsRegistry, say) to report the job's counters to, named cmp_bulk_*. */
+  metrics?: Registry;
 }
 
 export function asIterator(items: ItemSource): AsyncIterator<BulkItem> | Iterator<BulkItem> {
@@ -67,6 +70,9 @@ export function checkOptions(o: BulkOptions): void {
   if (o.retries !== undefined && (!Number.isInteger(o.retries) || o.retries < 0)) throw new RangeError('The "options.retries" option must be a non-negative integer');
   for (const k of ['journal', 'outDir', 'passphrase'] as const) {
     if (o[k] !== undefined && typeof o[k] !== 'string') throw new TypeError(`The "options.${k}" option must be a string`);
+  }
+  if (o.metrics !== undefined && (o.metrics === null || typeof o.metrics !== 'object' || typeof o.metrics.getSingleMetric !== 'function')) {
+    throw new TypeError('The "options.metrics" option must be a prom-client Registry');
   }
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw new TypeError('The "options.signal" option must be an AbortSignal');
 }

@@ -1,12 +1,15 @@
 // `openssl-cmp bulk`: enrollMany from the command line. Connection,
 // credentials and config sections are taken as `openssl-cmp` takes them.
 import * as fs from 'node:fs';
+import * as http from 'node:http';
+import { AddressInfo } from 'node:net';
 import { SingleBar } from 'cli-progress';
 import { CmpContext } from '../context';
 import { CmpError } from '../errors';
 import { BulkItem, BulkOperation, OPERATIONS, keySpec, readItems } from '../bulk/items';
 import { enrollMany, BulkResult } from '../bulk/engine';
 import { BulkProgress, BulkSummary } from '../bulk/progress';
+import { Registry, newRegistry, serveMetrics } from '../metrics';
 import { UsageError, parseArgs } from './args';
 import { loadConfig } from './config';
 import { CliError, readPass } from './files';
@@ -35,6 +38,8 @@ const BULK_OPTIONS: Record<string, { type: 's' | 'p' | 'N' | '-'; help: string }
   cert_name: { type: 's', help: 'Certificate file name. Default {id}.cert.pem' },
   chain_name: { type: 's', help: 'Chain file name. Default {id}.chain.pem' },
   json: { type: '-', help: 'JSON lines on stdout: progress, each result, the summary' },
+  metrics_port: { type: 'N', help: 'While the job runs, serve its Prometheus metrics (cmp_bulk_*) over HTTP on this port (0: any free one)' },
+  metrics_path: { type: 's', help: 'HTTP path of the metrics. Default /metrics' },
   help: { type: '-', help: 'Display this summary' },
 };
 
@@ -180,9 +185,32 @@ class Display {
   }
 }
 
+/** Serves a registry to scrapes on `path` until closed; says on stderr which port it took. */
+async function metricsEndpoint(port: number, path: string, io: CliIo): Promise<{ registry: Registry; close: () => void }> {
+  const registry = newRegistry();
+  const server = http.createServer((req, res) => {
+    if (req.method === 'GET' && (req.url ?? '').split('?')[0] === path) return serveMetrics(registry, res);
+    res.writeHead(404);
+    res.end();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err) => reject(new CliError(`-metrics_port ${port}: ${err.message}`)));
+    server.listen(port, '::', () => resolve());
+  });
+  io.err(`bulk: metrics on port ${(server.address() as AddressInfo).port}, path ${path}\n`);
+  return {
+    registry,
+    close: () => {
+      server.close();
+      server.closeAllConnections();
+    },
+  };
+}
+
 /** `openssl-cmp bulk ARGS`; resolves to the exit status. */
 export async function bulkMain(argv: string[], io: CliIo, tty = !!process.stderr.isTTY): Promise<number> {
   let display: Display | undefined;
+  let metrics: { registry: Registry; close: () => void } | undefined;
   try {
     const { bulk, rest } = splitArgs(argv);
     if (bulk.get('help')) {
@@ -205,6 +233,10 @@ export async function bulkMain(argv: string[], io: CliIo, tty = !!process.stderr
     const passphrase = readPass(bulk.get('out_keypass') as string | undefined, '-out_keypass');
     const names = { key: bulk.get('key_name') as string | undefined, cert: bulk.get('cert_name') as string | undefined, chain: bulk.get('chain_name') as string | undefined };
     for (const k of Object.keys(names) as Array<keyof typeof names>) if (names[k] === undefined) delete names[k];
+    if (bulk.get('metrics_path') !== undefined && bulk.get('metrics_port') === undefined) throw new CliError('-metrics_path goes with -metrics_port');
+    if (bulk.get('metrics_port') !== undefined) {
+      metrics = await metricsEndpoint(bulk.get('metrics_port') as number, (bulk.get('metrics_path') as string | undefined) ?? '/metrics', io);
+    }
 
     async function* items(): AsyncGenerator<BulkItem> {
       for await (const item of readItems(input!)) {
@@ -223,6 +255,7 @@ export async function bulkMain(argv: string[], io: CliIo, tty = !!process.stderr
       outDir,
       names,
       passphrase,
+      metrics: metrics?.registry,
     });
     display = new Display(io, !!bulk.get('json'), tty, tty ? await countRows(input) : undefined);
     const d = display;
@@ -250,5 +283,7 @@ export async function bulkMain(argv: string[], io: CliIo, tty = !!process.stderr
       return EXIT.error;
     }
     throw err;
+  } finally {
+    metrics?.close();
   }
 }
