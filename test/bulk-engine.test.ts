@@ -263,9 +263,20 @@ test('bad input: a clear error naming what was wrong, the other items unharmed',
 
 test('the journal keeps no secret and a second job cannot open it while the first runs', async () => {
   const journal = path.join(dir, 'job.db');
-  const job = enrollMany(items(20), { options: { ref: REF, secret: `pass:${SECRET}`, server: '127.0.0.1:1' }, transfer: env.server.transfer, journal, passphrase: 'keypass-xyz', outDir: path.join(dir, 'o') });
-  await new Promise((r) => job.once('progress', r));
+  // the CA holds the first job's requests until the second job has tried the journal
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  let firstRequest!: () => void;
+  const running = new Promise<void>((r) => (firstRequest = r));
+  const transfer = async (req: Buffer) => {
+    firstRequest();
+    await held;
+    return env.server.transfer(req);
+  };
+  const job = enrollMany(items(20), { options: { ref: REF, secret: `pass:${SECRET}`, server: '127.0.0.1:1' }, transfer, journal, passphrase: 'keypass-xyz', outDir: path.join(dir, 'o') });
+  await running;
   await expect(enrollMany(items(1), { context: env.context, transfer: env.server.transfer, journal }).done).rejects.toThrow(/in use by another job/);
+  release();
   expect((await job.done).confirmed).toBe(20);
   for (const f of fs.readdirSync(dir).filter((f) => f.startsWith('job.db'))) {
     const bytes = fs.readFileSync(path.join(dir, f)).toString('latin1');
