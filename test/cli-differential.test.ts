@@ -87,9 +87,9 @@ async function runBoth(v: Vector) {
   const results = [];
   const uses = (p: string) => [...v.args, ...Object.values(v.files ?? {})].some((a) => a.includes(p));
   for (const tool of ['openssl', 'openssl-cmp'] as const) {
-    const own = v.mock ? await startMock(pki, v.mock) : undefined;
-    const pbm = !own && uses('PBMPORT') ? await startMock(pki) : undefined;
-    const sig = !own && uses('SIGPORT') ? await startMock(pki, [], mockArgs(pki, false)) : undefined;
+    const own = v.mock ? await startMock(pki, v.mock, undefined, opensslBin()) : undefined;
+    const pbm = !own && uses('PBMPORT') ? await startMock(pki, [], undefined, opensslBin()) : undefined;
+    const sig = !own && uses('SIGPORT') ? await startMock(pki, [], mockArgs(pki, false), opensslBin()) : undefined;
     const ports = (text: string) =>
       text.replace(/PBMPORT/g, String(own?.port ?? pbm?.port)).replace(/SIGPORT/g, String(own?.port ?? sig?.port));
     const args = v.args.map(ports);
@@ -389,7 +389,7 @@ const vectors: () => Vector[] = () => [
 beforeAll(async () => {
   pki = makePki(['other']);
   // one IR + certConf recorded by openssl cmp, for the replay vectors
-  const pbm = await startMock(pki);
+  const pbm = await startMock(pki, [], undefined, opensslBin());
   await run(opensslBin(), ['cmp', ...PBM.map((a) => a.replace('PBMPORT', String(pbm.port))), '-cmd', 'ir', ...NEW, '-certout', 'rec.pem',
     '-reqout', 'ir-req1.der,ir-req2.der', '-rspout', 'ir-rsp1.der,ir-rsp2.der'], pki.dir);
   await pbm.stop();

@@ -1,6 +1,5 @@
 // OpenSSL's own mock CMP server (`openssl cmp -port 0 ...`) on loopback.
 import { ChildProcess, spawn } from 'node:child_process';
-import { opensslBin } from './openssl-bin';
 import { Pki } from './pki';
 
 export interface MockServer {
@@ -24,8 +23,9 @@ export function mockArgs(pki: Pki, pbm = true): string[] {
   ];
 }
 
-export function startMock(pki: Pki, extra: string[] = [], base: string[] = mockArgs(pki)): Promise<MockServer> {
-  const child: ChildProcess = spawn(opensslBin(), ['cmp', '-config', '', '-port', '0', ...base, ...extra], {
+/** `bin`: the openssl command (the system's by default; the differential suite passes the runtime's). */
+export function startMock(pki: Pki, extra: string[] = [], base: string[] = mockArgs(pki), bin = 'openssl'): Promise<MockServer> {
+  const child: ChildProcess = spawn(bin, ['cmp', '-config', '', '-port', '0', ...base, ...extra], {
     cwd: pki.dir,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
