@@ -1,5 +1,6 @@
 // The addon's native surface, declared once; the public classes wrap it.
 import * as fs from 'node:fs';
+import type { VerifyOptions } from './context';
 import * as path from 'node:path';
 import { debuglog } from 'node:util';
 import { CmpError } from './errors';
@@ -102,18 +103,7 @@ export interface LogEntry {
 }
 
 /** X509_VERIFY_PARAM settings, as the openssl apps' -verify_* options name them. */
-export interface NativeVerifyParam {
-  policy?: string[];
-  purpose?: string;
-  verifyName?: string;
-  depth?: number;
-  authLevel?: number;
-  attime?: number;
-  host?: string;
-  email?: string;
-  ip?: string;
-  flags?: string[];
-}
+export type NativeVerifyParam = VerifyOptions;
 
 /** A certificate request as the server's callbacks see it: DER pieces. */
 export interface NativeCertReq {
