@@ -54,25 +54,31 @@ X509StackPtr ExtraCerts(const std::vector<unsigned char>& der) {
 
 void IntermediateCache::Learn(const std::vector<unsigned char>& der, STACK_OF(X509)* trusted, STACK_OF(X509)* untrusted) {
   if (trusted == nullptr) return;
-  X509StackPtr owned = ExtraCerts(der);
-  STACK_OF(X509)* extra = owned.get();
-  if (sk_X509_num(extra) <= 0) return;
-  X509StackPtr pool = With(untrusted);
-  if (!pool) pool.reset(sk_X509_new_null());
-  for (int i = 0; pool && i < sk_X509_num(extra); i++) {
-    X509* c = sk_X509_value(extra, i);
-    if (X509_up_ref(c) && !sk_X509_push(pool.get(), c)) X509_free(c);
-  }
-  for (int i = 0; pool && i < sk_X509_num(extra); i++) {
-    X509* c = sk_X509_value(extra, i);
-    if (X509_check_ca(c) <= 0 || X509_self_signed(c, 0) == 1) continue;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
+  X509StackPtr extra = ExtraCerts(der);
+  // most requests carry a leaf and intermediates already known: settle those without building anything
+  std::vector<X509*> fresh;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (int i = 0; i < sk_X509_num(extra.get()); i++) {
+      X509* c = sk_X509_value(extra.get(), i);
+      if (X509_check_ca(c) <= 0 || X509_self_signed(c, 0) == 1) continue;
       bool known = false;
       for (const X509Ptr& have : certs_) known = known || X509_cmp(have.get(), c) == 0;
-      if (known) continue;
+      if (!known) fresh.push_back(c);
     }
-    if (!Verifies(c, trusted, pool.get()) || !X509_up_ref(c)) continue;
+  }
+  if (fresh.empty()) {
+    ERR_clear_error();
+    return;
+  }
+  X509StackPtr pool = With(untrusted);
+  if (!pool) pool.reset(sk_X509_new_null());
+  for (int i = 0; pool && i < sk_X509_num(extra.get()); i++) {
+    X509* c = sk_X509_value(extra.get(), i);
+    if (X509_up_ref(c) && !sk_X509_push(pool.get(), c)) X509_free(c);
+  }
+  for (X509* c : fresh) {
+    if (!pool || !Verifies(c, trusted, pool.get()) || !X509_up_ref(c)) continue;
     std::lock_guard<std::mutex> lock(mu_);
     certs_.emplace_back(c);
     if (certs_.size() > kMax) certs_.pop_front();

@@ -13,7 +13,7 @@ import { TestCa } from '../test-ca';
 import { ConfigUsageError, OptMap, UsageError, parseArgs } from './args';
 import { optionsFromConfig, readConfigFile, sectionProblem } from './config';
 import { integerDer, sequenceOf, tlv } from '../der';
-import { MockRefusal, certIssuerDer, certReqTemplateFor, crlUpdateFor, profileAccepted, rootUpdateApplies } from './mock-answers';
+import { MockRefusal, certIssuerDer, certReqTemplateFor, crlUpdateFor, mockCrl, profileAccepted, rootUpdateApplies } from './mock-answers';
 import { CliError, appName, loadBytes, loadCert, loadCerts, loadKey, readPass, saveCerts } from './files';
 import { OPTIONS, camel, helpText } from './options';
 import { mockServerLog } from './server-log';
@@ -170,9 +170,11 @@ async function mockServer(o: Opts, extra: Partial<CmpServerOptions> = {}): Promi
     return issue();
   };
   const rspKey = o.str('rsp_key') ? loadKey(o.str('rsp_key')!, 'private key for enrollment cert', o.pass('rsp_keypass')) : undefined;
-  const rspCrl = o.str('rsp_crl') ? toCrlDer(loadBytes(o.str('rsp_crl')!, 'CRL to be returned by the mock server'), '-rsp_crl')! : undefined;
+  const rspCrl = o.str('rsp_crl') ? mockCrl(toCrlDer(loadBytes(o.str('rsp_crl')!, 'CRL to be returned by the mock server'), '-rsp_crl')!) : undefined;
   const rootUpdate = ['rsp_newwithnew', 'rsp_newwithold', 'rsp_oldwithnew'].map((n) => (o.str(n) ? loadCert(o.str(n)!, `-${n} certificate`) : undefined));
   const refCert = o.str('ref_cert') ? loadCert(o.str('ref_cert')!, 'reference cert to be expected by the mock server') : undefined;
+  // the certReqTemplate answer depends on the reference certificate only: built once
+  const refTemplate = refCert && certReqTemplateFor(refCert);
   // rr and kur are accepted only for the reference certificate: -ref_cert from OpenSSL 3.2 on,
   // before that the certificate the mock hands out
   const expected = binding.features.validatedSrvCert === 'native' ? refCert : rspCert;
@@ -221,7 +223,7 @@ async function mockServer(o: Opts, extra: Partial<CmpServerOptions> = {}): Promi
           out.push({ type: OID.crls, value: crl ? tlv(0x30, crl) : undefined });
         } else if (itav.type === OID.certReqTemplate && (refCert || !base)) {
           if (!refCert) throw new MockRefusal('no reference certificate for a certReqTemplate');
-          out.push({ type: OID.certReqTemplate, value: certReqTemplateFor(refCert) });
+          out.push({ type: OID.certReqTemplate, value: refTemplate });
         } else if (base?.genm) {
           out.push(...(await base.genm({ itavs: [itav] })));
         } else {

@@ -14,28 +14,37 @@ export function certIssuerDer(cert: X509Certificate): Buffer {
   return der.subarray(f[2].start, f[2].end);
 }
 
+/** What a crlStatusList answer compares: the CRL's issuer (DER) and its thisUpdate, read once. */
+export interface MockCrl {
+  der: Buffer;
+  issuer: Buffer;
+  lastUpdate: Date;
+}
+
+export function mockCrl(der: Buffer): MockCrl {
+  // CertificateList: tbsCertList { [version,] signature, issuer, thisUpdate, ... }
+  const fields = children(der, children(der, readTlv(der, 0))[0]);
+  const f = fields[0].tag === 0x02 ? fields.slice(1) : fields;
+  return { der, issuer: der.subarray(f[1].start, f[1].end), lastUpdate: timeOf(der, f[2]) };
+}
+
 /**
  * crlStatusList (RFC 9483 4.3.4): exactly one CRLStatus; an issuer given must be the CRL's issuer
  * as a directoryName. The CRL when the client's thisUpdate is older or absent, else no update (null).
  */
-export function crlUpdateFor(request: Buffer | undefined, crl: Buffer | undefined): Buffer | null {
+export function crlUpdateFor(request: Buffer | undefined, crl: MockCrl | undefined): Buffer | null {
   const list = request ? children(request, readTlv(request, 0)) : [];
   if (list.length !== 1) throw new MockRefusal('unexpected crlStatusList');
   if (!crl) return null;
   const [source, thisUpdate] = children(request!, list[0]);
-  // CRLList tbs: [version,] signature, issuer, thisUpdate, ...
-  const crlFields = children(crl, children(crl, readTlv(crl, 0))[0]);
-  const f = crlFields[0].tag === 0x02 ? crlFields.slice(1) : crlFields;
-  const crlIssuer = crl.subarray(f[1].start, f[1].end);
-  const lastUpdate = timeOf(crl, f[2]);
   if (source.tag === 0xa1) {
     const names = children(request!, children(request!, source)[0]); // [1] EXPLICIT GeneralNames
     const first = names[0];
     if (!first || first.tag !== 0xa4) throw new MockRefusal('sender GeneralName type not supported');
     const name = children(request!, first)[0];
-    if (!request!.subarray(name.start, name.end).equals(crlIssuer)) throw new MockRefusal('unknown CRL issuer');
+    if (!request!.subarray(name.start, name.end).equals(crl.issuer)) throw new MockRefusal('unknown CRL issuer');
   }
-  return thisUpdate === undefined || timeOf(request!, thisUpdate) < lastUpdate ? crl : null;
+  return thisUpdate === undefined || timeOf(request!, thisUpdate) < crl.lastUpdate ? crl.der : null;
 }
 
 /** rootCaCert: the update only when the client's old root has the subject of the new one. */
