@@ -29,8 +29,8 @@ export type { TestCaOptions } from './test-ca';
 export { loadConfig } from './cli/config';
 export type { HttpTransportOptions } from './transport';
 export type { CertificateInput, CertificateListInput, KeyInput, CsrInput, SecretInput, CrlInput } from './convert';
-export { enrollMany, readItems, BulkJob } from './bulk';
-export type { BulkOptions, BulkResult, BulkItem, BulkOperation, KeySpec, BulkProgress, BulkSummary, FileNames, ManifestLine } from './bulk';
+export { enrollMany, readItems, BulkJob, enrollManyQueued, QueuedBulkJob, bulkWorker, BulkWorker } from './bulk';
+export type { BulkOptions, BulkResult, BulkItem, BulkOperation, KeySpec, BulkProgress, BulkSummary, FileNames, ManifestLine, QueuedBulkOptions, BulkWorkerOptions } from './bulk';
 export { CertReqType, Option, PKIStatus, FailInfo, PopoMethod, LogLevel } from './constants';
 
 /** The text of the OpenSSL the addon runs on: Node's own, or the bundled one (`features.bundled`). */

@@ -419,7 +419,7 @@ function pemOf(chain: X509Certificate[]): string {
 }
 
 /** The issuing chain of `cert` among the certificates the server sent, up to a self-signed one. */
-function chainOf(cert: X509Certificate, pool: X509Certificate[]): X509Certificate[] {
+export function chainOf(cert: X509Certificate, pool: X509Certificate[]): X509Certificate[] {
   const chain: X509Certificate[] = [];
   let current = cert;
   while (chain.length < 10) {

@@ -6,3 +6,7 @@ export { readItems } from './items';
 export type { BulkItem, BulkOperation, KeySpec, ItemSource, ReadItemsOptions } from './items';
 export type { FileNames, ManifestLine } from './output';
 export type { BulkProgress, BulkSummary } from './progress';
+export { enrollManyQueued, QueuedBulkJob } from './distributed/coordinator';
+export type { QueuedBulkOptions } from './distributed/coordinator';
+export { bulkWorker, BulkWorker } from './distributed/worker';
+export type { BulkWorkerOptions } from './distributed/worker';

@@ -156,6 +156,11 @@ export class Journal {
     });
   }
 
+  /** A certificate issued for `id` that the job does not keep (its attempt was superseded): it counts among the orphans. */
+  superseded(id: string, serial: string, der: Buffer): void {
+    this.#write(() => this.#s.issued.run(serial, id, this.run, Date.now(), der));
+  }
+
   confirmed(id: string): void {
     this.#write(() => this.#s.confirmed.run(Date.now(), id));
   }

@@ -8,6 +8,8 @@ import { CmpContext } from '../context';
 import { CmpError } from '../errors';
 import { BulkItem, BulkOperation, OPERATIONS, keySpec, readItems } from '../bulk/items';
 import { enrollMany, BulkResult } from '../bulk/engine';
+import { QueuedBulkJob, enrollManyQueued } from '../bulk/distributed/coordinator';
+import type { FileNames } from '../bulk/output';
 import { BulkProgress, BulkSummary } from '../bulk/progress';
 import { Registry, newRegistry, serveMetrics } from '../metrics';
 import { UsageError, parseArgs } from './args';
@@ -40,6 +42,9 @@ const BULK_OPTIONS: Record<string, { type: 's' | 'p' | 'N' | '-'; help: string }
   json: { type: '-', help: 'JSON lines on stdout: progress, each result, the summary' },
   metrics_port: { type: 'N', help: 'While the job runs, serve its Prometheus metrics (cmp_bulk_*) over HTTP on this port (0: any free one)' },
   metrics_path: { type: 's', help: 'HTTP path of the metrics. Default /metrics' },
+  queue: { type: 's', help: 'redis://HOST:PORT/NAME: run the transactions on openssl-cmp bulk-worker processes through this BullMQ queue' },
+  queue_pass: { type: 's', help: 'Pass phrase source (pass:, env:, file:, fd:, stdin) of the Redis password' },
+  seal_key: { type: 's', help: 'With -queue: the X25519 key workers seal private keys to. Default coordinator-key.pem beside the journal (made when absent)' },
   help: { type: '-', help: 'Display this summary' },
 };
 
@@ -51,12 +56,16 @@ function helpText(): string {
 }
 
 /** Splits bulk options from the `openssl cmp` ones. */
-function splitArgs(argv: string[]): { bulk: Map<string, string | number | boolean>; rest: string[] } {
+export function splitArgs(
+  argv: string[],
+  table: Record<string, { type: 's' | 'p' | 'N' | '-' }> = BULK_OPTIONS,
+  prog = PROG,
+): { bulk: Map<string, string | number | boolean>; rest: string[] } {
   const bulk = new Map<string, string | number | boolean>();
   const rest: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const m = /^--?([^=]+)(?:=(.*))?$/.exec(argv[i]);
-    const spec = m ? BULK_OPTIONS[m[1]] : undefined;
+    const spec = m && Object.hasOwn(table, m[1]) ? table[m[1]] : undefined;
     if (!m || !spec) {
       rest.push(argv[i]);
       const cmp = m ? OPTIONS.get(m[1]) : undefined;
@@ -68,10 +77,10 @@ function splitArgs(argv: string[]): { bulk: Map<string, string | number | boolea
       continue;
     }
     const value = m[2] ?? argv[++i];
-    if (value === undefined) throw new UsageError(`${PROG}: Option -${m[1]} needs a value`);
+    if (value === undefined) throw new UsageError(`${prog}: Option -${m[1]} needs a value`);
     if (spec.type !== 's') {
       const n = Number(value);
-      if (!/^\d+$/.test(value) || (spec.type === 'p' && n <= 0)) throw new UsageError(`${PROG}: Option -${m[1]} needs a ${spec.type === 'p' ? 'positive' : 'non-negative'} integer, not "${value}"`);
+      if (!/^\d+$/.test(value) || (spec.type === 'p' && n <= 0)) throw new UsageError(`${prog}: Option -${m[1]} needs a ${spec.type === 'p' ? 'positive' : 'non-negative'} integer, not "${value}"`);
       bulk.set(m[1], n);
     } else bulk.set(m[1], value);
   }
@@ -81,8 +90,8 @@ function splitArgs(argv: string[]): { bulk: Map<string, string | number | boolea
 const BY_CAMEL = new Map([...OPTIONS.values()].map((o) => [camel(o.name), o]));
 
 /** The `openssl cmp` options for the contexts: the config section(s), then the command line. */
-function contextOptions(rest: string[], io: CliIo): Record<string, string | number | boolean> {
-  const args = parseArgs(rest, PROG);
+export function contextOptions(rest: string[], io: CliIo, prog = PROG): Record<string, string | number | boolean> {
+  const args = parseArgs(rest, prog);
   const configArg = args.get('config') as string | undefined;
   const file = configArg ?? process.env.OPENSSL_CONF ?? DEFAULT_CONFIG;
   const section = (args.get('section') as string | undefined) || 'cmp';
@@ -97,7 +106,7 @@ function contextOptions(rest: string[], io: CliIo): Record<string, string | numb
   for (const [name, v] of args) {
     const spec = OPTIONS.get(name)!;
     if (spec.cmdlineOnly) continue;
-    if (spec.server) throw new UsageError(`${PROG}: -${name} is a server option`);
+    if (spec.server) throw new UsageError(`${prog}: -${name} is a server option`);
     out[camel(name)] = v;
   }
   return out;
@@ -229,7 +238,10 @@ export async function bulkMain(argv: string[], io: CliIo, tty = !!process.stderr
     delete options.cmd;
     if (cmd !== undefined && !OPERATIONS.includes(cmd as BulkOperation)) throw new CliError(`-cmd ${cmd} is not a bulk operation (${OPERATIONS.join(', ')})`);
     const defaultKey = bulk.get('key_type') ? keySpec(bulk.get('key_type') as string, '-key_type') : undefined;
-    CmpContext.fromOptions(options).close(); // option errors now, not once per context
+    const queue = bulk.get('queue') as string | undefined;
+    if (queue === undefined) CmpContext.fromOptions(options).close(); // option errors now, not once per context
+    else if (!journal) throw new CliError('-queue needs -journal or -out_dir: a restarted coordinator resumes from the journal');
+    else if (bulk.get('revoke_orphans')) throw new CliError('-revoke_orphans does not go with -queue (the coordinator holds no CMP credentials)');
     const passphrase = readPass(bulk.get('out_keypass') as string | undefined, '-out_keypass');
     const names = { key: bulk.get('key_name') as string | undefined, cert: bulk.get('cert_name') as string | undefined, chain: bulk.get('chain_name') as string | undefined };
     for (const k of Object.keys(names) as Array<keyof typeof names>) if (names[k] === undefined) delete names[k];
@@ -244,7 +256,7 @@ export async function bulkMain(argv: string[], io: CliIo, tty = !!process.stderr
         yield { ...item, ...(op ? { operation: op } : {}), ...(item.key === undefined && defaultKey ? { key: defaultKey } : {}) };
       }
     }
-    const job = enrollMany(items(), {
+    const job = queue !== undefined ? queuedJob(items(), queue, bulk, journal!, outDir, names, passphrase) : enrollMany(items(), {
       options,
       concurrency: bulk.get('concurrency') as number | undefined,
       rate: bulk.get('rate') as number | undefined,
@@ -260,6 +272,7 @@ export async function bulkMain(argv: string[], io: CliIo, tty = !!process.stderr
     display = new Display(io, !!bulk.get('json'), tty, tty ? await countRows(input) : undefined);
     const d = display;
     job.on('progress', (p) => d.progress(p));
+    job.on('warning', (text: string) => io.err(`bulk: warning: ${text}\n`));
     const stop = () => job.stop();
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
@@ -286,4 +299,27 @@ export async function bulkMain(argv: string[], io: CliIo, tty = !!process.stderr
   } finally {
     metrics?.close();
   }
+}
+
+function queuedJob(
+  items: AsyncIterable<BulkItem>,
+  queue: string,
+  bulk: Map<string, string | number | boolean>,
+  journal: string,
+  outDir: string | undefined,
+  names: FileNames,
+  passphrase: string | undefined,
+): QueuedBulkJob {
+  return enrollManyQueued(items, {
+    queue,
+    queuePassword: readPass(bulk.get('queue_pass') as string | undefined, '-queue_pass'),
+    sealKey: bulk.get('seal_key') as string | undefined,
+    rate: bulk.get('rate') as number | undefined,
+    retries: bulk.get('retries') as number | undefined,
+    retryFailed: !!bulk.get('retry_failed'),
+    journal,
+    outDir,
+    names,
+    passphrase,
+  });
 }

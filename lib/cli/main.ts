@@ -72,6 +72,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
     return 1;
   }
   if (argv[0] === 'bulk') return (await import('./bulk')).bulkMain(argv.slice(1), io);
+  if (argv[0] === 'bulk-worker') return (await import('./bulk-worker')).bulkWorkerMain(argv.slice(1), io);
   try {
     // -config and -section take effect before anything else, as in openssl
     let configFile: string | undefined;

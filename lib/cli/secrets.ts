@@ -7,8 +7,8 @@ import { OPTIONS } from './options';
 /** Options whose value is a secret or the source of one. */
 export const SECRET_OPTIONS: ReadonlySet<string> = new Set([
   'secret', 'srv_secret', 'keypass', 'newkeypass', 'otherpass', 'tls_keypass', 'srv_keypass', 'rsp_keypass',
-  // `openssl-cmp bulk`'s own: what encrypts the written keys (the rest of its secrets are the client's)
-  'out_keypass',
+  // `openssl-cmp bulk`'s own: what encrypts the written keys, the Redis password (the rest are the client's)
+  'out_keypass', 'queue_pass',
 ]);
 
 /**
