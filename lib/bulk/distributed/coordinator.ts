@@ -162,6 +162,7 @@ export class QueuedBulkJob extends EventEmitter implements AsyncIterable<BulkRes
       });
       this.#queue.on('error', () => {}); // the calls below carry deadlines
       await this.#r(o.rate ? this.#queue.setGlobalRateLimit(o.rate, 1000) : this.#queue.removeGlobalRateLimit(), 'setting the rate limit');
+      await this.#forgetSettled();
       const feeding = this.#feed(source);
       feeding.catch(() => this.stop());
       let lastSweep = 0;
@@ -350,6 +351,20 @@ export class QueuedBulkJob extends EventEmitter implements AsyncIterable<BulkRes
     this.#tally.ok(ms ?? 0);
     this.#emitResult(result);
     return { job, token: out.token };
+  }
+
+  /**
+   * Finished jobs of items the journal settled already (a crash came between
+   * journal and cleanup): removed before anything is enqueued, or they would
+   * swallow the enqueue of an item tried again.
+   */
+  async #forgetSettled(): Promise<void> {
+    const jobs = (await this.#r(this.#queue.getJobs(['completed', 'failed'], 0, -1, true), 'reading finished jobs')) as Job[];
+    const settled = jobs.filter((j) => {
+      const row = j && this.#journal.lookup(String(j.id));
+      return row && (row.state === 'confirmed' || row.state === 'failed');
+    });
+    await this.#r(Promise.all(settled.map((j) => j.remove())), 'removing finished jobs');
   }
 
   /** Results whose item is finished under another attempt: journaled as orphans, then dropped from Redis. */

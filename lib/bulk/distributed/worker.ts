@@ -100,7 +100,13 @@ export class BulkWorker extends EventEmitter {
       maxStalledCount: o.maxStalledCount ?? 5,
       ...(o.rate ? { limiter: { max: o.rate, duration: 1000 } } : {}),
     });
-    worker.on('error', (err) => this.emit('warning', `queue ${this.#address.label}: ${err.message}`));
+    // one warning per outage, not one per reconnect attempt
+    let down = false;
+    worker.on('error', (err) => {
+      if (!down) this.emit('warning', `lost Redis at ${this.#address.label} (${err.message}); reconnecting`);
+      down = true;
+    });
+    this.#redis.on('ready', () => (down = false));
     this.#worker = worker;
     await deadline(worker.waitUntilReady(), 60000, `queue ${this.#address.label}`);
   }

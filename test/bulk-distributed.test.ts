@@ -1,0 +1,211 @@
+// Bulk enrollment across processes: a coordinator (`openssl-cmp bulk
+// -queue`) and worker processes (`openssl-cmp bulk-worker`) on a real
+// redis-server, against a CA in a process of its own. Each case runs 1,000
+// items, one of them with a fault: a worker SIGKILLed, Redis SIGKILLed and
+// restarted, the coordinator SIGKILLed and restarted. Afterwards every item
+// is confirmed exactly once in the journal and on disk, each key fits its
+// certificate, every certificate the CA saw confirmed is in the output or
+// among the orphans the job reported, and Redis never held a private key or
+// the PBM secret in clear.
+import { ChildProcess, fork, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { checkPair, journalRows, manifest, tmpDir } from './helpers/bulk';
+import { RedisServer } from './helpers/redis';
+
+jest.setTimeout(240_000);
+
+const COUNT = 1000;
+const REF = 'dist-ref';
+const SECRET = 'dist-secret-8231';
+const env = { ...process.env, BULK_SECRET: SECRET };
+const CLI = path.join(__dirname, '..', 'bin', 'openssl-cmp.js');
+
+let ca: ChildProcess;
+let caPort: number;
+let root: string;
+let redis: RedisServer;
+let items: string;
+const procs = new Set<ChildProcess>();
+
+beforeAll(async () => {
+  root = tmpDir();
+  ca = fork(path.join(__dirname, 'fixtures', 'bulk-crash-server.js'), [REF], { env, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  caPort = await new Promise<number>((resolve, reject) => {
+    ca.once('message', (m: { port: number }) => resolve(m.port));
+    ca.once('exit', (code) => reject(new Error(`CA process exited with ${code}`)));
+  });
+  redis = new RedisServer(path.join(root, 'redis'));
+  await redis.start();
+  items = path.join(root, 'items.jsonl');
+  fs.writeFileSync(items, Array.from({ length: COUNT }, (_, i) => JSON.stringify({ id: `dev-${String(i).padStart(5, '0')}`, subject: `/CN=dev-${i}/O=Dist` })).join('\n'));
+});
+
+afterAll(async () => {
+  for (const p of procs) p.kill('SIGKILL');
+  ca?.kill('SIGKILL');
+  await redis?.kill();
+  fs.rmSync(root, { recursive: true, force: true });
+});
+
+interface Run {
+  child: ChildProcess;
+  stdout: string;
+  stderr: string;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+function run(args: string[]): Run {
+  const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  procs.add(child);
+  const r: Run = { child, stdout: '', stderr: '', exit: undefined as never };
+  child.stdout!.on('data', (d) => (r.stdout += d));
+  child.stderr!.on('data', (d) => (r.stderr += d));
+  r.exit = new Promise((resolve) =>
+    child.once('exit', (code, signal) => {
+      procs.delete(child);
+      resolve({ code, signal });
+    }),
+  );
+  return r;
+}
+
+async function until(what: string, cond: () => boolean, ms = 60_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const url = (queue: string) => `redis://127.0.0.1:${redis.port}/${queue}`;
+
+async function worker(queue: string): Promise<Run> {
+  const w = run(['bulk-worker', '-config', '', '-queue', url(queue), '-server', `127.0.0.1:${caPort}/pkix/`, '-ref', REF, '-secret', 'env:BULK_SECRET', '-concurrency', '8', '-lock_duration', '4000']);
+  await until('a worker to serve', () => /serving/.test(w.stderr) || w.child.exitCode !== null, 30_000);
+  expect(w.stderr).toMatch(/serving/);
+  return w;
+}
+
+function coordinator(queue: string, dir: string, resume = false): Run {
+  return run(['bulk', '-config', '', '-queue', url(queue), '-in', items, '-out_dir', path.join(dir, 'out'), '-json', '-retries', '8', ...(resume ? ['-resume'] : [])]);
+}
+
+function certFiles(dir: string): number {
+  try {
+    return fs.readdirSync(path.join(dir, 'out')).filter((f) => f.endsWith('.cert.pem')).length;
+  } catch {
+    return 0;
+  }
+}
+
+function caState(): Promise<{ issued: string[]; confirmed: string[] }> {
+  return new Promise((resolve) => {
+    ca.once('message', resolve as never);
+    ca.send('state');
+  });
+}
+
+async function stopWorkers(ws: Run[]): Promise<void> {
+  for (const w of ws) w.child.kill('SIGTERM');
+  await Promise.all(ws.map((w) => w.exit));
+}
+
+/** Runs one job with `fault` applied once it is under way; checks everything afterwards. */
+async function scenario(
+  queue: string,
+  fault: (ctx: { dir: string; coord: Run; workers: Run[] }) => Promise<Run | void>,
+  workerNoise = /warning|error/i,
+): Promise<Record<string, any>> {
+  const dir = path.join(root, queue);
+  const before = new Set((await caState()).confirmed);
+  const workers = await Promise.all([worker(queue), worker(queue)]);
+  let coord = coordinator(queue, dir);
+  await until('the first certificates', () => certFiles(dir) >= 150 || coord.child.exitCode !== null);
+  coord = (await fault({ dir, coord, workers })) ?? coord;
+  const { code } = await coord.exit;
+  expect(coord.stderr).not.toMatch(/CMP error/);
+  expect(code).toBe(0);
+  const summary = JSON.parse(coord.stdout.trim().split('\n').pop()!);
+  expect(summary).toMatchObject({ event: 'summary', failed: 0, stopped: false });
+  expect(summary.confirmed + summary.skipped).toBe(COUNT);
+  const live = workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null);
+  await stopWorkers(live);
+  for (const w of live) expect(w.stderr).not.toMatch(workerNoise);
+
+  const rows = journalRows(path.join(dir, 'out', 'journal.sqlite'));
+  expect(rows).toHaveLength(COUNT);
+  expect(rows.filter((r) => r.state !== 'confirmed')).toEqual([]);
+  const lines = manifest(path.join(dir, 'out'));
+  expect(lines).toHaveLength(COUNT);
+  expect(new Set(lines.map((l) => l.id)).size).toBe(COUNT);
+  const serialOf = new Map(rows.map((r) => [r.id, r.serial]));
+  for (const line of lines) {
+    expect(line.serial).toBe(serialOf.get(line.id));
+    expect(checkPair(line).serialNumber).toBe(line.serial);
+  }
+  expect(certFiles(dir)).toBe(COUNT);
+
+  const confirmedAtCa = new Set((await caState()).confirmed.filter((s) => !before.has(s)));
+  const output = new Set(lines.map((l) => l.serial));
+  const orphans = new Set<string>(summary.orphans);
+  for (const s of output) expect(confirmedAtCa.has(s)).toBe(true);
+  for (const s of confirmedAtCa) expect(output.has(s) || orphans.has(s)).toBe(true);
+  for (const s of orphans) expect(output.has(s)).toBe(false);
+
+  // all Redis ever stored is in its append-only file: keys went sealed, the secret not at all
+  const aof = redis.aof();
+  expect(aof).toContain('"epk":');
+  expect(aof).not.toMatch(/PRIVATE KEY/);
+  expect(aof).not.toContain(SECRET);
+  console.log(`${queue}: ${summary.confirmed} confirmed, ${summary.skipped} skipped, ${summary.attempts} attempts, ${orphans.size} orphans, ${summary.seconds} s`);
+  return summary;
+}
+
+test('two workers enroll 1,000 items; job names and data say what each item is', async () => {
+  let sample: Record<string, any> | undefined;
+  await scenario('happy', async () => {
+    // what a queue dashboard shows: a BullMQ job per item, named by its operation
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const IORedis = require('ioredis').default;
+    const r = new IORedis({ port: redis.port, host: '127.0.0.1' });
+    try {
+      sample = await r.hgetall('bull:happy:dev-00999');
+    } finally {
+      r.disconnect();
+    }
+  });
+  expect(sample!.name).toBe('ir');
+  expect(JSON.parse(sample!.data)).toEqual({ id: 'dev-00999', operation: 'ir', subject: '/CN=dev-999/O=Dist' });
+});
+
+test('a worker SIGKILLed mid-run: its jobs stall and are finished by the other', async () => {
+  const summary = await scenario('worker-kill', async ({ workers }) => {
+    workers[0].child.kill('SIGKILL');
+    await workers[0].exit;
+  });
+  expect(summary.attempts).toBeGreaterThanOrEqual(COUNT);
+});
+
+test('Redis SIGKILLed and restarted mid-run: coordinator and workers carry on', async () => {
+  await scenario('redis-restart', async ({ dir }) => {
+    await redis.kill();
+    const seen = certFiles(dir);
+    await new Promise((r) => setTimeout(r, 300));
+    await redis.start();
+    await until('progress after the restart', () => certFiles(dir) > seen);
+  }, /warning: (?!lost Redis)|error/i);
+});
+
+test('the coordinator SIGKILLed and restarted: it ingests what the workers did meanwhile', async () => {
+  let journaled = 0;
+  const summary = await scenario('coordinator-kill', async ({ dir, coord }) => {
+    coord.child.kill('SIGKILL');
+    await coord.exit;
+    journaled = journalRows(path.join(dir, 'out', 'journal.sqlite')).filter((r) => r.state === 'confirmed').length;
+    return coordinator('coordinator-kill', dir, true);
+  });
+  expect(journaled).toBeGreaterThan(0);
+  expect(summary.skipped).toBe(journaled);
+  expect(summary.skipped).toBeLessThan(COUNT);
+});
