@@ -50,7 +50,9 @@ export interface QueuedBulkOptions {
 }
 
 const CHUNK = 500;
-const IDLE_MS = 50;
+// idle polls back off from IDLE_MS to IDLE_MAX_MS: a slow job costs the coordinator little, a fast one waits little
+const IDLE_MS = 20;
+const IDLE_MAX_MS = 500;
 const SWEEP_MS = 1000;
 const PROGRESS_MS = 250;
 
@@ -166,13 +168,15 @@ export class QueuedBulkJob extends EventEmitter implements AsyncIterable<BulkRes
       const feeding = this.#feed(source);
       feeding.catch(() => this.stop());
       let lastSweep = 0;
+      let idle = IDLE_MS;
       while (!this.#stop.signal.aborted && !(this.#fed && this.#claimed.size === 0)) {
         const n = await this.#ingest();
         if (performance.now() - lastSweep > SWEEP_MS) {
           await this.#sweep();
           lastSweep = performance.now();
         }
-        if (n === 0) await sleep(IDLE_MS, undefined, { signal: this.#stop.signal }).catch(() => {});
+        idle = n === 0 ? Math.min(idle * 2, IDLE_MAX_MS) : IDLE_MS;
+        if (n === 0) await sleep(idle, undefined, { signal: this.#stop.signal }).catch(() => {});
       }
       await feeding;
       await this.#sweep();
