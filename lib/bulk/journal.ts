@@ -157,7 +157,7 @@ export class Journal {
   }
 
   /** A certificate issued for `id` that the job does not keep (its attempt was superseded): it counts among the orphans. */
-  superseded(id: string, serial: string, der: Buffer): void {
+  superseded(id: string, serial: string, der: Buffer | null): void {
     this.#write(() => this.#s.issued.run(serial, id, this.run, Date.now(), der));
   }
 

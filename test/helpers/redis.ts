@@ -24,10 +24,11 @@ export class RedisServer {
   port = 0;
   constructor(readonly dir: string) {}
 
-  async start(): Promise<void> {
+  /** `persistence` replaces the fsync-every-write settings (to test what happens without them). */
+  async start(persistence = ['--appendonly', 'yes', '--appendfsync', 'always']): Promise<void> {
     if (!this.port) this.port = await freePort();
     fs.mkdirSync(this.dir, { recursive: true });
-    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', '', '--protected-mode', 'no'];
+    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, ...persistence, '--save', '', '--protected-mode', 'no'];
     const proc = spawn(REDIS_SERVER, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = proc;
     let out = '';

@@ -316,7 +316,7 @@ export class QueuedBulkJob extends EventEmitter implements AsyncIterable<BulkRes
   async #take(job: Job, record: string | null): Promise<{ job: Job; token?: string }> {
     const id = String(job.id);
     const out: JobOutcome | null = job.returnvalue ?? null;
-    const attempts = job.attemptsMade || 1;
+    const attempts = Math.max(job.attemptsStarted ?? 0, job.attemptsMade, 1); // a stalled attempt counts too
     const ms = job.finishedOn && job.timestamp ? job.finishedOn - job.timestamp : undefined;
     this.#tally.attempts += attempts;
     const op = job.name;
@@ -335,11 +335,20 @@ export class QueuedBulkJob extends EventEmitter implements AsyncIterable<BulkRes
     const line: ManifestLine = { id, operation: op, attempts };
     const result: BulkResult = { id, ok: true, attempts };
     if (out.token) {
-      if (!record) throw queueError(`item '${id}': its job names result ${out.token}, which Redis does not hold (was Redis run without appendfsync always?)`);
-      const rec = JSON.parse(record) as ResultRecord;
-      const cert = new X509Certificate(rec.cert);
-      const key = rec.key ? unseal(this.#own, rec.key, id, rec.serial) : null;
-      if (key && !createPublicKey(key).equals(cert.publicKey)) throw queueError(`item '${id}': the sealed key does not belong to its certificate`);
+      const rec = record ? (JSON.parse(record) as ResultRecord) : undefined;
+      const cert = rec ? new X509Certificate(rec.cert) : undefined;
+      let key: KeyObject | null;
+      try {
+        if (!rec || !cert) throw queueError(`item '${id}': its result is not in Redis (was Redis run without appendfsync always?)`);
+        key = rec.key ? unseal(this.#own, rec.key, id, rec.serial) : null;
+        if (key && !createPublicKey(key).equals(cert.publicKey)) throw queueError(`item '${id}': the sealed key does not belong to its certificate`);
+      } catch (err) {
+        // the CA confirmed a certificate whose key is lost: an orphan, and the item failed (-retry_failed enrolls it anew)
+        this.#journal.superseded(id, out.serial ?? rec?.serial ?? 'unknown', cert?.raw ?? null);
+        this.#journal.failed(id, err as CmpError);
+        this.#fail(id, op, err as CmpError, attempts, ms);
+        return { job, token: out.token };
+      }
       const files = this.#output ? this.#output.files(id, key !== null) : {};
       if (this.#output) await this.#output.persist(files, key, cert, out.chain ?? '');
       const d = { serial: cert.serialNumber, subject: `/${cert.subject.split('\n').join('/')}`, notAfter: new Date(cert.validTo).toISOString(), sha256: cert.fingerprint256 };
