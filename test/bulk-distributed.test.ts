@@ -8,6 +8,7 @@
 // among the orphans the job reported, and Redis never held a private key or
 // the PBM secret in clear.
 import { ChildProcess, fork, spawn } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { checkPair, journalRows, manifest, tmpDir } from './helpers/bulk';
@@ -232,4 +233,22 @@ test('coordinator and worker warn when Redis does not fsync every write', async 
   } finally {
     await lax.kill();
   }
+});
+
+test('a worker pinned to another coordinator key refuses to seal keys to the one in Redis', async () => {
+  const wrong = path.join(root, 'wrong-key.pem');
+  fs.writeFileSync(wrong, generateKeyPairSync('x25519').publicKey.export({ type: 'spki', format: 'pem' }));
+  const few = path.join(root, 'few.jsonl');
+  fs.writeFileSync(few, ['a', 'b', 'c'].map((id) => JSON.stringify({ id, subject: `/CN=${id}` })).join('\n'));
+  const queue = `redis://127.0.0.1:${redis.port}/pinned`;
+  const w = run(['bulk-worker', '-config', '', '-queue', queue, '-coordinator_key', wrong, '-server', `127.0.0.1:${caPort}/pkix/`, '-ref', REF, '-secret', 'env:BULK_SECRET']);
+  await until('the worker to serve', () => /serving/.test(w.stderr) || !alive(w), 30_000);
+  const c = run(['bulk', '-config', '', '-queue', queue, '-in', few, '-out_dir', path.join(root, 'pinned'), '-json', '-retries', '0']);
+  expect((await c.exit).code).toBe(2);
+  await stopWorkers([w]);
+  const lines = c.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  expect(lines.pop()).toMatchObject({ event: 'summary', confirmed: 0, failed: 3, errors: { ERR_CMP_BULK_QUEUE: 3 } });
+  const results = lines.filter((l) => l.event === 'result');
+  expect(results).toHaveLength(3);
+  for (const r of results) expect(r.error.message).toMatch(/the coordinator key in Redis \(sha256 [0-9a-f]{16}\.\.\.\) is not the one this worker was given/);
 });
