@@ -17,7 +17,7 @@ const WORKER_OPTIONS: Record<string, { type: 's' | 'p' | 'N' | '-'; help: string
   queue_pass: { type: 's', help: 'Pass phrase source (pass:, env:, file:, fd:, stdin) of the Redis password' },
   concurrency: { type: 'p', help: 'Jobs (transactions, key generation included) at once on this worker. Default 16' },
   rate: { type: 'p', help: 'Jobs started per second across all workers (BullMQ limiter)' },
-  coordinator_key: { type: 's', help: "PEM file with the coordinator's public key (or its key file) to seal keys to. Default: the one it published in Redis" },
+  coordinator_key: { type: 's', help: "PEM file with the coordinator's public key (openssl pkey -pubout -in coordinator-key.pem) to seal keys to. Default: the one it published in Redis" },
   lock_duration: { type: 'p', help: "Milliseconds without a heartbeat after which a worker's job goes to another. Default 30000" },
   help: { type: '-', help: 'Display this summary' },
 };
