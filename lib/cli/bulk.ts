@@ -242,6 +242,7 @@ export async function bulkMain(argv: string[], io: CliIo, tty = !!process.stderr
     if (queue === undefined) CmpContext.fromOptions(options).close(); // option errors now, not once per context
     else if (!journal) throw new CliError('-queue needs -journal or -out_dir: a restarted coordinator resumes from the journal');
     else if (bulk.get('revoke_orphans')) throw new CliError('-revoke_orphans does not go with -queue (the coordinator holds no CMP credentials)');
+    else if (bulk.get('metrics_port') !== undefined) throw new CliError('-metrics_port does not go with -queue; watch the queue with BullMQ tools');
     const passphrase = readPass(bulk.get('out_keypass') as string | undefined, '-out_keypass');
     const names = { key: bulk.get('key_name') as string | undefined, cert: bulk.get('cert_name') as string | undefined, chain: bulk.get('chain_name') as string | undefined };
     for (const k of Object.keys(names) as Array<keyof typeof names>) if (names[k] === undefined) delete names[k];
