@@ -252,3 +252,35 @@ test('a worker pinned to another coordinator key refuses to seal keys to the one
   expect(results).toHaveLength(3);
   for (const r of results) expect(r.error.message).toMatch(/the coordinator key in Redis \(sha256 [0-9a-f]{16}\.\.\.\) is not the one this worker was given/);
 });
+
+test('a coordinator stopped with SIGINT resumes; enqueuing again adds nothing', async () => {
+  const twenty = path.join(root, 'twenty.jsonl');
+  fs.writeFileSync(twenty, Array.from({ length: 20 }, (_, i) => JSON.stringify({ id: `item-${i}`, subject: `/CN=item-${i}` })).join('\n'));
+  const queue = `redis://127.0.0.1:${redis.port}/stop`;
+  const dir = path.join(root, 'stop');
+  const args = ['bulk', '-config', '', '-queue', queue, '-in', twenty, '-out_dir', dir, '-json'];
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const r = new (require('ioredis').default)({ port: redis.port, host: '127.0.0.1' });
+  try {
+    const first = run(args);
+    let waiting = 0;
+    const end = Date.now() + 30_000;
+    while ((waiting = await r.llen('bull:stop:wait')) < 20 && Date.now() < end) await new Promise((res) => setTimeout(res, 20));
+    expect(waiting).toBe(20); // nobody serves the queue yet
+    first.child.kill('SIGINT');
+    expect((await first.exit).code).toBe(3);
+    expect(JSON.parse(first.stdout.trim().split('\n').pop()!)).toMatchObject({ event: 'summary', stopped: true, confirmed: 0 });
+
+    const before = new Set((await caState()).confirmed);
+    const w = run(['bulk-worker', '-config', '', '-queue', queue, '-server', `127.0.0.1:${caPort}/pkix/`, '-ref', REF, '-secret', 'env:BULK_SECRET']);
+    const second = run([...args, '-resume']);
+    expect((await second.exit).code).toBe(0);
+    await stopWorkers([w]);
+    expect(JSON.parse(second.stdout.trim().split('\n').pop()!)).toMatchObject({ event: 'summary', confirmed: 20, attempts: 20, failed: 0 });
+    expect((await caState()).confirmed.filter((s) => !before.has(s))).toHaveLength(20);
+    expect(await r.keys('bull:stop:item-*')).toEqual([]); // taken in and removed
+    expect(await r.hlen('bull:stop:cmp:results')).toBe(0);
+  } finally {
+    r.disconnect();
+  }
+});
