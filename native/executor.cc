@@ -102,6 +102,12 @@ void Executor::Submit(Napi::Env env, Job* job) {
   if (inFlight_++ == 0) tsfn_.Ref(env);
 }
 
+void Executor::Release(Napi::Env env, Job* job) {
+  if (job->released_) return;
+  job->released_ = true;
+  if (--inFlight_ == 0) tsfn_.Unref(env);
+}
+
 void Executor::WorkerLoop() {
   std::unique_lock<std::mutex> lock(mu_);
   idle_--;
@@ -179,8 +185,9 @@ void Executor::DrainDone(Napi::Env env) {
       // Complete settles its own promise; anything escaping is a bug report.
       e.ThrowAsJavaScriptException();
     }
+    bool released = job->released_;
     delete job;
-    if (--inFlight_ == 0) tsfn_.Unref(env);
+    if (!released && --inFlight_ == 0) tsfn_.Unref(env);
   }
 }
 
