@@ -355,12 +355,12 @@ Napi::Value ExecJob::Result(Napi::Env env) {
   const TransactionRecord& t = *txn_;
   switch (t.input.kind) {
     case Transaction::CertReq:
-      return BytesOrNull(env, t.newCert);
+      return ViewOrNull(env, t.newCert);
     case Transaction::TryCertReq: {
       Napi::Object o = Napi::Object::New(env);
       o.Set("done", t.done);
       if (t.done) {
-        o.Set("cert", BytesOrNull(env, t.newCert));
+        o.Set("cert", ViewOrNull(env, t.newCert));
       } else {
         o.Set("checkAfter", t.checkAfter);
       }

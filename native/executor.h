@@ -91,6 +91,9 @@ class Executor : public std::enable_shared_from_this<Executor> {
   std::condition_variable exited_;
   LaneState lanes_[2];
   std::set<Job*> running_;
+  // Completions have a lock of their own: the main thread drains them the
+  // moment a worker posts, while that worker still needs mu_ to go idle.
+  std::mutex doneMu_;  // taken inside mu_, never the other way round
   std::deque<Job*> done_;
   size_t maxThreads_ = kDefaultMaxThreads;
   size_t threads_ = 0;
