@@ -5,11 +5,14 @@
  *   c-loop --host H --port P --path pkix/ --ref REF --secret SECRET
  *          --trusted CA.pem --threads N --count M
  *          [--implicit-confirm] [--reinit] [--key KEY.pem] [--subject /CN=x]
+ *          [--warmup K]
  *
  * Each IR gets a fresh EC P-256 key unless --key names one to reuse (a mock
  * that answers every request with one certificate needs its key). --reinit
  * keeps one context per thread and resets it with OSSL_CMP_CTX_reinit between
- * IRs; without it every IR builds and frees a context. Prints one JSON line:
+ * IRs; without it every IR builds and frees a context. --warmup runs K IRs on
+ * one thread before the clock starts, as a long-running client would have
+ * (the first IRs of a process fetch and cache OpenSSL's algorithms). Prints one JSON line:
  * {"count":M,"seconds":S,"cpuMs":C} (CPU of the whole process, all threads).
  */
 #define _POSIX_C_SOURCE 200809L
@@ -31,7 +34,7 @@
 
 static const char *host = "127.0.0.1", *path = "pkix/", *ref, *secret, *trusted_file, *key_file;
 static const char *subject = "/CN=c-loop";
-static int port, threads = 1, count = 1, implicit_confirm, reinit;
+static int port, threads = 1, count = 1, implicit_confirm, reinit, warmup;
 static atomic_int next_ir, failed;
 static X509_STORE *trusted;
 static EVP_PKEY *fixed_key;
@@ -121,7 +124,7 @@ static void *worker(void *arg) {
 static void usage(const char *why) {
   fprintf(stderr,
           "c-loop: %s\nusage: c-loop --host H --port P --path PATH --ref REF --secret SECRET --trusted CA.pem"
-          " --threads N --count M [--implicit-confirm] [--reinit] [--key KEY.pem] [--subject NAME]\n",
+          " --threads N --count M [--implicit-confirm] [--reinit] [--key KEY.pem] [--subject NAME] [--warmup K]\n",
           why);
   exit(2);
 }
@@ -161,6 +164,7 @@ static void parse(int argc, char **argv) {
     else if (strcmp(a, "--count") == 0) count = atoi(v);
     else if (strcmp(a, "--key") == 0) key_file = v;
     else if (strcmp(a, "--subject") == 0) subject = v;
+    else if (strcmp(a, "--warmup") == 0) warmup = atoi(v);
     else usage("unknown option");
   }
   if (port <= 0 || ref == NULL || secret == NULL || threads < 1 || count < 1) usage("bad or missing option");
@@ -195,6 +199,13 @@ int main(int argc, char **argv) {
   parse(argc, argv);
   load_inputs();
   tids = calloc((size_t)threads, sizeof *tids);
+  if (warmup > 0) {
+    int measured = count;
+    count = warmup;
+    worker(NULL);
+    atomic_store(&next_ir, 0);
+    count = measured;
+  }
   c0 = cpu_ms();
   t0 = now_s();
   for (int i = 0; i < threads; i++) pthread_create(&tids[i], NULL, worker, NULL);

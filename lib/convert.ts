@@ -190,7 +190,7 @@ export function toBytes(input: SecretInput | null | undefined, param: string): B
   throw typeError(param, 'a string, Buffer or Uint8Array', input);
 }
 
-export function toCert(der: Buffer | null | undefined): X509Certificate | null {
+export function toCert(der: Uint8Array | null | undefined): X509Certificate | null {
   return der == null ? null : new X509Certificate(der);
 }
 

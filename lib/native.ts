@@ -75,8 +75,8 @@ export declare class NativeCmpContext {
   setVerifyParam(opts: NativeVerifyParam): void;
   setMessageFiles(opts: MessageFiles): void;
   setTls(opts: { cert?: Der; key?: Der; extra?: Der[]; trusted?: Der[]; host?: string } | null): void;
-  execCertReq(type: number, crm: Der | null): Promise<Der | null>;
-  tryCertReq(type: number, crm: Der | null): Promise<{ done: boolean; cert?: Der | null; checkAfter?: number }>;
+  execCertReq(type: number, crm: Der | null): Promise<Uint8Array | null>;
+  tryCertReq(type: number, crm: Der | null): Promise<{ done: boolean; cert?: Uint8Array | null; checkAfter?: number }>;
   execRR(): Promise<void>;
   execGENM(): Promise<NativeItav[]>;
   getCaCerts(): Promise<Der[]>;

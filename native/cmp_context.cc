@@ -185,14 +185,14 @@ Napi::Value CmpContext::Reinit(const Napi::CallbackInfo& info) {
 Napi::Value CmpContext::Close(const Napi::CallbackInfo& info) {
   if (state_) {
     // A running job keeps the state alive and frees it when it ends.
-    if (state_->busy()) state_->Abort();
+    if (state_->busy()) state_->AbortFromJs(info.Env());
     state_.reset();
   }
   return info.Env().Undefined();
 }
 
 Napi::Value CmpContext::Abort(const Napi::CallbackInfo& info) {
-  if (state_ && state_->busy()) state_->Abort();
+  if (state_ && state_->busy()) state_->AbortFromJs(info.Env());
   return info.Env().Undefined();
 }
 

@@ -381,4 +381,11 @@ Napi::Value BytesOrNull(Napi::Env env, const std::vector<unsigned char>& v) {
   return Napi::Buffer<unsigned char>::Copy(env, v.data(), v.size());
 }
 
+Napi::Value ViewOrNull(Napi::Env env, const std::vector<unsigned char>& v) {
+  if (v.empty()) return env.Null();
+  Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, v.size());
+  std::memcpy(ab.Data(), v.data(), v.size());
+  return Napi::Uint8Array::New(env, v.size(), ab, 0);
+}
+
 }  // namespace cmp

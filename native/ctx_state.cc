@@ -39,6 +39,16 @@ void CtxState::OnAbortLocked() {
   if (httpFd_ >= 0 && inExchange_) shutdown(httpFd_, SHUT_RDWR);
 }
 
+void CtxState::AbortFromJs(Napi::Env env) {
+  Abort();
+  bool connecting;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    connecting = inExchange_ && httpFd_ < 0;
+  }
+  if (connecting && job != nullptr) job->SettleAborted(env);
+}
+
 void CtxState::SetTransfer(bool js) {
   jsTransfer_ = js;
   Bridges::SetTransfer(this);

@@ -19,6 +19,7 @@
 namespace cmp {
 
 struct TransactionRecord;
+class ExecJob;
 
 class CtxState : public JsLink {
  public:
@@ -49,6 +50,13 @@ class CtxState : public JsLink {
   };
   static CtxState* Current();
   static const std::shared_ptr<TransactionRecord>& CurrentTransaction();
+
+  // Main thread (abort(), close(), an AbortSignal): aborts the running
+  // transaction. One still resolving its server's name or connecting, which
+  // nothing interrupts, is settled as aborted at once; its thread gives up
+  // within MSG_TIMEOUT and the context stays busy until then.
+  void AbortFromJs(Napi::Env env);
+  ExecJob* job = nullptr;  // main thread: the transaction in flight
 
   // Main thread, between transactions: OSSL_CMP_CTX_reinit, which closes a
   // kept-alive connection without telling the HTTP callback.

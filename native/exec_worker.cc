@@ -3,6 +3,7 @@
 #include <openssl/err.h>
 #include <openssl/objects.h>
 
+#include "addon.h"
 #include "features.h"
 
 namespace cmp {
@@ -14,6 +15,11 @@ constexpr const char* kOidRootCaKeyUpdate = "1.3.6.1.5.5.7.4.18";
 constexpr const char* kOidRootCaCert = "1.3.6.1.5.5.7.4.20";
 
 void RaiseGenp(const char* detail) { ERR_raise_data(ERR_LIB_CMP, CMP_R_INVALID_ARGS, "%s", detail); }
+
+void MarkAborted(ErrorInfo& e) {
+  e.code = "ERR_CMP_ABORTED";
+  e.message = "The CMP transaction was aborted";
+}
 
 bool SameKey(const X509* a, const X509* b) {
   return EVP_PKEY_eq(X509_get0_pubkey(a), X509_get0_pubkey(b)) == 1;
@@ -47,6 +53,20 @@ ExecJob::ExecJob(Napi::Env env, std::shared_ptr<CtxState> state, Napi::Object ow
       deferred_(Napi::Promise::Deferred::New(env)),
       txn_(std::make_shared<TransactionRecord>()) {
   txn_->input = std::move(input);
+  state_->job = this;
+}
+
+ExecJob::~ExecJob() {
+  if (state_->job == this) state_->job = nullptr;
+}
+
+void ExecJob::SettleAborted(Napi::Env env) {
+  if (settled_) return;
+  settled_ = true;
+  ErrorInfo e;
+  MarkAborted(e);
+  deferred_.Reject(MakeCmpError(env, e).Value());
+  env.GetInstanceData<Addon>()->executor->Release(env, this);
 }
 
 void ExecJob::Execute() {
@@ -113,10 +133,7 @@ void ExecJob::Fail() {
       sep = "; ";
     }
   }
-  if (state_->aborted()) {
-    e.code = "ERR_CMP_ABORTED";
-    e.message = "The CMP transaction was aborted";
-  }
+  if (state_->aborted()) MarkAborted(e);
 }
 
 bool ExecJob::RunCertReq() {
@@ -338,12 +355,12 @@ Napi::Value ExecJob::Result(Napi::Env env) {
   const TransactionRecord& t = *txn_;
   switch (t.input.kind) {
     case Transaction::CertReq:
-      return BytesOrNull(env, t.newCert);
+      return ViewOrNull(env, t.newCert);
     case Transaction::TryCertReq: {
       Napi::Object o = Napi::Object::New(env);
       o.Set("done", t.done);
       if (t.done) {
-        o.Set("cert", BytesOrNull(env, t.newCert));
+        o.Set("cert", ViewOrNull(env, t.newCert));
       } else {
         o.Set("checkAfter", t.checkAfter);
       }
@@ -376,6 +393,8 @@ Napi::Value ExecJob::Result(Napi::Env env) {
 
 void ExecJob::Complete(Napi::Env env) {
   state_->End();
+  state_->job = nullptr;
+  if (settled_) return;
   const TransactionRecord& t = *txn_;
   try {
     if (t.ok) {

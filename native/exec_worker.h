@@ -54,6 +54,9 @@ class ExecJob : public Job {
   void Execute() override;
   void Complete(Napi::Env env) override;
   void Abort() override { state_->Abort(); }
+  ~ExecJob() override;
+  // Main thread: rejects the promise as aborted now, ahead of Execute.
+  void SettleAborted(Napi::Env env);
 
  private:
   bool RunCertReq();
@@ -74,6 +77,7 @@ class ExecJob : public Job {
   Napi::ObjectReference owner_;  // keeps the JS wrapper alive while in flight
   Napi::Promise::Deferred deferred_;
   std::shared_ptr<TransactionRecord> txn_;
+  bool settled_ = false;  // main thread
 };
 
 }  // namespace cmp

@@ -102,6 +102,12 @@ void Executor::Submit(Napi::Env env, Job* job) {
   if (inFlight_++ == 0) tsfn_.Ref(env);
 }
 
+void Executor::Release(Napi::Env env, Job* job) {
+  if (job->released_) return;
+  job->released_ = true;
+  if (--inFlight_ == 0) tsfn_.Unref(env);
+}
+
 void Executor::WorkerLoop() {
   std::unique_lock<std::mutex> lock(mu_);
   idle_--;
@@ -121,10 +127,15 @@ void Executor::WorkerLoop() {
     lanes_[static_cast<int>(job->lane())].running--;
     running_.erase(job);
     if (abandoned_) continue;  // the environment is gone: the job leaks, nothing else can free it
-    done_.push_back(job);      // deleted on the main thread, even at shutdown
-    if (!stopping_ && done_.size() == 1) {
-      // The main thread takes mu_ as soon as it wakes: call outside it;
-      // teardown waits for notifying_ so as not to release the thread-safe
+    bool first;
+    {
+      std::lock_guard<std::mutex> d(doneMu_);
+      done_.push_back(job);  // deleted on the main thread, even at shutdown
+      first = done_.size() == 1;
+    }
+    if (!stopping_ && first) {
+      // The job the main thread submits in answer takes mu_: call outside
+      // it; teardown waits for notifying_ so as not to release the thread-safe
       // function under this call.
       // It counts as idle meanwhile: it looks for the next job right after,
       // so a job submitted in answer to this completion needs no new thread.
@@ -168,7 +179,7 @@ void Executor::CallJs(Napi::Env env, Napi::Function, Executor* self, Task* task)
 void Executor::DrainDone(Napi::Env env) {
   std::deque<Job*> done;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<std::mutex> lock(doneMu_);
     done.swap(done_);
   }
   for (Job* job : done) {
@@ -179,8 +190,9 @@ void Executor::DrainDone(Napi::Env env) {
       // Complete settles its own promise; anything escaping is a bug report.
       e.ThrowAsJavaScriptException();
     }
+    bool released = job->released_;
     delete job;
-    if (--inFlight_ == 0) tsfn_.Unref(env);
+    if (!released && --inFlight_ == 0) tsfn_.Unref(env);
   }
 }
 
@@ -198,7 +210,10 @@ void Executor::Shutdown() {
   exited_.wait_for(lock, kTeardownWait, [this] { return running_.empty() && notifying_ == 0; });
   abandoned_ = !running_.empty();
   std::deque<Job*> done;
-  done.swap(done_);
+  {
+    std::lock_guard<std::mutex> d(doneMu_);
+    done.swap(done_);
+  }
   lock.unlock();
   for (Job* job : queued) delete job;
   for (Job* job : done) delete job;

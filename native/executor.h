@@ -31,6 +31,10 @@ class Job {
   // From any thread: make a blocked Execute return soon.
   virtual void Abort() = 0;
   virtual Lane lane() const { return Lane::Client; }
+
+ private:
+  friend class Executor;
+  bool released_ = false;  // main thread: settled early, no longer keeps the process alive
 };
 
 class Executor : public std::enable_shared_from_this<Executor> {
@@ -47,6 +51,9 @@ class Executor : public std::enable_shared_from_this<Executor> {
 
   // Main thread. Takes ownership of the job.
   void Submit(Napi::Env env, Job* job);
+  // Main thread: a job that settled its promise before Execute returned no
+  // longer holds the process open; it still completes (and is freed) later.
+  void Release(Napi::Env env, Job* job);
   // Any thread: runs `fn` on the main thread soon. False once shut down (the
   // caller must then not wait for it).
   bool Post(std::function<void(Napi::Env)> fn);
@@ -84,6 +91,9 @@ class Executor : public std::enable_shared_from_this<Executor> {
   std::condition_variable exited_;
   LaneState lanes_[2];
   std::set<Job*> running_;
+  // Completions have a lock of their own: the main thread drains them the
+  // moment a worker posts, while that worker still needs mu_ to go idle.
+  std::mutex doneMu_;  // taken inside mu_, never the other way round
   std::deque<Job*> done_;
   size_t maxThreads_ = kDefaultMaxThreads;
   size_t threads_ = 0;

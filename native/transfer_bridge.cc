@@ -205,13 +205,17 @@ BIO* Bridges::Http(BIO* bio, void* arg, int connect, int detail) {
 
 OSSL_CMP_MSG* Bridges::TransferHttp(OSSL_CMP_CTX* ctx, const OSSL_CMP_MSG* req) {
   CtxState* self = CtxState::Current();
+  // An exchange under way is cut by an abort (OnAbortLocked); one that has
+  // not started yet must not start: with no connection, it would sit in
+  // connect() where no abort reaches.
   auto exchanging = [self](bool on) {
-    if (self == nullptr) return;
+    if (self == nullptr) return true;
     std::lock_guard<std::mutex> lock(self->mu_);
+    if (on && self->aborted_) return false;
     self->inExchange_ = on;
-    if (on && self->aborted_ && self->httpFd_ >= 0) shutdown(self->httpFd_, SHUT_RDWR);
+    return true;
   };
-  exchanging(true);
+  if (!exchanging(true)) return nullptr;
   OSSL_CMP_MSG* rsp = OSSL_CMP_MSG_http_perform(ctx, req);
   exchanging(false);
   std::string why;

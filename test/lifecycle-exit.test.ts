@@ -1,7 +1,8 @@
-import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { MockServer, startMock } from './helpers/mock-server';
 import { Pki, makePki, removePki } from './helpers/pki';
+import { StuckListener, startStuckListener } from './helpers/stuck-listener';
 
 let pki: Pki;
 let server: MockServer;
@@ -76,20 +77,14 @@ test('terminating a worker_thread whose transaction waits in a JS callback', () 
   expect(r.ms).toBeLessThan(10000);
 });
 
-describe('teardown while a transaction is stuck in connect(), which no abort reaches', () => {
-  let listener: ChildProcess;
+describe('teardown while a transaction is stuck in connect(), which nothing interrupts', () => {
+  let listener: StuckListener;
   let stuckPort: number;
   beforeAll(async () => {
-    listener = spawn('python3', [path.join(__dirname, 'fixtures', 'stuck-listener.py')], { stdio: ['pipe', 'pipe', 'inherit'] });
-    stuckPort = await new Promise<number>((resolve, reject) => {
-      listener.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
-      listener.once('exit', (c) => reject(new Error(`stuck-listener exited ${c}`)));
-    });
+    listener = await startStuckListener();
+    stuckPort = listener.port;
   });
-  afterAll(() => {
-    listener.stdin!.end();
-    listener.kill();
-  });
+  afterAll(() => listener.stop());
 
   // Executor::kTeardownWait is 1 s: teardown waits that long, then leaves the stuck thread behind.
   test('process.exit() returns within the teardown bound', () => {
@@ -98,6 +93,14 @@ describe('teardown while a transaction is stuck in connect(), which no abort rea
     expect(r.status).toBe(0);
     expect(r.stdout.trim()).toBe('exiting'); // the transaction was still in connect()
     expect(r.ms).toBeLessThan(4000);
+  });
+
+  test('close() settles the transaction at once, and the process then ends on its own', () => {
+    const r = child('close-stuck-connect', [], stuckPort);
+    expect(r.signal).toBeNull();
+    expect(r.status).toBe(0);
+    expect(r.stdout.trim()).toBe('rejected ERR_CMP_ABORTED');
+    expect(r.ms).toBeLessThan(5000);
   });
 
   test('worker.terminate() returns within the teardown bound', () => {
