@@ -15,71 +15,18 @@ import {
 } from './convert';
 import { PKIStatus } from './constants';
 import { headerGeneralInfo } from './der';
-import type { Itav, ItavInput, TransferCallback } from './context';
+import type { TransferCallback } from './context';
 import type { LogEntry } from './native';
 import { CmpError } from './errors';
 import { NativeCertReq, NativeCmpServer, NativeDispatchArgs, NativeServerOptions, binding } from './native';
 import { TestCa } from './test-ca';
+import type { CertRequest, CmpServerHandlers, HandlerResult } from './server-handlers';
+
+export type { CertRequest, CmpServerHandlers, HandlerResult, RevocationRequest } from './server-handlers';
 import { serveMetrics } from './metrics';
 import type { MetricsOptions, Registry, ServerMetrics } from './metrics';
 import type { TransactionEvent } from './server-events';
 import { RequestWatch } from './server-watch';
-
-/** What a certificate request (IR, CR, P10CR, KUR) asks for. */
-export interface CertRequest {
-  type: 'ir' | 'cr' | 'p10cr' | 'kur';
-  certReqId: number;
-  /** One-line form, "/CN=a/O=b"; null when the request has none. */
-  subject: string | null;
-  subjectDer: Buffer | null;
-  publicKey: KeyObject | null;
-  /** DER Extensions of the template or CSR. */
-  extensions: Buffer | null;
-  /** DER PKCS#10 request (P10CR). */
-  csr: Buffer | null;
-  /** KUR: the certificate to be updated, by issuer and serial number. */
-  oldCertId: { issuer: string; serial: bigint } | null;
-  /** KUR: that certificate itself, when the request carries it (in extraCerts, as the signer). */
-  oldCert: X509Certificate | null;
-  /** Validity requested in the template (e.g. by the client's VALIDITY_DAYS), if any. */
-  notBefore: Date | null;
-  notAfter: Date | null;
-  /**
-   * Central key generation asked for (OpenSSL 3.5+): no proof of possession
-   * and no usable public key. Answer with `{ cert, key }`, the private key the
-   * certificate is for; OpenSSL returns it encrypted for the client.
-   */
-  centralKeyGen: boolean;
-  /** The template's SubjectPublicKeyInfo as sent, DER; for central key generation it may carry just the algorithm. */
-  publicKeyDer: Buffer | null;
-  /** The header's generalInfo (a certProfile, for one), `value` the DER of each infoValue. */
-  generalInfo: Array<{ type: string; value?: Buffer }>;
-}
-
-export interface RevocationRequest {
-  issuer: string;
-  serial: bigint;
-}
-
-/**
- * A handler's answer: certificates, a status (rejection with failInfo bits and
- * text), or "waiting" with the seconds after which the client should poll.
- */
-export type HandlerResult =
-  | { cert: CertificateInput; chain?: CertificateListInput; caPubs?: CertificateListInput; key?: KeyInput }
-  | { status: number; failInfo?: number; text?: string }
-  | { waiting: true; checkAfter: number };
-
-export interface CmpServerHandlers {
-  certReq?(req: CertRequest): HandlerResult | Promise<HandlerResult>;
-  /** Called on each pollReq of a request answered with `waiting` (default: certReq again). */
-  pollReq?(req: CertRequest): HandlerResult | Promise<HandlerResult>;
-  rr?(req: RevocationRequest): HandlerResult | void | Promise<HandlerResult | void>;
-  genm?(req: { itavs: Itav[] }): ItavInput[] | Promise<ItavInput[]>;
-  /** false rejects the confirmation. */
-  certConf?(conf: { certReqId: number; certHash: Buffer | null; status: string | null }): boolean | void | Promise<boolean | void>;
-  error?(err: { status: string; errorCode: number; details: string[] }): void;
-}
 
 export interface CmpServerOptions {
   /** PBM: reference (senderKID) and shared secret. */

@@ -10,10 +10,10 @@ import { BulkItem, BulkOperation, OPERATIONS, keySpec, readItems } from '../bulk
 import { enrollMany, BulkResult } from '../bulk/engine';
 import { BulkProgress, BulkSummary } from '../bulk/progress';
 import { Registry, newRegistry, serveMetrics } from '../metrics';
-import { UsageError, parseArgs } from './args';
-import { loadConfig } from './config';
-import { CliError, readPass } from './files';
-import { OPTIONS, camel } from './options';
+import { UsageError, parseArgs } from '../options/args';
+import { loadConfig } from '../options/config';
+import { CliError, readPass } from '../options/files';
+import { OPTIONS, camel } from '../options/table';
 import type { CliIo } from './main';
 
 const PROG = 'bulk';
