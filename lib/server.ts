@@ -200,7 +200,10 @@ export class CmpServer {
     return undefined;
   }
 
-  /** Answers one DER PKIMessage, off the main thread; `remote` names the requester in events. */
+  /**
+   * Answers one DER PKIMessage, off the main thread; `remote` names the requester in events.
+   * `transfer` and `listen()` pass every request through here, so a subclass sees each one.
+   */
   async handle(request: Buffer | Uint8Array, meta: { remote?: string } = {}): Promise<Buffer> {
     const der = toBytes(request, 'request')!;
     if (this.#closed) throw new CmpError('The CMP server is closed', { code: 'ERR_CMP_SERVER_CLOSED' });
