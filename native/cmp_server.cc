@@ -7,6 +7,7 @@
 
 #include "addon.h"
 #include "features.h"
+#include "js_args.h"
 #include "message_check.h"
 #include "ossl_error.h"
 #include "platform.h"
@@ -635,8 +636,6 @@ class ServerJob : public Job {
   bool ok_ = false;
   ErrorInfo error_;
 };
-
-bool Nullish(const Napi::Value& v) { return v.IsNull() || v.IsUndefined(); }
 
 }  // namespace
 
