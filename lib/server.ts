@@ -61,18 +61,17 @@ export interface CmpServerOptions {
   onTransaction?: (event: TransactionEvent) => void;
   /** Prometheus metrics through prom-client (an optional dependency): true, or where and how. */
   metrics?: boolean | MetricsOptions;
-  /** Requests processed at once; more wait their turn (default: no limit). */
-  maxConcurrent?: number;
-  /** Requests that may wait for a turn; more are refused, ERR_CMP_SERVER_BUSY or HTTP 503 (default: no limit). */
-  maxQueued?: number;
   /** Seconds an unfinished transaction is kept (default 300). */
   transactionTimeout?: number;
   maxTransactions?: number;
   /**
-   * Requests queued or running at once (default 256); beyond it handle()
-   * rejects with code ERR_CMP_SERVER_BUSY and HTTP answers 503 with Retry-After.
+   * The server's one overload limit: requests queued or running at once
+   * (default 256); beyond it handle() rejects with code ERR_CMP_SERVER_BUSY
+   * and HTTP answers 503 with Retry-After.
    */
   maxPending?: number;
+  /** Of the pending requests, how many are processed at once; the rest wait their turn (default: no limit). */
+  maxConcurrent?: number;
 }
 
 /** A log line; HTTP lines (component "http") also say which request. */
@@ -124,15 +123,15 @@ export class CmpServer {
   #ca: TestCa | undefined;
   #http: http.Server | undefined;
   #closed = false;
-  readonly #watch: RequestWatch | undefined;
+  readonly #watch: RequestWatch;
 
   constructor(options: CmpServerOptions = {}) {
     if (options === null || typeof options !== 'object') throw typeError('options', 'an object', options);
     this.#options = options;
     this.#ca = options.ca;
-    this.#watch = RequestWatch.for(options);
     // converted here so that a wrong type throws at the call, not in handle()
     const native = this.#nativeOptions(options);
+    this.#watch = new RequestWatch(options);
     this.#ready = this.#start(native);
     this.#ready.catch(() => {}); // surfaced by handle()
   }
@@ -144,8 +143,11 @@ export class CmpServer {
   }
 
   #nativeOptions(o: CmpServerOptions): NativeServerOptions {
-    for (const k of ['transactionTimeout', 'maxTransactions', 'maxPending'] as const) {
+    for (const k of ['transactionTimeout', 'maxTransactions', 'maxPending', 'maxConcurrent'] as const) {
       if (o[k] !== undefined && typeof o[k] !== 'number') throw typeError(k, 'a number', o[k]);
+    }
+    for (const k of ['maxPending', 'maxConcurrent'] as const) {
+      if (o[k] !== undefined && !(o[k]! >= 1)) throw new TypeError(`The "${k}" option must be a positive number. Received ${o[k]}`);
     }
     return {
       ref: toBytes(o.ref, 'ref'),
@@ -163,7 +165,6 @@ export class CmpServer {
       transactionTimeout: o.transactionTimeout,
       maxTransactions: o.maxTransactions,
       logVerbosity: o.log ? (o.logVerbosity ?? 6) : -1,
-      maxPending: o.maxPending,
     };
   }
 
@@ -208,7 +209,7 @@ export class CmpServer {
     const der = toBytes(request, 'request')!;
     if (this.#closed) throw new CmpError('The CMP server is closed', { code: 'ERR_CMP_SERVER_CLOSED' });
     const native = await this.#ready;
-    return this.#watch ? this.#watch.run((d) => native.handle(d), der, meta.remote ?? null) : native.handle(der);
+    return this.#watch.run((d) => native.handle(d), der, meta.remote ?? null);
   }
 
   /** The Prometheus metrics in the text exposition format (option `metrics`). */
@@ -218,11 +219,11 @@ export class CmpServer {
 
   /** The prom-client registry the metrics are in, for a process's other metrics to join. */
   get metricsRegistry(): Registry | undefined {
-    return this.#watch?.metrics?.registry;
+    return this.#watch.metrics?.registry;
   }
 
   #metricsOrThrow(): ServerMetrics {
-    const m = this.#watch?.metrics;
+    const m = this.#watch.metrics;
     if (!m) throw new CmpError('This server keeps no metrics: create it with the metrics option', { code: 'ERR_CMP_NO_METRICS' });
     return m;
   }
@@ -342,7 +343,7 @@ export class CmpServer {
   /** Stops listening and refuses further requests. */
   async close(): Promise<void> {
     this.#closed = true;
-    this.#watch?.close();
+    this.#watch.close();
     const server = this.#http;
     this.#http = undefined;
     if (server) {
