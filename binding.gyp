@@ -25,6 +25,7 @@
       "target_name": "openssl_cmp",
       "sources": [
         "native/addon.cc",
+        "native/addon_settings.cc",
         "native/cert_chain.cc",
         "native/cert_issuer.cc",
         "native/chain_cache.cc",
@@ -42,11 +43,13 @@
         "native/exec_worker.cc",
         "native/executor.cc",
         "native/features.cc",
+        "native/genm_emulation.cc",
         "native/process_settings.cc",
         "native/proc_args.cc",
         "native/file_formats.cc",
         "native/js_link.cc",
         "native/message_check.cc",
+        "native/object_names.cc",
         "native/transfer_bridge.cc",
         "native/ossl_error.cc"
       ],

@@ -10,6 +10,7 @@
 #include "message_check.h"
 #include "ossl_error.h"
 #include "platform.h"
+#include "promise_job.h"
 #include "server_callbacks.h"
 
 namespace cmp {
@@ -77,14 +78,10 @@ bool ServerState::Process(const std::vector<unsigned char>& request, std::vector
 
 namespace {
 
-class ServerJob : public Job {
+class ServerJob : public PromiseJob<ServerState> {
  public:
   ServerJob(Napi::Env env, std::shared_ptr<ServerState> state, Napi::Object owner, std::vector<unsigned char> req)
-      : state_(std::move(state)),
-        owner_(Napi::Persistent(owner)),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        request_(std::move(req)) {}
-  Napi::Promise promise() const { return deferred_.Promise(); }
+      : PromiseJob(env, std::move(state), owner), request_(std::move(req)) {}
   Lane lane() const override { return Lane::Server; }
   void Execute() override {
     ERR_clear_error();
@@ -100,12 +97,8 @@ class ServerJob : public Job {
       deferred_.Reject(MakeCmpError(env, error_).Value());
     }
   }
-  void Abort() override { state_->Abort(); }
 
  private:
-  std::shared_ptr<ServerState> state_;
-  Napi::ObjectReference owner_;
-  Napi::Promise::Deferred deferred_;
   std::vector<unsigned char> request_, response_;
   bool ok_ = false;
   ErrorInfo error_;
