@@ -23,6 +23,7 @@ import { CertReqType, Option } from './constants';
 import { CmpError } from './errors';
 import { oidDer, tlv } from './der';
 import { LogEntry, MessageFiles, NativeCmpContext, NativeItav, binding } from './native';
+import { applyOptions, optionMap } from './options/setup';
 
 export type { LogEntry, MessageFiles } from './native';
 
@@ -126,9 +127,15 @@ export class CmpContext {
    * `openssl cmp` configures its own (see also loadConfig).
    */
   static fromOptions(options: Record<string, string | number | boolean>): CmpContext {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { contextFromOptions } = require('./cli/main') as typeof import('./cli/main');
-    return contextFromOptions(options);
+    const m = optionMap(options);
+    const ctx = new CmpContext();
+    try {
+      applyOptions(ctx, m);
+    } catch (err) {
+      ctx.close();
+      throw err;
+    }
+    return ctx;
   }
 
   /** OSSL_CMP_CTX_reinit: prepares the context for the next transaction. */

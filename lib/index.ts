@@ -26,7 +26,7 @@ export type { TransactionEvent } from './server-events';
 export type { MetricsOptions } from './metrics';
 export { TestCa } from './test-ca';
 export type { TestCaOptions } from './test-ca';
-export { loadConfig } from './cli/config';
+export { loadConfig } from './options/config';
 export type { HttpTransportOptions } from './transport';
 export type { CertificateInput, CertificateListInput, KeyInput, CsrInput, SecretInput, CrlInput } from './convert';
 export { enrollMany, readItems, BulkJob, enrollManyQueued, QueuedBulkJob, bulkWorker, BulkWorker } from './bulk';

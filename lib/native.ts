@@ -155,7 +155,6 @@ export interface NativeServerOptions {
   acceptUnprotectedErrors: boolean;
   transactionTimeout?: number;
   maxTransactions?: number;
-  maxPending?: number;
   /** OpenSSL's log lines up to this level go to the dispatcher as 'log'; -1: none. */
   logVerbosity?: number;
 }

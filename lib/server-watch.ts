@@ -1,26 +1,23 @@
-// What a CmpServer does around each request when asked to: at most
-// maxConcurrent processed at once and maxQueued waiting, one event per
-// transaction, metrics.
+// What a CmpServer does around each request: the one overload limit
+// (maxPending requests admitted, of which at most maxConcurrent are processed
+// at once while the rest wait their turn), and when asked to, one event per
+// transaction and metrics.
 import { CmpError } from './errors';
 import { ServerMetrics } from './metrics';
 import type { CmpServerOptions } from './server';
 import { TransactionTracker } from './server-events';
 
+export const DEFAULT_MAX_PENDING = 256;
+
 export class RequestWatch {
   readonly metrics: ServerMetrics | undefined;
   readonly #tracker: TransactionTracker | undefined;
   readonly #maxConcurrent: number;
-  readonly #maxQueued: number;
+  readonly #maxPending: number;
   #running = 0;
   readonly #waiting: Array<() => void> = [];
 
-  /** The watch the options ask for, if any. */
-  static for(options: CmpServerOptions): RequestWatch | undefined {
-    const wanted = options.metrics || options.onTransaction || options.maxConcurrent !== undefined;
-    return wanted ? new RequestWatch(options) : undefined;
-  }
-
-  private constructor(options: CmpServerOptions) {
+  constructor(options: CmpServerOptions) {
     if (options.metrics) this.metrics = new ServerMetrics(options.metrics === true ? {} : options.metrics);
     if (this.metrics || options.onTransaction) {
       this.#tracker = new TransactionTracker((e) => {
@@ -29,7 +26,7 @@ export class RequestWatch {
       }, (options.transactionTimeout ?? 300) * 1000);
     }
     this.#maxConcurrent = options.maxConcurrent ?? Infinity;
-    this.#maxQueued = options.maxQueued ?? Infinity;
+    this.#maxPending = options.maxPending ?? DEFAULT_MAX_PENDING;
   }
 
   async run(handle: (der: Buffer) => Promise<Buffer>, der: Buffer, remote: string | null): Promise<Buffer> {
@@ -65,12 +62,13 @@ export class RequestWatch {
   }
 
   async #admit(): Promise<void> {
+    const pending = this.#running + this.#waiting.length;
+    if (pending >= this.#maxPending) {
+      throw new CmpError(`The CMP server has ${pending} requests queued or running (maxPending); try again later`, { code: 'ERR_CMP_SERVER_BUSY' });
+    }
     if (this.#running < this.#maxConcurrent) {
       this.#running++;
       return;
-    }
-    if (this.#waiting.length >= this.#maxQueued) {
-      throw new CmpError('The CMP server is busy: too many requests waiting', { code: 'ERR_CMP_SERVER_BUSY' });
     }
     this.metrics?.queued(1);
     await new Promise<void>((resolve) => this.#waiting.push(resolve));

@@ -15,71 +15,18 @@ import {
 } from './convert';
 import { PKIStatus } from './constants';
 import { headerGeneralInfo } from './der';
-import type { Itav, ItavInput, TransferCallback } from './context';
+import type { TransferCallback } from './context';
 import type { LogEntry } from './native';
 import { CmpError } from './errors';
 import { NativeCertReq, NativeCmpServer, NativeDispatchArgs, NativeServerOptions, binding } from './native';
 import { TestCa } from './test-ca';
+import type { CertRequest, CmpServerHandlers, HandlerResult } from './server-handlers';
+
+export type { CertRequest, CmpServerHandlers, HandlerResult, RevocationRequest } from './server-handlers';
 import { serveMetrics } from './metrics';
 import type { MetricsOptions, Registry, ServerMetrics } from './metrics';
 import type { TransactionEvent } from './server-events';
 import { RequestWatch } from './server-watch';
-
-/** What a certificate request (IR, CR, P10CR, KUR) asks for. */
-export interface CertRequest {
-  type: 'ir' | 'cr' | 'p10cr' | 'kur';
-  certReqId: number;
-  /** One-line form, "/CN=a/O=b"; null when the request has none. */
-  subject: string | null;
-  subjectDer: Buffer | null;
-  publicKey: KeyObject | null;
-  /** DER Extensions of the template or CSR. */
-  extensions: Buffer | null;
-  /** DER PKCS#10 request (P10CR). */
-  csr: Buffer | null;
-  /** KUR: the certificate to be updated, by issuer and serial number. */
-  oldCertId: { issuer: string; serial: bigint } | null;
-  /** KUR: that certificate itself, when the request carries it (in extraCerts, as the signer). */
-  oldCert: X509Certificate | null;
-  /** Validity requested in the template (e.g. by the client's VALIDITY_DAYS), if any. */
-  notBefore: Date | null;
-  notAfter: Date | null;
-  /**
-   * Central key generation asked for (OpenSSL 3.5+): no proof of possession
-   * and no usable public key. Answer with `{ cert, key }`, the private key the
-   * certificate is for; OpenSSL returns it encrypted for the client.
-   */
-  centralKeyGen: boolean;
-  /** The template's SubjectPublicKeyInfo as sent, DER; for central key generation it may carry just the algorithm. */
-  publicKeyDer: Buffer | null;
-  /** The header's generalInfo (a certProfile, for one), `value` the DER of each infoValue. */
-  generalInfo: Array<{ type: string; value?: Buffer }>;
-}
-
-export interface RevocationRequest {
-  issuer: string;
-  serial: bigint;
-}
-
-/**
- * A handler's answer: certificates, a status (rejection with failInfo bits and
- * text), or "waiting" with the seconds after which the client should poll.
- */
-export type HandlerResult =
-  | { cert: CertificateInput; chain?: CertificateListInput; caPubs?: CertificateListInput; key?: KeyInput }
-  | { status: number; failInfo?: number; text?: string }
-  | { waiting: true; checkAfter: number };
-
-export interface CmpServerHandlers {
-  certReq?(req: CertRequest): HandlerResult | Promise<HandlerResult>;
-  /** Called on each pollReq of a request answered with `waiting` (default: certReq again). */
-  pollReq?(req: CertRequest): HandlerResult | Promise<HandlerResult>;
-  rr?(req: RevocationRequest): HandlerResult | void | Promise<HandlerResult | void>;
-  genm?(req: { itavs: Itav[] }): ItavInput[] | Promise<ItavInput[]>;
-  /** false rejects the confirmation. */
-  certConf?(conf: { certReqId: number; certHash: Buffer | null; status: string | null }): boolean | void | Promise<boolean | void>;
-  error?(err: { status: string; errorCode: number; details: string[] }): void;
-}
 
 export interface CmpServerOptions {
   /** PBM: reference (senderKID) and shared secret. */
@@ -114,18 +61,17 @@ export interface CmpServerOptions {
   onTransaction?: (event: TransactionEvent) => void;
   /** Prometheus metrics through prom-client (an optional dependency): true, or where and how. */
   metrics?: boolean | MetricsOptions;
-  /** Requests processed at once; more wait their turn (default: no limit). */
-  maxConcurrent?: number;
-  /** Requests that may wait for a turn; more are refused, ERR_CMP_SERVER_BUSY or HTTP 503 (default: no limit). */
-  maxQueued?: number;
   /** Seconds an unfinished transaction is kept (default 300). */
   transactionTimeout?: number;
   maxTransactions?: number;
   /**
-   * Requests queued or running at once (default 256); beyond it handle()
-   * rejects with code ERR_CMP_SERVER_BUSY and HTTP answers 503 with Retry-After.
+   * The server's one overload limit: requests queued or running at once
+   * (default 256); beyond it handle() rejects with code ERR_CMP_SERVER_BUSY
+   * and HTTP answers 503 with Retry-After.
    */
   maxPending?: number;
+  /** Of the pending requests, how many are processed at once; the rest wait their turn (default: no limit). */
+  maxConcurrent?: number;
 }
 
 /** A log line; HTTP lines (component "http") also say which request. */
@@ -177,15 +123,15 @@ export class CmpServer {
   #ca: TestCa | undefined;
   #http: http.Server | undefined;
   #closed = false;
-  readonly #watch: RequestWatch | undefined;
+  readonly #watch: RequestWatch;
 
   constructor(options: CmpServerOptions = {}) {
     if (options === null || typeof options !== 'object') throw typeError('options', 'an object', options);
     this.#options = options;
     this.#ca = options.ca;
-    this.#watch = RequestWatch.for(options);
     // converted here so that a wrong type throws at the call, not in handle()
     const native = this.#nativeOptions(options);
+    this.#watch = new RequestWatch(options);
     this.#ready = this.#start(native);
     this.#ready.catch(() => {}); // surfaced by handle()
   }
@@ -197,8 +143,11 @@ export class CmpServer {
   }
 
   #nativeOptions(o: CmpServerOptions): NativeServerOptions {
-    for (const k of ['transactionTimeout', 'maxTransactions', 'maxPending'] as const) {
+    for (const k of ['transactionTimeout', 'maxTransactions', 'maxPending', 'maxConcurrent'] as const) {
       if (o[k] !== undefined && typeof o[k] !== 'number') throw typeError(k, 'a number', o[k]);
+    }
+    for (const k of ['maxPending', 'maxConcurrent'] as const) {
+      if (o[k] !== undefined && !(o[k]! >= 1)) throw new TypeError(`The "${k}" option must be a positive number. Received ${o[k]}`);
     }
     return {
       ref: toBytes(o.ref, 'ref'),
@@ -216,7 +165,6 @@ export class CmpServer {
       transactionTimeout: o.transactionTimeout,
       maxTransactions: o.maxTransactions,
       logVerbosity: o.log ? (o.logVerbosity ?? 6) : -1,
-      maxPending: o.maxPending,
     };
   }
 
@@ -253,12 +201,15 @@ export class CmpServer {
     return undefined;
   }
 
-  /** Answers one DER PKIMessage, off the main thread; `remote` names the requester in events. */
+  /**
+   * Answers one DER PKIMessage, off the main thread; `remote` names the requester in events.
+   * `transfer` and `listen()` pass every request through here, so a subclass sees each one.
+   */
   async handle(request: Buffer | Uint8Array, meta: { remote?: string } = {}): Promise<Buffer> {
     const der = toBytes(request, 'request')!;
     if (this.#closed) throw new CmpError('The CMP server is closed', { code: 'ERR_CMP_SERVER_CLOSED' });
     const native = await this.#ready;
-    return this.#watch ? this.#watch.run((d) => native.handle(d), der, meta.remote ?? null) : native.handle(der);
+    return this.#watch.run((d) => native.handle(d), der, meta.remote ?? null);
   }
 
   /** The Prometheus metrics in the text exposition format (option `metrics`). */
@@ -268,11 +219,11 @@ export class CmpServer {
 
   /** The prom-client registry the metrics are in, for a process's other metrics to join. */
   get metricsRegistry(): Registry | undefined {
-    return this.#watch?.metrics?.registry;
+    return this.#watch.metrics?.registry;
   }
 
   #metricsOrThrow(): ServerMetrics {
-    const m = this.#watch?.metrics;
+    const m = this.#watch.metrics;
     if (!m) throw new CmpError('This server keeps no metrics: create it with the metrics option', { code: 'ERR_CMP_NO_METRICS' });
     return m;
   }
@@ -392,7 +343,7 @@ export class CmpServer {
   /** Stops listening and refuses further requests. */
   async close(): Promise<void> {
     this.#closed = true;
-    this.#watch?.close();
+    this.#watch.close();
     const server = this.#http;
     this.#http = undefined;
     if (server) {

@@ -8,7 +8,7 @@ import { children, oidDer, oidText, readTlv, sequenceOf, timeOf, tlv } from './d
 import { OID } from './oids';
 import type { Itav, ItavInput } from './context';
 import { FailInfo, PKIStatus } from './constants';
-import type { CertRequest, CmpServerHandlers, HandlerResult, RevocationRequest } from './server';
+import type { CertRequest, CmpServerHandlers, HandlerResult, RevocationRequest } from './server-handlers';
 import { binding } from './native';
 
 const generate = promisify(generateKeyPair);

@@ -18,14 +18,6 @@ class Addon : public Napi::Addon<Addon> {
 
   Napi::FunctionReference errorClass;
   std::shared_ptr<Executor> executor;
-
- private:
-  CMP_MARKED_METHODS(Addon)
-  Napi::Value SetErrorClass(const Napi::CallbackInfo& info);
-  Napi::Value ObjectNid(const Napi::CallbackInfo& info);
-  Napi::Value ObjectOid(const Napi::CallbackInfo& info);
-  Napi::Value SetMaxThreads(const Napi::CallbackInfo& info);
-  Napi::Value GetMaxThreads(const Napi::CallbackInfo& info);
 };
 
 }  // namespace cmp

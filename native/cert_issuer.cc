@@ -4,13 +4,12 @@
 #include <openssl/x509v3.h>
 
 #include "convert.h"
+#include "js_args.h"
 #include "ossl_error.h"
 
 namespace cmp {
 
 namespace {
-
-bool Nullish(const Napi::Value& v) { return v.IsNull() || v.IsUndefined(); }
 
 void AddExt(Napi::Env env, X509* cert, X509V3_CTX* v3, int nid, const char* value) {
   X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, v3, nid, value);

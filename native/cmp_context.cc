@@ -1,140 +1,69 @@
 #include "cmp_context.h"
 
-#include <openssl/bn.h>
 #include <openssl/err.h>
-#include <openssl/ssl.h>
 
 #include "addon.h"
 #include "cert_chain.h"
 #include "features.h"
+#include "js_args.h"
+#include "tls_options.h"
+#include "verify_param.h"
 
 namespace cmp {
-
-namespace {
-
-bool Nullish(const Napi::Value& v) { return v.IsNull() || v.IsUndefined(); }
-
-// OpenSSL returns 1 on success, 0 or -1 on failure; the push0/push1
-// functions pass on sk_push's count of elements.
-void Check(Napi::Env env, int ok, const char* what) {
-  if (ok <= 0) ThrowOssl(env, what);
-}
-
-int IntArg(const Napi::CallbackInfo& info, size_t i, const char* param) {
-  if (!info[i].IsNumber()) ThrowType(info.Env(), std::string(param) + " must be a number");
-  double d = info[i].As<Napi::Number>().DoubleValue();
-  if (d != static_cast<double>(static_cast<int>(d))) {
-    ThrowCode(info.Env(), "ERR_OUT_OF_RANGE", std::string(param) + " must be a 32-bit integer");
-  }
-  return static_cast<int>(d);
-}
-
-bool BoolArg(const Napi::CallbackInfo& info, size_t i, const char* param) {
-  if (!info[i].IsBoolean()) ThrowType(info.Env(), std::string(param) + " must be a boolean");
-  return info[i].As<Napi::Boolean>().Value();
-}
-
-// A nullable string argument: empty optional for null/undefined.
-std::unique_ptr<std::string> OptString(const Napi::CallbackInfo& info, size_t i, const char* param) {
-  if (Nullish(info[i])) return nullptr;
-  return std::make_unique<std::string>(StringFromJs(info[i], param));
-}
-
-const char* CStr(const std::unique_ptr<std::string>& s) { return s ? s->c_str() : nullptr; }
-
-// A function argument or null/undefined (an empty reference).
-Napi::FunctionReference OptFunction(const Napi::CallbackInfo& info, size_t i, const char* param) {
-  if (Nullish(info[i])) return Napi::FunctionReference();
-  if (!info[i].IsFunction()) ThrowType(info.Env(), std::string(param) + " must be a function or null");
-  return Napi::Persistent(info[i].As<Napi::Function>());
-}
-
-ASN1_OCTET_STRING* OctetsFromJs(const Napi::Value& v, const char* param) {
-  std::vector<unsigned char> bytes = BytesFromJs(v, param);
-  ASN1_OCTET_STRING* os = ASN1_OCTET_STRING_new();
-  if (os == nullptr || !ASN1_OCTET_STRING_set(os, bytes.data(), static_cast<int>(bytes.size()))) {
-    ASN1_OCTET_STRING_free(os);
-    ThrowOssl(v.Env(), "out of memory");
-  }
-  return os;
-}
-
-}  // namespace
 
 #define CMP_METHOD(js, fn) InstanceMethod<&CmpContext::Marked<&CmpContext::fn>>(js, napi_default_method)
 
 Napi::Function CmpContext::Define(Napi::Env env) {
-  return DefineClass(
-      env, "NativeCmpContext",
-      {
-          CMP_METHOD("reinit", Reinit),
-          CMP_METHOD("close", Close),
-          CMP_METHOD("abort", Abort),
-          CMP_METHOD("isBusy", IsBusy),
-          CMP_METHOD("isClosed", IsClosed),
-          CMP_METHOD("setOption", SetOption),
-          CMP_METHOD("getOption", GetOption),
-          CMP_METHOD("printErrors", PrintErrors),
-          CMP_METHOD("setServerPath", SetServerPath),
-          CMP_METHOD("setServer", SetServer),
-          CMP_METHOD("setServerPort", SetServerPort),
-          CMP_METHOD("setProxy", SetProxy),
-          CMP_METHOD("setNoProxy", SetNoProxy),
-          CMP_METHOD("setSrvCert", SetSrvCert),
-          CMP_METHOD("setExpectedSender", SetExpectedSender),
-          CMP_METHOD("setTrustedStore", SetTrustedStore),
-          CMP_METHOD("getTrustedStore", GetTrustedStore),
-          CMP_METHOD("setUntrusted", SetUntrusted),
-          CMP_METHOD("getUntrusted", GetUntrusted),
-          CMP_METHOD("setCert", SetCert),
-          CMP_METHOD("buildCertChain", BuildCertChain),
-          CMP_METHOD("setPkey", SetPkey),
-          CMP_METHOD("setReferenceValue", SetReferenceValue),
-          CMP_METHOD("setSecretValue", SetSecretValue),
-          CMP_METHOD("setRecipient", SetRecipient),
-          CMP_METHOD("pushGeninfoITAV", PushGeninfoITAV),
-          CMP_METHOD("resetGeninfoITAVs", ResetGeninfoITAVs),
-          CMP_METHOD("getGeninfoITAVs", GetGeninfoITAVs),
-          CMP_METHOD("setExtraCertsOut", SetExtraCertsOut),
-          CMP_METHOD("setNewPkey", SetNewPkey),
-          CMP_METHOD("getNewPkey", GetNewPkey),
-          CMP_METHOD("setIssuer", SetIssuer),
-          CMP_METHOD("setSubjectName", SetSubjectName),
-          CMP_METHOD("pushSubjectAltName", PushSubjectAltName),
-          CMP_METHOD("setReqExtensions", SetReqExtensions),
-          CMP_METHOD("reqExtensionsHaveSAN", ReqExtensionsHaveSAN),
-          CMP_METHOD("pushPolicy", PushPolicy),
-          CMP_METHOD("setOldCert", SetOldCert),
-          CMP_METHOD("setP10CSR", SetP10CSR),
-          CMP_METHOD("pushGenmITAV", PushGenmITAV),
-          CMP_METHOD("getStatus", GetStatus),
-          CMP_METHOD("getStatusString", GetStatusString),
-          CMP_METHOD("getFailInfoCode", GetFailInfoCode),
-          CMP_METHOD("snprintPKIStatus", SnprintPKIStatus),
-          CMP_METHOD("getNewCert", GetNewCert),
-          CMP_METHOD("getNewChain", GetNewChain),
-          CMP_METHOD("getCaPubs", GetCaPubs),
-          CMP_METHOD("getExtraCertsIn", GetExtraCertsIn),
-          CMP_METHOD("getValidatedSrvCert", GetValidatedSrvCert),
-          CMP_METHOD("setTransactionID", SetTransactionID),
-          CMP_METHOD("setSenderNonce", SetSenderNonce),
-          CMP_METHOD("setSerialNumber", SetSerialNumber),
-          CMP_METHOD("setTransferCallback", SetTransferCallback),
-          CMP_METHOD("setCertConfCallback", SetCertConfCallback),
-          CMP_METHOD("setCertConfTrusted", SetCertConfTrusted),
-          CMP_METHOD("setLogCallback", SetLogCallback),
-          CMP_METHOD("setTls", SetTls),
-          CMP_METHOD("setVerifyParam", SetVerifyParam),
-          CMP_METHOD("setMessageFiles", SetMessageFiles),
-          CMP_METHOD("execCertReq", ExecCertReq),
-          CMP_METHOD("tryCertReq", TryCertReq),
-          CMP_METHOD("execRR", ExecRR),
-          CMP_METHOD("execGENM", ExecGENM),
-          CMP_METHOD("getCaCerts", GetCaCerts),
-          CMP_METHOD("getRootCaKeyUpdate", GetRootCaKeyUpdate),
-          CMP_METHOD("getCertReqTemplate", GetCertReqTemplate),
-          CMP_METHOD("getCrlUpdate", GetCrlUpdate),
-      });
+  std::vector<PropertyDescriptor> methods = {
+      CMP_METHOD("reinit", Reinit),
+      CMP_METHOD("close", Close),
+      CMP_METHOD("abort", Abort),
+      CMP_METHOD("isBusy", IsBusy),
+      CMP_METHOD("isClosed", IsClosed),
+      CMP_METHOD("setOption", SetOption),
+      CMP_METHOD("getOption", GetOption),
+      CMP_METHOD("printErrors", PrintErrors),
+      CMP_METHOD("setServer", SetServer),
+      CMP_METHOD("setServerPort", SetServerPort),
+      CMP_METHOD("getTrustedStore", GetTrustedStore),
+      CMP_METHOD("getUntrusted", GetUntrusted),
+      CMP_METHOD("setCert", SetCert),
+      CMP_METHOD("buildCertChain", BuildCertChain),
+      CMP_METHOD("resetGeninfoITAVs", ResetGeninfoITAVs),
+      CMP_METHOD("getGeninfoITAVs", GetGeninfoITAVs),
+      CMP_METHOD("setNewPkey", SetNewPkey),
+      CMP_METHOD("getNewPkey", GetNewPkey),
+      CMP_METHOD("setReqExtensions", SetReqExtensions),
+      CMP_METHOD("reqExtensionsHaveSAN", ReqExtensionsHaveSAN),
+      CMP_METHOD("pushPolicy", PushPolicy),
+      CMP_METHOD("getStatus", GetStatus),
+      CMP_METHOD("getStatusString", GetStatusString),
+      CMP_METHOD("getFailInfoCode", GetFailInfoCode),
+      CMP_METHOD("snprintPKIStatus", SnprintPKIStatus),
+      CMP_METHOD("getNewCert", GetNewCert),
+      CMP_METHOD("getNewChain", GetNewChain),
+      CMP_METHOD("getCaPubs", GetCaPubs),
+      CMP_METHOD("getExtraCertsIn", GetExtraCertsIn),
+      CMP_METHOD("getValidatedSrvCert", GetValidatedSrvCert),
+      CMP_METHOD("setSerialNumber", SetSerialNumber),
+      CMP_METHOD("setTransferCallback", SetTransferCallback),
+      CMP_METHOD("setCertConfCallback", SetCertConfCallback),
+      CMP_METHOD("setCertConfTrusted", SetCertConfTrusted),
+      CMP_METHOD("setLogCallback", SetLogCallback),
+      CMP_METHOD("setTls", SetTls),
+      CMP_METHOD("setVerifyParam", SetVerifyParam),
+      CMP_METHOD("setMessageFiles", SetMessageFiles),
+      CMP_METHOD("execCertReq", ExecCertReq),
+      CMP_METHOD("tryCertReq", TryCertReq),
+      CMP_METHOD("execRR", ExecRR),
+      CMP_METHOD("execGENM", ExecGENM),
+      CMP_METHOD("getCaCerts", GetCaCerts),
+      CMP_METHOD("getRootCaKeyUpdate", GetRootCaKeyUpdate),
+      CMP_METHOD("getCertReqTemplate", GetCertReqTemplate),
+      CMP_METHOD("getCrlUpdate", GetCrlUpdate),
+  };
+  AddTableSetters(methods);
+  return DefineClass(env, "NativeCmpContext", methods);
 }
 
 #undef CMP_METHOD
@@ -227,12 +156,6 @@ Napi::Value CmpContext::PrintErrors(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-Napi::Value CmpContext::SetServerPath(const Napi::CallbackInfo& info) {
-  auto s = OptString(info, 0, "path");
-  Check(info.Env(), OSSL_CMP_CTX_set1_serverPath(Use(info.Env()), CStr(s)), "Cannot set server path");
-  return info.Env().Undefined();
-}
-
 Napi::Value CmpContext::SetServer(const Napi::CallbackInfo& info) {
   auto s = OptString(info, 0, "address");
   Check(info.Env(), OSSL_CMP_CTX_set1_server(Use(info.Env()), CStr(s)), "Cannot set server address");
@@ -247,46 +170,8 @@ Napi::Value CmpContext::SetServerPort(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-Napi::Value CmpContext::SetProxy(const Napi::CallbackInfo& info) {
-  auto s = OptString(info, 0, "proxy");
-  Check(info.Env(), OSSL_CMP_CTX_set1_proxy(Use(info.Env()), CStr(s)), "Cannot set proxy");
-  return info.Env().Undefined();
-}
-
-Napi::Value CmpContext::SetNoProxy(const Napi::CallbackInfo& info) {
-  auto s = OptString(info, 0, "names");
-  Check(info.Env(), OSSL_CMP_CTX_set1_no_proxy(Use(info.Env()), CStr(s)), "Cannot set no_proxy");
-  return info.Env().Undefined();
-}
-
-Napi::Value CmpContext::SetSrvCert(const Napi::CallbackInfo& info) {
-  X509Ptr cert = Nullish(info[0]) ? nullptr : CertFromJs(info[0], "cert");
-  Check(info.Env(), OSSL_CMP_CTX_set1_srvCert(Use(info.Env()), cert.get()), "Cannot set server certificate");
-  return info.Env().Undefined();
-}
-
-Napi::Value CmpContext::SetExpectedSender(const Napi::CallbackInfo& info) {
-  X509NamePtr name = Nullish(info[0]) ? nullptr : NameFromJs(info[0], "name");
-  Check(info.Env(), OSSL_CMP_CTX_set1_expected_sender(Use(info.Env()), name.get()), "Cannot set expected sender");
-  return info.Env().Undefined();
-}
-
-Napi::Value CmpContext::SetTrustedStore(const Napi::CallbackInfo& info) {
-  OSSL_CMP_CTX* ctx = Use(info.Env());
-  X509StorePtr store = Nullish(info[0]) ? nullptr : StoreFromJs(info[0], "certs");
-  Check(info.Env(), OSSL_CMP_CTX_set0_trustedStore(ctx, store.get()), "Cannot set trusted store");
-  store.release();
-  return info.Env().Undefined();
-}
-
 Napi::Value CmpContext::GetTrustedStore(const Napi::CallbackInfo& info) {
   return StoreToJs(info.Env(), OSSL_CMP_CTX_get0_trustedStore(Use(info.Env())));
-}
-
-Napi::Value CmpContext::SetUntrusted(const Napi::CallbackInfo& info) {
-  X509StackPtr certs = Nullish(info[0]) ? nullptr : CertsFromJs(info[0], "certs");
-  Check(info.Env(), OSSL_CMP_CTX_set1_untrusted(Use(info.Env()), certs.get()), "Cannot set untrusted certificates");
-  return info.Env().Undefined();
 }
 
 Napi::Value CmpContext::GetUntrusted(const Napi::CallbackInfo& info) {
@@ -311,46 +196,6 @@ Napi::Value CmpContext::BuildCertChain(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-Napi::Value CmpContext::SetPkey(const Napi::CallbackInfo& info) {
-  PkeyPtr key = Nullish(info[0]) ? nullptr : KeyFromJs(info[0], true, "key");
-  Check(info.Env(), OSSL_CMP_CTX_set1_pkey(Use(info.Env()), key.get()), "Cannot set client private key");
-  return info.Env().Undefined();
-}
-
-Napi::Value CmpContext::SetReferenceValue(const Napi::CallbackInfo& info) {
-  std::vector<unsigned char> ref;
-  bool clear = Nullish(info[0]);
-  if (!clear) ref = BytesFromJs(info[0], "ref");
-  Check(info.Env(),
-        OSSL_CMP_CTX_set1_referenceValue(Use(info.Env()), clear ? nullptr : ref.data(), static_cast<int>(ref.size())),
-        "Cannot set reference value");
-  return info.Env().Undefined();
-}
-
-Napi::Value CmpContext::SetSecretValue(const Napi::CallbackInfo& info) {
-  std::vector<unsigned char> sec;
-  bool clear = Nullish(info[0]);
-  if (!clear) sec = BytesFromJs(info[0], "secret");
-  int ok = OSSL_CMP_CTX_set1_secretValue(Use(info.Env()), clear ? nullptr : sec.data(), static_cast<int>(sec.size()));
-  OPENSSL_cleanse(sec.data(), sec.size());
-  Check(info.Env(), ok, "Cannot set secret value");
-  return info.Env().Undefined();
-}
-
-Napi::Value CmpContext::SetRecipient(const Napi::CallbackInfo& info) {
-  X509NamePtr name = Nullish(info[0]) ? nullptr : NameFromJs(info[0], "name");
-  Check(info.Env(), OSSL_CMP_CTX_set1_recipient(Use(info.Env()), name.get()), "Cannot set recipient");
-  return info.Env().Undefined();
-}
-
-Napi::Value CmpContext::PushGeninfoITAV(const Napi::CallbackInfo& info) {
-  OSSL_CMP_CTX* ctx = Use(info.Env());
-  ItavPtr itav = ItavFromJs(info[0], "itav");
-  Check(info.Env(), OSSL_CMP_CTX_push0_geninfo_ITAV(ctx, itav.get()), "Cannot add generalInfo ITAV");
-  itav.release();
-  return info.Env().Undefined();
-}
-
 Napi::Value CmpContext::ResetGeninfoITAVs(const Napi::CallbackInfo& info) {
   Check(info.Env(), OSSL_CMP_CTX_reset_geninfo_ITAVs(Use(info.Env())), "Cannot reset generalInfo ITAVs");
   return info.Env().Undefined();
@@ -364,12 +209,6 @@ Napi::Value CmpContext::GetGeninfoITAVs(const Napi::CallbackInfo& info) {
               "getGeninfoITAVs needs OpenSSL 3.3 or later (OSSL_CMP_CTX_get0_geninfo_ITAVs)");
   }
   return ItavsToJs(info.Env(), f.get0_geninfo_ITAVs(ctx));
-}
-
-Napi::Value CmpContext::SetExtraCertsOut(const Napi::CallbackInfo& info) {
-  X509StackPtr certs = Nullish(info[0]) ? nullptr : CertsFromJs(info[0], "certs");
-  Check(info.Env(), OSSL_CMP_CTX_set1_extraCertsOut(Use(info.Env()), certs.get()), "Cannot set extraCertsOut");
-  return info.Env().Undefined();
 }
 
 Napi::Value CmpContext::SetNewPkey(const Napi::CallbackInfo& info) {
@@ -386,25 +225,6 @@ Napi::Value CmpContext::GetNewPkey(const Napi::CallbackInfo& info) {
   bool priv = BoolArg(info, 0, "priv");
   EVP_PKEY* key = OSSL_CMP_CTX_get0_newPkey(ctx, priv ? 1 : 0);
   return KeyToJs(info.Env(), key, priv);
-}
-
-Napi::Value CmpContext::SetIssuer(const Napi::CallbackInfo& info) {
-  X509NamePtr name = Nullish(info[0]) ? nullptr : NameFromJs(info[0], "name");
-  Check(info.Env(), OSSL_CMP_CTX_set1_issuer(Use(info.Env()), name.get()), "Cannot set issuer");
-  return info.Env().Undefined();
-}
-
-Napi::Value CmpContext::SetSubjectName(const Napi::CallbackInfo& info) {
-  X509NamePtr name = Nullish(info[0]) ? nullptr : NameFromJs(info[0], "name");
-  Check(info.Env(), OSSL_CMP_CTX_set1_subjectName(Use(info.Env()), name.get()), "Cannot set subject name");
-  return info.Env().Undefined();
-}
-
-Napi::Value CmpContext::PushSubjectAltName(const Napi::CallbackInfo& info) {
-  OSSL_CMP_CTX* ctx = Use(info.Env());
-  GenNamePtr name = GeneralNameFromJs(info[0], "name");
-  Check(info.Env(), OSSL_CMP_CTX_push1_subjectAltName(ctx, name.get()), "Cannot add subject alternative name");
-  return info.Env().Undefined();
 }
 
 Napi::Value CmpContext::SetReqExtensions(const Napi::CallbackInfo& info) {
@@ -447,26 +267,6 @@ Napi::Value CmpContext::PushPolicy(const Napi::CallbackInfo& info) {
     POLICYINFO_free(pinfo);
     ThrowOssl(info.Env(), "Cannot add policy");
   }
-  return info.Env().Undefined();
-}
-
-Napi::Value CmpContext::SetOldCert(const Napi::CallbackInfo& info) {
-  X509Ptr cert = Nullish(info[0]) ? nullptr : CertFromJs(info[0], "cert");
-  Check(info.Env(), OSSL_CMP_CTX_set1_oldCert(Use(info.Env()), cert.get()), "Cannot set old certificate");
-  return info.Env().Undefined();
-}
-
-Napi::Value CmpContext::SetP10CSR(const Napi::CallbackInfo& info) {
-  X509ReqPtr csr = Nullish(info[0]) ? nullptr : CsrFromJs(info[0], "csr");
-  Check(info.Env(), OSSL_CMP_CTX_set1_p10CSR(Use(info.Env()), csr.get()), "Cannot set PKCS#10 CSR");
-  return info.Env().Undefined();
-}
-
-Napi::Value CmpContext::PushGenmITAV(const Napi::CallbackInfo& info) {
-  OSSL_CMP_CTX* ctx = Use(info.Env());
-  ItavPtr itav = ItavFromJs(info[0], "itav");
-  Check(info.Env(), OSSL_CMP_CTX_push0_genm_ITAV(ctx, itav.get()), "Cannot add genm ITAV");
-  itav.release();
   return info.Env().Undefined();
 }
 
@@ -519,24 +319,6 @@ Napi::Value CmpContext::GetValidatedSrvCert(const Napi::CallbackInfo& info) {
               "getValidatedSrvCert needs OpenSSL 3.2 or later (OSSL_CMP_CTX_get0_validatedSrvCert)");
   }
   return CertToJs(info.Env(), f.get0_validatedSrvCert(ctx));
-}
-
-Napi::Value CmpContext::SetTransactionID(const Napi::CallbackInfo& info) {
-  OSSL_CMP_CTX* ctx = Use(info.Env());
-  ASN1_OCTET_STRING* id = Nullish(info[0]) ? nullptr : OctetsFromJs(info[0], "id");
-  int ok = OSSL_CMP_CTX_set1_transactionID(ctx, id);
-  ASN1_OCTET_STRING_free(id);
-  Check(info.Env(), ok, "Cannot set transactionID");
-  return info.Env().Undefined();
-}
-
-Napi::Value CmpContext::SetSenderNonce(const Napi::CallbackInfo& info) {
-  OSSL_CMP_CTX* ctx = Use(info.Env());
-  ASN1_OCTET_STRING* nonce = Nullish(info[0]) ? nullptr : OctetsFromJs(info[0], "nonce");
-  int ok = OSSL_CMP_CTX_set1_senderNonce(ctx, nonce);
-  ASN1_OCTET_STRING_free(nonce);
-  Check(info.Env(), ok, "Cannot set senderNonce");
-  return info.Env().Undefined();
 }
 
 Napi::Value CmpContext::SetSerialNumber(const Napi::CallbackInfo& info) {
@@ -599,36 +381,8 @@ Napi::Value CmpContext::SetTls(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   if (!info[0].IsObject()) ThrowType(env, "options must be an object or null");
-  Napi::Object o = info[0].As<Napi::Object>();
-  std::unique_ptr<SSL_CTX, Freer<SSL_CTX, SSL_CTX_free>> tls(SSL_CTX_new(TLS_client_method()));
-  if (!tls) ThrowOssl(env, "Cannot create a TLS context");
-  Napi::Value trusted = o.Get("trusted");
-  if (!Nullish(trusted)) {
-    X509StorePtr store = StoreFromJs(trusted, "tls.trusted");
-    SSL_CTX_set_cert_store(tls.get(), store.release());
-    SSL_CTX_set_verify(tls.get(), SSL_VERIFY_PEER, nullptr);
-  }
-  Napi::Value cert = o.Get("cert");
-  Napi::Value key = o.Get("key");
-  if (!Nullish(cert)) {
-    X509Ptr c = CertFromJs(cert, "tls.cert");
-    if (SSL_CTX_use_certificate(tls.get(), c.get()) != 1) ThrowOssl(env, "tls.cert cannot be used");
-  }
-  if (!Nullish(key)) {
-    PkeyPtr k = KeyFromJs(key, true, "tls.key");
-    if (SSL_CTX_use_PrivateKey(tls.get(), k.get()) != 1) ThrowOssl(env, "tls.key cannot be used");
-    if (!Nullish(cert) && SSL_CTX_check_private_key(tls.get()) != 1) ThrowOssl(env, "tls.key does not match tls.cert");
-  }
-  Napi::Value extra = o.Get("extra");
-  if (!Nullish(extra)) {
-    X509StackPtr certs = CertsFromJs(extra, "tls.extra");
-    for (int i = 0; i < sk_X509_num(certs.get()); i++) {
-      if (SSL_CTX_add1_chain_cert(tls.get(), sk_X509_value(certs.get(), i)) != 1) ThrowOssl(env, "tls.extra cannot be used");
-    }
-  }
-  Napi::Value host = o.Get("host");
-  std::string hostName = Nullish(host) ? "" : StringFromJs(host, "tls.host");
-  state_->SetTls(tls.release(), hostName);
+  TlsOptions tls = TlsOptionsFromJs(env, info[0].As<Napi::Object>());
+  state_->SetTls(tls.ctx.release(), tls.host);
   return env.Undefined();
 }
 
@@ -654,78 +408,12 @@ Napi::Value CmpContext::SetMessageFiles(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// The certificate verification options of the openssl apps (-verify_depth,
-// -attime, -purpose, -partial_chain, ...), for every trust store in use.
+// The certificate verification options of the openssl apps, for every trust store in use.
 Napi::Value CmpContext::SetVerifyParam(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Use(env);
   if (!info[0].IsObject()) ThrowType(env, "options must be an object");
-  Napi::Object o = info[0].As<Napi::Object>();
-  std::unique_ptr<X509_VERIFY_PARAM, Freer<X509_VERIFY_PARAM, X509_VERIFY_PARAM_free>> vpm(X509_VERIFY_PARAM_new());
-  if (!vpm) ThrowOssl(env, "out of memory");
-  auto str = [&](const char* k) { return StringFromJs(o.Get(k), k); };
-  auto num = [&](const char* k) {
-    if (!o.Get(k).IsNumber()) ThrowType(env, std::string(k) + " must be a number");
-    return o.Get(k).As<Napi::Number>().Int64Value();
-  };
-  if (o.Has("verifyName")) {
-    const X509_VERIFY_PARAM* named = X509_VERIFY_PARAM_lookup(str("verifyName").c_str());
-    if (named == nullptr || !X509_VERIFY_PARAM_set1(vpm.get(), named)) {
-      ThrowCode(env, "ERR_CMP_INVALID_ARGUMENT", "Invalid verify name " + str("verifyName"));
-    }
-  }
-  if (o.Get("policy").IsArray()) {
-    Napi::Array policies = o.Get("policy").As<Napi::Array>();
-    for (uint32_t i = 0; i < policies.Length(); i++) {
-      std::string text = StringFromJs(policies.Get(i), "policy");
-      ASN1_OBJECT* obj = OBJ_txt2obj(text.c_str(), 0);
-      if (obj == nullptr || !X509_VERIFY_PARAM_add0_policy(vpm.get(), obj)) {
-        ASN1_OBJECT_free(obj);
-        ThrowCode(env, "ERR_CMP_INVALID_ARGUMENT", "Invalid Policy " + text);
-      }
-    }
-  }
-  if (o.Has("purpose")) {
-    int i = X509_PURPOSE_get_by_sname(str("purpose").c_str());
-    const X509_PURPOSE* xp = i < 0 ? nullptr : X509_PURPOSE_get0(i);
-    if (xp == nullptr || !X509_VERIFY_PARAM_set_purpose(vpm.get(), X509_PURPOSE_get_id(xp))) {
-      ThrowCode(env, "ERR_CMP_INVALID_ARGUMENT", "Invalid purpose " + str("purpose"));
-    }
-  }
-  if (o.Has("depth")) X509_VERIFY_PARAM_set_depth(vpm.get(), static_cast<int>(num("depth")));
-  if (o.Has("authLevel")) X509_VERIFY_PARAM_set_auth_level(vpm.get(), static_cast<int>(num("authLevel")));
-  if (o.Has("attime")) X509_VERIFY_PARAM_set_time(vpm.get(), static_cast<time_t>(num("attime")));
-  if (o.Has("host") && !X509_VERIFY_PARAM_set1_host(vpm.get(), str("host").c_str(), 0)) ThrowOssl(env, "Invalid verify_hostname");
-  if (o.Has("email") && !X509_VERIFY_PARAM_set1_email(vpm.get(), str("email").c_str(), 0)) ThrowOssl(env, "Invalid verify_email");
-  if (o.Has("ip") && !X509_VERIFY_PARAM_set1_ip_asc(vpm.get(), str("ip").c_str())) {
-    ThrowCode(env, "ERR_CMP_INVALID_ARGUMENT", "Invalid verify_ip " + str("ip"));
-  }
-  static const struct { const char* name; unsigned long flags; } kFlags[] = {
-      {"ignore_critical", X509_V_FLAG_IGNORE_CRITICAL}, {"issuer_checks", 0},
-      {"crl_check", X509_V_FLAG_CRL_CHECK}, {"crl_check_all", X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL},
-      {"policy_check", X509_V_FLAG_POLICY_CHECK}, {"explicit_policy", X509_V_FLAG_EXPLICIT_POLICY},
-      {"inhibit_any", X509_V_FLAG_INHIBIT_ANY}, {"inhibit_map", X509_V_FLAG_INHIBIT_MAP},
-      {"x509_strict", X509_V_FLAG_X509_STRICT}, {"extended_crl", X509_V_FLAG_EXTENDED_CRL_SUPPORT},
-      {"use_deltas", X509_V_FLAG_USE_DELTAS}, {"policy_print", X509_V_FLAG_NOTIFY_POLICY},
-      {"check_ss_sig", X509_V_FLAG_CHECK_SS_SIGNATURE}, {"trusted_first", X509_V_FLAG_TRUSTED_FIRST},
-      {"suiteB_128_only", X509_V_FLAG_SUITEB_128_LOS_ONLY}, {"suiteB_128", X509_V_FLAG_SUITEB_128_LOS},
-      {"suiteB_192", X509_V_FLAG_SUITEB_192_LOS}, {"partial_chain", X509_V_FLAG_PARTIAL_CHAIN},
-      {"no_alt_chains", X509_V_FLAG_NO_ALT_CHAINS}, {"no_check_time", X509_V_FLAG_NO_CHECK_TIME},
-      {"allow_proxy_certs", X509_V_FLAG_ALLOW_PROXY_CERTS}};
-  if (o.Get("flags").IsArray()) {
-    Napi::Array flags = o.Get("flags").As<Napi::Array>();
-    for (uint32_t i = 0; i < flags.Length(); i++) {
-      std::string name = StringFromJs(flags.Get(i), "flags[]");
-      bool known = false;
-      for (const auto& f : kFlags) {
-        if (name == f.name) {
-          known = true;
-          if (f.flags != 0) X509_VERIFY_PARAM_set_flags(vpm.get(), f.flags);
-        }
-      }
-      if (!known) ThrowCode(env, "ERR_CMP_INVALID_ARGUMENT", "Unknown verification flag " + name);
-    }
-  }
+  VerifyParamPtr vpm = VerifyParamFromJs(env, info[0].As<Napi::Object>());
   Check(env, state_->ApplyVerifyParam(vpm.get()) ? 1 : 0, "Cannot apply verification parameters");
   return env.Undefined();
 }

@@ -4,6 +4,7 @@
 #include <napi.h>
 
 #include <memory>
+#include <vector>
 
 #include "ctx_state.h"
 #include "exec_worker.h"
@@ -22,6 +23,14 @@ class CmpContext : public Napi::ObjectWrap<CmpContext> {
   OSSL_CMP_CTX* Use(Napi::Env env);
   Napi::Value Start(const Napi::CallbackInfo& info, TransactionInput input);
 
+  // The setters of one shape (convert the argument, hand it to an
+  // OSSL_CMP_CTX_set*/push* function), one generic method reading its row of
+  // a table (ctx_setters.cc).
+  struct Setter;
+  static const Setter kSetters[];
+  static void AddTableSetters(std::vector<PropertyDescriptor>& methods);
+  Napi::Value SetFromTable(const Napi::CallbackInfo& info);
+
   Napi::Value Reinit(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value Abort(const Napi::CallbackInfo& info);
@@ -30,38 +39,19 @@ class CmpContext : public Napi::ObjectWrap<CmpContext> {
   Napi::Value SetOption(const Napi::CallbackInfo& info);
   Napi::Value GetOption(const Napi::CallbackInfo& info);
   Napi::Value PrintErrors(const Napi::CallbackInfo& info);
-  Napi::Value SetServerPath(const Napi::CallbackInfo& info);
   Napi::Value SetServer(const Napi::CallbackInfo& info);
   Napi::Value SetServerPort(const Napi::CallbackInfo& info);
-  Napi::Value SetProxy(const Napi::CallbackInfo& info);
-  Napi::Value SetNoProxy(const Napi::CallbackInfo& info);
-  Napi::Value SetSrvCert(const Napi::CallbackInfo& info);
-  Napi::Value SetExpectedSender(const Napi::CallbackInfo& info);
-  Napi::Value SetTrustedStore(const Napi::CallbackInfo& info);
   Napi::Value GetTrustedStore(const Napi::CallbackInfo& info);
-  Napi::Value SetUntrusted(const Napi::CallbackInfo& info);
   Napi::Value GetUntrusted(const Napi::CallbackInfo& info);
   Napi::Value SetCert(const Napi::CallbackInfo& info);
   Napi::Value BuildCertChain(const Napi::CallbackInfo& info);
-  Napi::Value SetPkey(const Napi::CallbackInfo& info);
-  Napi::Value SetReferenceValue(const Napi::CallbackInfo& info);
-  Napi::Value SetSecretValue(const Napi::CallbackInfo& info);
-  Napi::Value SetRecipient(const Napi::CallbackInfo& info);
-  Napi::Value PushGeninfoITAV(const Napi::CallbackInfo& info);
   Napi::Value ResetGeninfoITAVs(const Napi::CallbackInfo& info);
   Napi::Value GetGeninfoITAVs(const Napi::CallbackInfo& info);
-  Napi::Value SetExtraCertsOut(const Napi::CallbackInfo& info);
   Napi::Value SetNewPkey(const Napi::CallbackInfo& info);
   Napi::Value GetNewPkey(const Napi::CallbackInfo& info);
-  Napi::Value SetIssuer(const Napi::CallbackInfo& info);
-  Napi::Value SetSubjectName(const Napi::CallbackInfo& info);
-  Napi::Value PushSubjectAltName(const Napi::CallbackInfo& info);
   Napi::Value SetReqExtensions(const Napi::CallbackInfo& info);
   Napi::Value ReqExtensionsHaveSAN(const Napi::CallbackInfo& info);
   Napi::Value PushPolicy(const Napi::CallbackInfo& info);
-  Napi::Value SetOldCert(const Napi::CallbackInfo& info);
-  Napi::Value SetP10CSR(const Napi::CallbackInfo& info);
-  Napi::Value PushGenmITAV(const Napi::CallbackInfo& info);
   Napi::Value GetStatus(const Napi::CallbackInfo& info);
   Napi::Value GetStatusString(const Napi::CallbackInfo& info);
   Napi::Value GetFailInfoCode(const Napi::CallbackInfo& info);
@@ -71,8 +61,6 @@ class CmpContext : public Napi::ObjectWrap<CmpContext> {
   Napi::Value GetCaPubs(const Napi::CallbackInfo& info);
   Napi::Value GetExtraCertsIn(const Napi::CallbackInfo& info);
   Napi::Value GetValidatedSrvCert(const Napi::CallbackInfo& info);
-  Napi::Value SetTransactionID(const Napi::CallbackInfo& info);
-  Napi::Value SetSenderNonce(const Napi::CallbackInfo& info);
   Napi::Value SetSerialNumber(const Napi::CallbackInfo& info);
 
   Napi::Value SetTransferCallback(const Napi::CallbackInfo& info);

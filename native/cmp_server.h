@@ -33,7 +33,6 @@ struct ServerConfig {
   int transactionTimeout = 300;  // seconds an unfinished transaction is kept
   int logVerbosity = -1;         // OpenSSL's log lines up to this level go to JS; -1: none
   size_t maxTransactions = 10000;
-  size_t maxPending = 256;  // requests queued or running before handle() refuses more
 };
 
 class ServerState;
@@ -71,9 +70,6 @@ class ServerState : public JsLink {
   };
   Retained Holding();
   std::atomic<size_t> liveSessions{0};
-  // Main thread: requests handed to the executor and not yet completed.
-  size_t pending = 0;
-  size_t maxPending() const { return config_.maxPending; }
   Napi::FunctionReference dispatch;  // main thread only
   std::shared_ptr<ServerState> self() { return std::static_pointer_cast<ServerState>(shared_from_this()); }
 

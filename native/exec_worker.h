@@ -7,8 +7,8 @@
 
 #include "convert.h"
 #include "ctx_state.h"
-#include "executor.h"
 #include "ossl_error.h"
+#include "promise_job.h"
 
 namespace cmp {
 
@@ -46,14 +46,12 @@ struct TransactionRecord : CauseSlot {
   std::vector<unsigned char> badResponse;  // bytes a transport returned that were no PKIMessage
 };
 
-class ExecJob : public Job {
+class ExecJob : public PromiseJob<CtxState> {
  public:
   ExecJob(Napi::Env env, std::shared_ptr<CtxState> state, Napi::Object owner, TransactionInput input);
-  Napi::Promise promise() const { return deferred_.Promise(); }
 
   void Execute() override;
   void Complete(Napi::Env env) override;
-  void Abort() override { state_->Abort(); }
   ~ExecJob() override;
   // Main thread: rejects the promise as aborted now, ahead of Execute.
   void SettleAborted(Napi::Env env);
@@ -73,9 +71,6 @@ class ExecJob : public Job {
   Napi::Value Result(Napi::Env env);
   void Fail();
 
-  std::shared_ptr<CtxState> state_;
-  Napi::ObjectReference owner_;  // keeps the JS wrapper alive while in flight
-  Napi::Promise::Deferred deferred_;
   std::shared_ptr<TransactionRecord> txn_;
   bool settled_ = false;  // main thread
 };

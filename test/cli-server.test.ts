@@ -149,4 +149,16 @@ test('loadConfig follows openssl cmp: a missing [cmp] falls back to [default], o
   // only the default 'cmp' alone is lenient; named in a list, it must exist
   expect(() => loadConfig(pki.file('lc.cnf'), 'cmp,ir')).toThrow(/no \[cmp\] section/);
   expect(() => loadConfig(pki.file('lc.cnf'), 'ir,nosuch')).toThrow(/no \[nosuch\] section/);
+  const thrown = (f: () => unknown) => {
+    try {
+      f();
+    } catch (err) {
+      return err;
+    }
+    throw new Error('did not throw');
+  };
+  expect(thrown(() => loadConfig(pki.file('lc.cnf'), 'ir,nosuch'))).toMatchObject({ name: 'CmpError', code: 'ERR_CMP_INVALID_CONFIG' });
+  require('node:fs').writeFileSync(pki.file('lc-bad.cnf'), '[cmp]\ndays = -3\n');
+  expect(thrown(() => loadConfig(pki.file('lc-bad.cnf')))).toMatchObject({ name: 'CmpError', code: 'ERR_CMP_INVALID_CONFIG', message: expect.stringContaining('-days') });
+  expect(thrown(() => loadConfig(pki.file('no-such.cnf')))).toMatchObject({ name: 'CmpError' });
 });

@@ -109,7 +109,7 @@ test('metrics over HTTP: transactions by type and status, latency, in flight, qu
   const gate = new Promise<void>((r) => (release = r));
   const ca = await TestCa.create();
   const server = new CmpServer({
-    ref: 'ref', secret: 'sec', ca, metrics: true, maxConcurrent: 1, maxQueued: 1,
+    ref: 'ref', secret: 'sec', ca, metrics: true, maxConcurrent: 1, maxPending: 2,
     handlers: { ...ca.handlers(), certReq: async (req) => (req.subject === '/CN=slow' ? gate.then(() => ca.handlers().certReq!(req)) : ca.handlers().certReq!(req)) },
   });
   const { port } = await server.listen({ metricsPath: '/metrics' });

@@ -296,6 +296,8 @@ describe('backpressure', () => {
   test('options of the wrong type throw TypeError at construction', () => {
     expect(() => new CmpServer({ cert: 42 as never })).toThrow(TypeError);
     expect(() => new CmpServer({ secret: 'x', maxPending: '2' as never })).toThrow(/maxPending/);
+    expect(() => new CmpServer({ secret: 'x', maxPending: 0 })).toThrow(TypeError);
+    expect(() => new CmpServer({ secret: 'x', maxConcurrent: -1 })).toThrow(/maxConcurrent/);
   });
 });
 

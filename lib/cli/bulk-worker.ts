@@ -5,9 +5,9 @@ import * as fs from 'node:fs';
 import { CmpContext } from '../context';
 import { CmpError } from '../errors';
 import { bulkWorker } from '../bulk/distributed/worker';
-import { UsageError } from './args';
+import { UsageError } from '../options/args';
 import { contextOptions, splitArgs } from './bulk';
-import { CliError, readPass } from './files';
+import { CliError, readPass } from '../options/files';
 import type { CliIo } from './main';
 
 const PROG = 'bulk-worker';

@@ -12,10 +12,10 @@ import { QueuedBulkJob, enrollManyQueued } from '../bulk/distributed/coordinator
 import type { FileNames } from '../bulk/output';
 import { BulkProgress, BulkSummary } from '../bulk/progress';
 import { Registry, newRegistry, serveMetrics } from '../metrics';
-import { UsageError, parseArgs } from './args';
-import { loadConfig } from './config';
-import { CliError, readPass } from './files';
-import { OPTIONS, camel } from './options';
+import { UsageError, parseArgs } from '../options/args';
+import { loadConfig } from '../options/config';
+import { CliError, readPass } from '../options/files';
+import { OPTIONS, camel } from '../options/table';
 import type { CliIo } from './main';
 
 const PROG = 'bulk';

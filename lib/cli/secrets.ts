@@ -2,7 +2,7 @@
 // user a process's arguments, so pass phrases given there are blanked as soon
 // as they have been read, as `openssl cmp` blanks them (zero bytes in place).
 import { binding } from '../native';
-import { OPTIONS } from './options';
+import { OPTIONS } from '../options/table';
 
 /** Options whose value is a secret or the source of one. */
 export const SECRET_OPTIONS: ReadonlySet<string> = new Set([

@@ -1,6 +1,6 @@
 // Command-line syntax as OpenSSL's option parser takes it: -opt value,
 // -opt=value, --opt; numbers checked per type; later options override.
-import { OPTIONS, OptSpec } from './options';
+import { OPTIONS, OptSpec } from './table';
 
 export type OptValue = string | number | boolean;
 export type OptMap = Map<string, OptValue>;

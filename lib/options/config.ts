@@ -1,9 +1,10 @@
 // OpenSSL config files with `openssl cmp -section` semantics: for each option,
 // the sections are searched from the last named to the first, and each lookup
 // falls back to [default] as OpenSSL's NCONF_get_string does.
+import { CmpError } from '../errors';
 import { binding } from '../native';
-import { OptMap, UsageError, checkNumber } from './args';
-import { OPTIONS, camel } from './options';
+import { OptMap, checkNumber } from './args';
+import { OPTIONS, camel } from './table';
 
 export type ConfigData = Record<string, Record<string, string>>;
 
@@ -58,12 +59,20 @@ export function sectionProblem(conf: ConfigData, sections: string, file: string)
 /**
  * loadConfig(file, sections): the `openssl cmp` options an OpenSSL config
  * file gives for these sections, as an option object with camelCase names.
+ * A file OpenSSL cannot load, a section named that is not there, or a value
+ * that is not a number where one is due: CmpError.
  */
 export function loadConfig(file: string, sections = 'cmp'): Record<string, string | number | boolean> {
   const conf = readConfigFile(file);
   const problem = sectionProblem(conf, sections, file);
-  if (problem?.fatal) throw new UsageError(problem.text);
+  if (problem?.fatal) throw new CmpError(problem.text, { code: 'ERR_CMP_INVALID_CONFIG' });
+  let options: OptMap;
+  try {
+    options = optionsFromConfig(conf, sections);
+  } catch (err) {
+    throw new CmpError((err as Error).message, { code: 'ERR_CMP_INVALID_CONFIG', cause: err });
+  }
   const out: Record<string, string | number | boolean> = {};
-  for (const [k, v] of optionsFromConfig(conf, sections)) out[camel(k)] = v;
+  for (const [k, v] of options) out[camel(k)] = v;
   return out;
 }
