@@ -259,7 +259,6 @@ test('bad input: a clear error naming what was wrong, the other items unharmed',
   expect(() => enrollMany(items(1), {} as never)).toThrow(TypeError);
   expect(() => enrollMany(items(1), { context: env.context, concurrency: 0 })).toThrow(/concurrency/);
   expect(() => enrollMany(42 as never, { context: env.context })).toThrow(/iterable/);
-  expect(() => enrollMany(items(1), { options: { outTrusted: 'ca.pem' } })).toThrow(/outTrusted/);
 });
 
 test('the journal keeps no secret and a second job cannot open it while the first runs', async () => {
@@ -384,4 +383,19 @@ test("the job's request extensions (reqExtensions) in every request, an item's s
   expect(certs.again.subjectAltName).toBe('DNS:fleet.example');
   for (const c of Object.values(certs)) expect(c.keyUsage).toEqual(['1.3.6.1.5.5.7.3.2']);
   expect(() => enrollMany(items(1), { context: env.context, reqExtensions: Buffer.from('3003', 'hex') })).toThrow(/reqExtensions" option is not DER Extensions/);
+});
+
+test('outTrusted: a new certificate that does not chain to these anchors is refused in certConf and never persisted', async () => {
+  const other = await TestCa.create({ subject: '/CN=Other CA' });
+  fs.writeFileSync(path.join(dir, 'ca.pem'), env.ca.cert.toString());
+  fs.writeFileSync(path.join(dir, 'other.pem'), other.cert.toString());
+  const base = { ref: REF, secret: `pass:${SECRET}`, server: '127.0.0.1:1' };
+  const good = await enrollMany(items(2), { options: { ...base, outTrusted: path.join(dir, 'ca.pem') }, transfer: env.server.transfer, outDir: path.join(dir, 'good') }).done;
+  expect(good).toMatchObject({ confirmed: 2, failed: 0 });
+  const job = enrollMany(items(2), { options: { ...base, outTrusted: path.join(dir, 'other.pem') }, transfer: env.server.transfer, outDir: path.join(dir, 'bad') });
+  const errors: CmpError[] = [];
+  for await (const r of job) if (r.error) errors.push(r.error);
+  expect(await job.done).toMatchObject({ confirmed: 0, failed: 2 });
+  expect(errors.map((e) => e.code)).toEqual(['ERR_OSSL_CMP_CERTIFICATE_NOT_ACCEPTED', 'ERR_OSSL_CMP_CERTIFICATE_NOT_ACCEPTED']);
+  expect(fs.readdirSync(path.join(dir, 'bad')).filter((f) => f.endsWith('.pem'))).toEqual([]);
 });

@@ -59,10 +59,6 @@ export function asIterator(items: ItemSource): AsyncIterator<BulkItem> | Iterato
 export function checkOptions(o: BulkOptions): void {
   if (o === null || typeof o !== 'object') throw new TypeError('The "options" argument must be an object');
   if (!o.context && !o.options) throw new TypeError('enrollMany needs options.options (openssl cmp options) or options.context (a factory)');
-  if (o.options?.outTrusted !== undefined) {
-    // the job's own certConf callback persists before accepting, in place of OpenSSL's check against these anchors
-    throw new TypeError('enrollMany does not take the outTrusted option: the certConf callback is the journal\'s');
-  }
   if (o.context !== undefined && typeof o.context !== 'function') throw new TypeError('The "options.context" option must be a function returning a CmpContext');
   if (o.transfer !== undefined && typeof o.transfer !== 'function') throw new TypeError('The "options.transfer" option must be a function');
   const positive = (name: 'concurrency' | 'rate' | 'backoff' | 'maxBackoff', int: boolean) => {
