@@ -1,7 +1,7 @@
 // Per-item files and the manifest. Each file is written whole or not at all:
 // a temporary file (in .partial/), fsync, rename, and an fsync of the directory (shared by
 // everyone who renamed during the same turn of the event loop).
-import { KeyObject, X509Certificate } from 'node:crypto';
+import { KeyObject, X509Certificate, createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CmpError } from '../errors';
@@ -44,6 +44,8 @@ export class Output {
   readonly #names: Required<FileNames>;
   readonly #passphrase: string | undefined;
   readonly #pkcs12: boolean;
+  /** Chain PEM -> its one durable copy in .chains/, which every item's chain file is a hard link of. */
+  readonly #chains = new Map<string, Promise<string>>();
   #manifest: fs.WriteStream | undefined;
   #manifestError: Error | undefined;
   #dirSync: { promise: Promise<void>; dirs: Set<string>; started: boolean } | undefined;
@@ -86,7 +88,7 @@ export class Output {
    */
   async persist(id: string, files: Record<string, string>, key: KeyObject | null, cert: X509Certificate, chain?: X509Certificate[]): Promise<void> {
     const writes = [this.#writeFile(files.cert, cert.toString(), 0o644)];
-    if (chain !== undefined) writes.push(this.#writeFile(files.chain, pemOf(chain), 0o644));
+    if (chain !== undefined) writes.push(this.#linkChain(files.chain, pemOf(chain)));
     if (key && files.key) {
       const pem = this.#passphrase === undefined
         ? key.export({ type: 'pkcs8', format: 'pem' })
@@ -100,7 +102,7 @@ export class Output {
 
   /** The chain, learnt after the item was persisted: its file, and the PKCS#12 file again with it. */
   async writeChain(id: string, files: Record<string, string>, key: KeyObject | null, cert: X509Certificate, chain: X509Certificate[]): Promise<void> {
-    const writes = [this.#writeFile(files.chain, pemOf(chain), 0o644)];
+    const writes = [this.#linkChain(files.chain, pemOf(chain))];
     if (key && files.p12 && chain.length) writes.push(this.#writeP12(id, files.p12, key, cert, chain));
     await Promise.all(writes);
     await this.#syncDirs([path.dirname(files.chain)]);
@@ -145,13 +147,45 @@ export class Output {
       throw outputError(file, err);
     }
     await fh.close();
+    await this.#rename(tmp, file);
+  }
+
+  async #rename(tmp: string, file: string): Promise<void> {
     try {
       await fs.promises.rename(tmp, file);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw outputError(file, err);
-      await fs.promises.mkdir(path.dirname(file), { recursive: true }); // a template with directories
-      await fs.promises.rename(tmp, file);
+      await fs.promises.mkdir(path.dirname(file), { recursive: true }).catch(() => {}); // a template with directories
+      await fs.promises.rename(tmp, file).catch((e) => {
+        throw outputError(file, e);
+      });
     }
+  }
+
+  /**
+   * The chain is the same for every certificate of an issuer: it is written and synced once, and each item's
+   * chain file is a new name for it (no data of its own to sync; the directory sync makes the name durable).
+   */
+  async #linkChain(file: string, pem: string): Promise<void> {
+    let shared = this.#chains.get(pem);
+    if (!shared) {
+      const dir = path.join(this.dir, '.chains');
+      const one = path.join(dir, `${createHash('sha256').update(pem).digest('hex').slice(0, 32)}.pem`);
+      shared = fs.promises.mkdir(dir, { recursive: true })
+        .then(() => this.#writeFile(one, pem, 0o644))
+        .then(() => fsyncDir(dir))
+        .then(() => one);
+      this.#chains.set(pem, shared);
+      shared.catch(() => this.#chains.delete(pem));
+    }
+    const tmp = path.join(this.#partial, `${++tmpCounter}.tmp`);
+    try {
+      await fs.promises.link(await shared, tmp);
+    } catch {
+      // a file system without hard links (or a chain that could not be shared): a copy of its own
+      return this.#writeFile(file, pem, 0o644);
+    }
+    await this.#rename(tmp, file);
   }
 
   #syncDirs(dirs: string[]): Promise<void> {
