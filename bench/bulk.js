@@ -1,13 +1,13 @@
 #!/usr/bin/env node
 // Bulk enrollment: enrollMany (keys generated per item, files and journal on)
 // against a CMP server in another process (`openssl-cmp -port`, PBM,
-// certConf), beside the C reference loop (bench/c-loop, when built) and
+// certConf), beside the C reference loop (bench/c-loop.c, built by c-loop.js) and
 // `openssl cmp` spawned once per enrollment (xargs -P), all in one run.
 //   1. CPU per enrollment on loopback.
 //   2. Network-bound: through a proxy adding 25 ms each way, against the bound.
 //   3. Memory: RSS after 10% of the items and at the end.
-//   4. Event-loop lag p99 throughout 1 and 2.
-//   5. Chart (bench/bulk-chart.svg): throughput and p99 latency against concurrency.
+//   4. Chart (bench/bulk-chart.svg): throughput and p99 latency against concurrency.
+// Event-loop lag p99 is printed for 1 and 2, beside that of an idle process running meanwhile.
 // Sizes: BENCH_N, BENCH_N_CLI, BENCH_NET_N, BENCH_NET_CONC, BENCH_MEM_N, BENCH_CHART_N;
 // BENCH_ONLY=13 runs sections 1 and 3 only.
 'use strict';
