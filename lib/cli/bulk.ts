@@ -33,7 +33,7 @@ const BULK_OPTIONS: Record<string, { type: 's' | 'p' | 'N' | '-'; help: string }
   concurrency: { type: 'p', help: 'Transactions in flight. Default 16' },
   rate: { type: 'p', help: 'Transactions started per second at most' },
   retries: { type: 'N', help: 'Retries of transient faults (no answer, server busy). Default 4' },
-  key_type: { type: 's', help: 'Key for items that give none: ec[:P-256|P-384|P-521], rsa[:bits], ed25519. Default ec:P-256' },
+  key_type: { type: 's', help: 'Key for items that give none: ec[:P-256|P-384|P-521], rsa[:bits], ed25519, central (made by the CA; OpenSSL 3.5+). Default ec:P-256' },
   out_keypass: { type: 's', help: 'Pass phrase source (pass:, env:, file:, fd:, stdin) to encrypt the written keys' },
   key_name: { type: 's', help: 'Key file name in -out_dir, {id} for the item id. Default {id}.key.pem' },
   cert_name: { type: 's', help: 'Certificate file name. Default {id}.cert.pem' },
