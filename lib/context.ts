@@ -235,7 +235,10 @@ export class CmpContext {
     );
   }
 
-  /** OpenSSL's own certConf check (OSSL_CMP_certConf_cb) against these trust anchors, as `-out_trusted`. */
+  /**
+   * OpenSSL's own certConf check (OSSL_CMP_certConf_cb) against these trust anchors, as `-out_trusted`.
+   * A certConf callback set afterwards keeps the check and gets its verdict as `failInfo`.
+   */
   setCertConfTrusted(certs: CertificateListInput | null): void {
     this.#native.setCertConfTrusted(toCertsDer(certs, 'certs'));
   }

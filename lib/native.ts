@@ -218,6 +218,7 @@ export interface NativeBinding {
   /** Zeroes arguments in the process's own command line; null, or why it could not. */
   blankArgs(tail: string[], blanks: Array<[number, number]>): string | null;
   parsePkcs12(der: Buffer, passphrase: string): { key: Buffer | null; cert: Buffer | null; ca: Buffer[] };
+  createPkcs12(key: Buffer, cert: Buffer, chain: Buffer[], passphrase: string, name?: string): Promise<Buffer>;
   opensslVersion: string;
   features: Features;
   setErrorClass(cls: new (message: string) => Error): void;

@@ -33,6 +33,7 @@ Addon::Addon(Napi::Env env, Napi::Object exports) : executor(Executor::Create(en
       {"issueCrl", cmp::Marked<IssueCrl>},
       {"readConfig", cmp::Marked<ReadConfig>},
       {"parsePkcs12", cmp::Marked<ParsePkcs12>},
+      {"createPkcs12", cmp::Marked<CreatePkcs12>},
       {"loadProvider", cmp::Marked<LoadProvider>},
       {"setProviderSearchPath", cmp::Marked<SetProviderSearchPath>},
       {"setDefaultProperties", cmp::Marked<SetDefaultProperties>},

@@ -1,6 +1,7 @@
 #include "file_formats.h"
 
 #include <openssl/conf.h>
+#include <openssl/err.h>
 #include <openssl/pkcs12.h>
 #include <openssl/x509v3.h>
 
@@ -86,6 +87,78 @@ Napi::Value ParsePkcs12(const Napi::CallbackInfo& info) {
   out.Set("cert", CertToJs(env, cert));
   out.Set("ca", CertsToJs(env, ca));
   return out;
+}
+
+namespace {
+// PKCS12_create's key derivations (PBKDF2 for the bags, the PKCS#12 KDF for
+// the MAC) take milliseconds per file: they run on libuv's pool.
+class Pkcs12Writer : public Napi::AsyncWorker {
+ public:
+  Pkcs12Writer(Napi::Env env, std::vector<unsigned char> key, std::vector<unsigned char> cert,
+               std::vector<std::vector<unsigned char>> chain, std::string pass, std::string name)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), key_(std::move(key)),
+        cert_(std::move(cert)), chain_(std::move(chain)), pass_(std::move(pass)), name_(std::move(name)) {}
+  ~Pkcs12Writer() override {
+    OPENSSL_cleanse(pass_.data(), pass_.size());
+    OPENSSL_cleanse(key_.data(), key_.size());
+  }
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    const unsigned char* p = key_.data();
+    PkeyPtr key(d2i_AutoPrivateKey(nullptr, &p, static_cast<long>(key_.size())));
+    p = cert_.data();
+    X509Ptr cert(d2i_X509(nullptr, &p, static_cast<long>(cert_.size())));
+    X509StackPtr chain(sk_X509_new_null());
+    if (!key || !cert || !chain) return Fail("cannot read the key or certificate for the PKCS#12 file");
+    for (const auto& der : chain_) {
+      p = der.data();
+      X509* c = d2i_X509(nullptr, &p, static_cast<long>(der.size()));
+      if (c == nullptr || !sk_X509_push(chain.get(), c)) {
+        X509_free(c);
+        return Fail("cannot read a chain certificate for the PKCS#12 file");
+      }
+    }
+    // 0 everywhere: OpenSSL's defaults (PBES2 with AES-256-CBC, SHA-256 MAC)
+    std::unique_ptr<PKCS12, Freer<PKCS12, PKCS12_free>> p12(PKCS12_create_ex(
+        pass_.c_str(), name_.empty() ? nullptr : name_.c_str(), key.get(), cert.get(), chain.get(), 0, 0, 0, 0, 0, nullptr, nullptr));
+    if (!p12) return Fail("cannot make the PKCS#12 file");
+    unsigned char* der = nullptr;
+    int len = i2d_PKCS12(p12.get(), &der);
+    if (len <= 0) return Fail("cannot encode the PKCS#12 file");
+    out_.assign(der, der + len);
+    OPENSSL_free(der);
+  }
+  void OnOK() override { deferred_.Resolve(Napi::Buffer<unsigned char>::Copy(Env(), out_.data(), out_.size())); }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  void Fail(const std::string& message) {
+    ERR_clear_error();
+    SetError(message);
+  }
+  Napi::Promise::Deferred deferred_;
+  std::vector<unsigned char> key_, cert_;
+  std::vector<std::vector<unsigned char>> chain_;
+  std::string pass_, name_;
+  std::vector<unsigned char> out_;
+};
+}  // namespace
+
+Napi::Value CreatePkcs12(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::vector<unsigned char> key = BytesFromJs(info[0], "key");
+  std::vector<unsigned char> cert = BytesFromJs(info[1], "cert");
+  if (!info[2].IsArray()) ThrowType(env, "chain must be an array of DER certificates");
+  Napi::Array list = info[2].As<Napi::Array>();
+  std::vector<std::vector<unsigned char>> chain;
+  for (uint32_t i = 0; i < list.Length(); i++) chain.push_back(BytesFromJs(list.Get(i), "chain[]"));
+  std::string pass = StringFromJs(info[3], "passphrase");
+  std::string name = info[4].IsString() ? info[4].As<Napi::String>().Utf8Value() : "";
+  auto* worker = new Pkcs12Writer(env, std::move(key), std::move(cert), std::move(chain), std::move(pass), std::move(name));
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
 }
 
 }  // namespace cmp

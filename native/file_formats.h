@@ -13,5 +13,8 @@ Napi::Value ReadConfig(const Napi::CallbackInfo& info);
 Napi::Value ExtensionsFromConfig(const Napi::CallbackInfo& info);
 // parsePkcs12(der, passphrase) -> { key: DER PKCS#8 | null, cert: DER | null, ca: DER[] }
 Napi::Value ParsePkcs12(const Napi::CallbackInfo& info);
+// createPkcs12(keyDer, certDer, chainDers[], passphrase, name?) -> Promise<DER PKCS#12>
+// with OpenSSL's default algorithms, made on libuv's pool.
+Napi::Value CreatePkcs12(const Napi::CallbackInfo& info);
 
 }  // namespace cmp

@@ -279,6 +279,13 @@ int Bridges::CertConfJs(OSSL_CMP_CTX* ctx, X509* cert, int failInfo, const char*
   if (self == nullptr || !CtxState::CurrentTransaction()) return failInfo;
   TransactionRecord& txn = *CtxState::CurrentTransaction();
   std::weak_ptr<CauseSlot> causeTo = CtxState::CurrentTransaction();
+  if (self->certConfTrusted_ != nullptr) {
+    // anchors of setCertConfTrusted given before the callback: OpenSSL's own check runs first, the callback sees its verdict
+    void* arg = OSSL_CMP_CTX_get_certConf_cb_arg(ctx);
+    OSSL_CMP_CTX_set_certConf_cb_arg(ctx, self->certConfTrusted_);
+    failInfo = OSSL_CMP_certConf_cb(ctx, cert, failInfo, text);
+    OSSL_CMP_CTX_set_certConf_cb_arg(ctx, arg);
+  }
   unsigned char* der = nullptr;
   int len = i2d_X509(cert, &der);
   if (len <= 0) return failInfo | kSystemFailureBit;

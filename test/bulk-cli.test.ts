@@ -1,5 +1,6 @@
 // `openssl-cmp bulk` as a child process against a CmpServer over HTTP.
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { X509Certificate, createPublicKey } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CmpServer, FailInfo, PKIStatus, TestCa } from '../lib';
@@ -138,6 +139,29 @@ test('options from a config section; usage errors named', async () => {
   const noFile = await run(['-in', 'nope.csv', ...conn()]);
   expect(noFile).toMatchObject({ code: 1, err: expect.stringMatching(/cannot read items from 'nope.csv': no such file/) });
   for (const r of [missing, badN, unknown, badCmd, noFile]) expect(r.err + r.out).not.toContain(SECRET);
+});
+
+test('-reqexts and -policies sections reach every request, merged with the item sans; -out_p12 writes PKCS#12 files', async () => {
+  fs.writeFileSync(path.join(dir, 'cmp.cnf'), `[fleet]\nserver = ${url}\nref = cli\nsecret = pass:${SECRET}\nreqexts = fleet_exts\npolicies = fleet_policies\n`
+    + '[fleet_exts]\nsubjectAltName = DNS:fleet.example\nextendedKeyUsage = clientAuth\n[fleet_policies]\ncertificatePolicies = 1.3.6.1.4.1.4711.1\n');
+  const r = await run(['-config', 'cmp.cnf', '-section', 'fleet', '-in', csv(2, 'bare,/CN=bare,\n'), '-out_dir', 'out', '-out_p12', '-out_keypass', `pass:${KEYPASS}`]);
+  expect(r.err).not.toContain('CMP error');
+  expect(r.code).toBe(0);
+  const lines = manifest(path.join(dir, 'out'));
+  expect(lines).toHaveLength(3);
+  for (const line of lines) {
+    const cert = new X509Certificate(fs.readFileSync(line.files.cert));
+    expect(cert.subjectAltName).toBe(line.id === 'bare' ? 'DNS:fleet.example' : `DNS:${line.id}.example`);
+    expect(cert.keyUsage).toEqual(['1.3.6.1.5.5.7.3.2']);
+    expect(execFileSync('openssl', ['x509', '-noout', '-ext', 'certificatePolicies'], { input: cert.toString(), encoding: 'utf8' })).toContain('1.3.6.1.4.1.4711.1');
+    expect(fs.existsSync(line.files.p12)).toBe(true);
+    const pem = execFileSync('openssl', ['pkcs12', '-in', line.files.p12, '-passin', 'env:KP', '-nodes'], { env: { ...process.env, KP: KEYPASS }, encoding: 'utf8' });
+    expect(createPublicKey(/-----BEGIN PRIVATE KEY-----[^-]+-----END PRIVATE KEY-----/.exec(pem)![0]).equals(cert.publicKey)).toBe(true);
+  }
+  const noPass = await run(['-in', csv(1), '-out_dir', 'o2', '-out_p12', ...conn()]);
+  expect(noPass).toMatchObject({ code: 1, err: expect.stringContaining('-out_p12 needs -out_keypass') });
+  const noSection = await run(['-in', csv(1), '-reqexts', 'nowhere', ...conn()]);
+  expect(noSection).toMatchObject({ code: 1, err: expect.stringContaining("cannot load certificate request extension section 'nowhere'") });
 });
 
 test('on a terminal: a progress bar with done/total, failures, in flight, rate and ETA', async () => {

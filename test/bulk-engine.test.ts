@@ -1,10 +1,11 @@
 // enrollMany against a real CmpServer issuing from a TestCa: files, manifest,
 // journal, retries, rejections, stopping and resuming, bad input.
 import { execFileSync } from 'node:child_process';
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CmpError, FailInfo, PKIStatus, enrollMany, readItems } from '../lib';
+import { BulkResult, CmpContext, CmpError, CmpServer, FailInfo, PKIStatus, TestCa, enrollMany, features, readItems } from '../lib';
+import { binding } from '../lib/native';
 import { children, readTlv } from '../lib/der';
 import { BulkCa, REF, SECRET, bulkCa, checkPair, journalRows, manifest, tmpDir } from './helpers/bulk';
 
@@ -258,7 +259,6 @@ test('bad input: a clear error naming what was wrong, the other items unharmed',
   expect(() => enrollMany(items(1), {} as never)).toThrow(TypeError);
   expect(() => enrollMany(items(1), { context: env.context, concurrency: 0 })).toThrow(/concurrency/);
   expect(() => enrollMany(42 as never, { context: env.context })).toThrow(/iterable/);
-  expect(() => enrollMany(items(1), { options: { outTrusted: 'ca.pem' } })).toThrow(/outTrusted/);
 });
 
 test('the journal keeps no secret and a second job cannot open it while the first runs', async () => {
@@ -283,4 +283,119 @@ test('the journal keeps no secret and a second job cannot open it while the firs
     expect(bytes).not.toContain(SECRET);
     expect(bytes).not.toContain('keypass-xyz');
   }
+});
+
+const openssl = (args: string[], env: Record<string, string>) =>
+  execFileSync('openssl', args, { encoding: 'utf8', env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+
+test('PKCS#12 per item: key, certificate and chain under the job pass phrase, as openssl pkcs12 reads them', async () => {
+  const out = path.join(dir, 'out');
+  const job = enrollMany(items(4, (i) => (i === 3 ? { key: { type: 'ed25519' } } : {})), {
+    context: env.context, transfer: env.server.transfer, outDir: out, passphrase: 'p12 pass', pkcs12: true, concurrency: 2,
+  });
+  expect(await job.done).toMatchObject({ confirmed: 4, failed: 0 });
+  const lines = manifest(out);
+  expect(lines).toHaveLength(4);
+  for (const line of lines) {
+    expect(line.files.key).toBeUndefined();
+    expect(fs.statSync(line.files.p12).mode & 0o777).toBe(0o600);
+    const pem = openssl(['pkcs12', '-in', line.files.p12, '-passin', 'env:P12_PASS', '-nodes'], { P12_PASS: 'p12 pass' });
+    const certs = pem.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g)!.map((p) => new X509Certificate(p));
+    const key = createPrivateKey(/-----BEGIN PRIVATE KEY-----[^-]+-----END PRIVATE KEY-----/.exec(pem)![0]);
+    const cert = new X509Certificate(fs.readFileSync(line.files.cert));
+    // the chain is in every bundle, also in those written before the issuer's chain was known
+    expect(certs.map((c) => c.fingerprint256).sort()).toEqual([cert.fingerprint256, env.ca.cert.fingerprint256].sort());
+    expect(createPublicKey(key).equals(cert.publicKey)).toBe(true);
+    expect(pem).toContain(`friendlyName: ${line.id}`);
+    expect(() => openssl(['pkcs12', '-in', line.files.p12, '-passin', 'env:P12_PASS', '-nodes'], { P12_PASS: 'wrong' })).toThrow();
+  }
+  expect(fs.readdirSync(out).filter((f) => f.endsWith('.key.pem'))).toEqual([]);
+  expect(() => enrollMany(items(1), { context: env.context, outDir: out, pkcs12: true })).toThrow(/pkcs12.*passphrase/);
+});
+
+test('central key generation: the CA makes the key (OpenSSL 3.5+), a clear error per item before', async () => {
+  const ca = await TestCa.create();
+  const creds = await ca.serverCredentials();
+  const base = ca.handlers();
+  const central: boolean[] = [];
+  const server = new CmpServer({
+    ca, ref: REF, secret: SECRET, cert: creds.cert, key: creds.key, trusted: [ca.cert],
+    handlers: { ...base, certReq: (req) => (central.push(req.centralKeyGen), base.certReq!(req)) },
+  });
+  try {
+    // the CA encrypts a key it made to the requester's certificate: the job's requests are signed
+    const signerKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+    const boot = new CmpContext();
+    boot.setTransferCallback(server.transfer);
+    boot.setReferenceValue(REF);
+    boot.setSecretValue(SECRET);
+    boot.setNewPkey(signerKey);
+    boot.setSubjectName('/CN=line signer');
+    const signer = await boot.execIR();
+    boot.close();
+    central.length = 0;
+    const context = () => {
+      const c = new CmpContext();
+      c.setCert(signer);
+      c.setPkey(signerKey);
+      c.setTrustedStore([ca.cert]);
+      return c;
+    };
+    const out = path.join(dir, 'out');
+    const job = enrollMany(
+      [{ id: 'c1', subject: '/CN=c1', key: { type: 'central' } }, { id: 'l1', subject: '/CN=l1' }, { id: 'c2', subject: '/CN=c2', key: 'central' as never }],
+      { context, transfer: server.transfer, outDir: out, passphrase: 'kp', concurrency: 1 },
+    );
+    const results: Record<string, BulkResult> = {};
+    for await (const r of job) results[r.id] = r;
+    if (features.centralKeyGen !== 'native') {
+      expect(await job.done).toMatchObject({ confirmed: 1, failed: 2 });
+      for (const id of ['c1', 'c2']) {
+        expect(results[id].error!.code).toBe('ERR_CMP_BULK_BAD_ITEM');
+        expect(results[id].error!.message).toMatch(new RegExp(`item '${id}': central key generation needs OpenSSL 3.5 or later; this is OpenSSL 3\\.`));
+      }
+      expect(central).toEqual([false]);
+      return;
+    }
+    expect(await job.done).toMatchObject({ confirmed: 3, failed: 0 });
+    expect(central).toEqual([true, false, true]);
+    for (const line of manifest(out)) {
+      const cert = checkPair(line, 'kp');
+      expect(createPublicKey(results[line.id].key!).equals(cert.publicKey)).toBe(true);
+    }
+  } finally {
+    await server.close();
+  }
+});
+
+test("the job's request extensions (reqExtensions) in every request, an item's sans replacing the job's", async () => {
+  const cnf = path.join(dir, 'exts.cnf');
+  fs.writeFileSync(cnf, '[exts]\nsubjectAltName = DNS:fleet.example\nextendedKeyUsage = clientAuth\n');
+  const reqExtensions = binding.extensionsFromConfig(cnf, ['exts']);
+  const job = enrollMany([{ id: 'plain', subject: '/CN=plain' }, { id: 'own', subject: '/CN=own', sans: ['own.example'] }, { id: 'again', subject: '/CN=again' }], {
+    context: env.context, transfer: env.server.transfer, reqExtensions, concurrency: 1,
+  });
+  const certs: Record<string, X509Certificate> = {};
+  for await (const r of job) certs[r.id] = r.cert!;
+  expect(await job.done).toMatchObject({ confirmed: 3 });
+  expect(certs.plain.subjectAltName).toBe('DNS:fleet.example');
+  expect(certs.own.subjectAltName).toBe('DNS:own.example');
+  expect(certs.again.subjectAltName).toBe('DNS:fleet.example');
+  for (const c of Object.values(certs)) expect(c.keyUsage).toEqual(['1.3.6.1.5.5.7.3.2']);
+  expect(() => enrollMany(items(1), { context: env.context, reqExtensions: Buffer.from('3003', 'hex') })).toThrow(/reqExtensions" option is not DER Extensions/);
+});
+
+test('outTrusted: a new certificate that does not chain to these anchors is refused in certConf and never persisted', async () => {
+  const other = await TestCa.create({ subject: '/CN=Other CA' });
+  fs.writeFileSync(path.join(dir, 'ca.pem'), env.ca.cert.toString());
+  fs.writeFileSync(path.join(dir, 'other.pem'), other.cert.toString());
+  const base = { ref: REF, secret: `pass:${SECRET}`, server: '127.0.0.1:1' };
+  const good = await enrollMany(items(2), { options: { ...base, outTrusted: path.join(dir, 'ca.pem') }, transfer: env.server.transfer, outDir: path.join(dir, 'good') }).done;
+  expect(good).toMatchObject({ confirmed: 2, failed: 0 });
+  const job = enrollMany(items(2), { options: { ...base, outTrusted: path.join(dir, 'other.pem') }, transfer: env.server.transfer, outDir: path.join(dir, 'bad') });
+  const errors: CmpError[] = [];
+  for await (const r of job) if (r.error) errors.push(r.error);
+  expect(await job.done).toMatchObject({ confirmed: 0, failed: 2 });
+  expect(errors.map((e) => e.code)).toEqual(['ERR_OSSL_CMP_CERTIFICATE_NOT_ACCEPTED', 'ERR_OSSL_CMP_CERTIFICATE_NOT_ACCEPTED']);
+  expect(fs.readdirSync(path.join(dir, 'bad')).filter((f) => f.endsWith('.pem'))).toEqual([]);
 });

@@ -126,7 +126,7 @@ export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
     try {
       this.#journal = new Journal(o.journal);
       if (o.outDir !== undefined) {
-        this.#output = new Output(o.outDir, o.names, o.passphrase);
+        this.#output = new Output(o.outDir, o.names, o.passphrase, o.pkcs12);
         await this.#output.open(this.#journal.confirmedRows());
       }
       let pulling: Promise<unknown> = Promise.resolve();
@@ -209,7 +209,7 @@ export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
       if (o.transfer) ctx.setTransferCallback(o.transfer);
       ctx.setCertConfCallback((cert, failInfo) => this.#certConf(pooled.attempt!, cert, failInfo));
       return ctx;
-    });
+    }, o.reqExtensions && Buffer.from(o.reqExtensions));
     return pooled;
   }
 
@@ -331,17 +331,29 @@ export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
   }
 
   async #finish(ctx: CmpContext, a: Attempt, cert: X509Certificate | null, attempts: number, started: number): Promise<void> {
-    const { item, key } = a;
+    const { item } = a;
     const line: ManifestLine = { id: item.id, operation: item.operation, attempts };
+    let key = a.key;
     if (cert) {
       // the certConf callback persisted it, unless OpenSSL skipped the callback
       if (!a.persisted) await this.#persist(a, cert);
       const files = a.persisted!.files;
+      if (item.central) {
+        // the context hands out the CA's key only once the transaction is over: it is written now, after certConf;
+        // a crash before this leaves the item "written", enrolled again on resume, its first serial an orphan
+        key = ctx.getNewPkey(true);
+        if (!key || key.type !== 'private') {
+          const e = new CmpError(`item '${item.id}': no centrally generated key received`, { code: 'ERR_CMP_BULK_CENTRAL_KEY' });
+          this.#journal.failed(item.id, e);
+          return this.#fail(item.id, e, attempts, started, item.operation);
+        }
+        if (this.#output) await this.#output.persist(item.id, files, key, cert, this.#chains.get(cert.issuer));
+      }
       if (this.#output && !a.persisted!.chain) {
         // the first certificate of an issuer: its chain comes from what the server sent, and is kept for the next ones
         const chain = chainOf(cert, [...ctx.getExtraCertsIn(), ...ctx.getCaPubs()]);
         this.#chains.set(cert.issuer, chain);
-        await this.#output.writeChain(files.chain, pemOf(chain));
+        await this.#output.writeChain(item.id, files, key, cert, chain);
       }
       this.#journal.confirmed(item.id);
       Object.assign(line, describe(cert), { files });
@@ -374,10 +386,10 @@ export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
   }
 
   async #persist(a: Attempt, cert: X509Certificate): Promise<void> {
-    const files = this.#output ? this.#output.files(a.item.id, a.key !== null) : {};
+    const files = this.#output ? this.#output.files(a.item.id, a.key !== null || a.item.central === true) : {};
     const chain = this.#chains.get(cert.issuer);
     const known = chain !== undefined && (chain.length === 0 || cert.checkIssued(chain[0]));
-    if (this.#output) await this.#output.persist(files, a.key, cert, known ? pemOf(chain!) : undefined);
+    if (this.#output) await this.#output.persist(a.item.id, files, a.key, cert, known ? chain : undefined);
     const d = describe(cert);
     this.#journal.written(a.item.id, { serial: d.serial, der: cert.raw, subject: d.subject, notAfter: d.notAfter, fingerprint: d.sha256, files });
     await this.#journal.durable();
@@ -412,10 +424,6 @@ function oneLine(subject: string): string {
 
 function describe(cert: X509Certificate): { serial: string; subject: string; notAfter: string; sha256: string } {
   return { serial: cert.serialNumber, subject: oneLine(cert.subject), notAfter: new Date(cert.validTo).toISOString(), sha256: cert.fingerprint256 };
-}
-
-function pemOf(chain: X509Certificate[]): string {
-  return chain.map((c) => c.toString()).join('');
 }
 
 /** The issuing chain of `cert` among the certificates the server sent, up to a self-signed one. */

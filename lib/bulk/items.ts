@@ -14,7 +14,9 @@ export type BulkOperation = 'ir' | 'cr' | 'p10cr' | 'kur' | 'rr';
 export type KeySpec =
   | { type: 'ec'; curve?: 'P-256' | 'P-384' | 'P-521' }
   | { type: 'rsa'; bits?: number }
-  | { type: 'ed25519' };
+  | { type: 'ed25519' }
+  /** The CA generates the key (OpenSSL 3.5+): it comes back encrypted in the answer. */
+  | { type: 'central' };
 
 export interface BulkItem {
   id: string;
@@ -44,29 +46,29 @@ export function isKeySpec(v: unknown): v is KeySpec {
   return v !== null && typeof v === 'object' && !(v instanceof KeyObject) && !Buffer.isBuffer(v) && 'type' in v && !('key' in v);
 }
 
-/** Checks a key spec; the text form is "ec", "ec:P-384", "rsa", "rsa:3072" or "ed25519". */
+/** Checks a key spec; the text form is "ec", "ec:P-384", "rsa", "rsa:3072", "ed25519" or "central". */
 export function keySpec(v: KeySpec | string, where: string): KeySpec {
   let spec: KeySpec;
   if (typeof v === 'string') {
     const [type, param] = v.split(':', 2);
     if (type === 'ec') spec = { type, curve: (param ?? 'P-256') as 'P-256' };
     else if (type === 'rsa') spec = { type, bits: param === undefined ? 2048 : Number(param) };
-    else if (type === 'ed25519' && param === undefined) spec = { type };
-    else throw badItem(`${where}: unknown key type '${v}' (ec[:P-256|P-384|P-521], rsa[:bits], ed25519, or a key)`);
+    else if ((type === 'ed25519' || type === 'central') && param === undefined) spec = { type };
+    else throw badItem(`${where}: unknown key type '${v}' (ec[:P-256|P-384|P-521], rsa[:bits], ed25519, central, or a key)`);
   } else spec = v;
   if (spec.type === 'ec' && !CURVES.has(spec.curve ?? 'P-256')) throw badItem(`${where}: unsupported curve '${spec.curve}'`);
   if (spec.type === 'rsa') {
     const bits = spec.bits ?? 2048;
     if (!Number.isInteger(bits) || bits < 2048 || bits > 8192) throw badItem(`${where}: RSA key size must be 2048 to 8192 bits, not ${spec.bits}`);
   }
-  if (!['ec', 'rsa', 'ed25519'].includes(spec.type)) throw badItem(`${where}: unknown key type '${(spec as { type: unknown }).type}'`);
+  if (!['ec', 'rsa', 'ed25519', 'central'].includes(spec.type)) throw badItem(`${where}: unknown key type '${(spec as { type: unknown }).type}'`);
   return spec;
 }
 
 const generate = promisify(generateKeyPair);
 
 /** A new private key, made on libuv's thread pool so the event loop keeps serving transactions. */
-export async function generateKey(spec: KeySpec): Promise<KeyObject> {
+export async function generateKey(spec: Exclude<KeySpec, { type: 'central' }>): Promise<KeyObject> {
   if (spec.type === 'rsa') return (await generate('rsa', { modulusLength: spec.bits ?? 2048 })).privateKey;
   if (spec.type === 'ed25519') return (await generate('ed25519')).privateKey;
   return (await generate('ec', { namedCurve: spec.curve ?? 'P-256' })).privateKey;
@@ -178,7 +180,7 @@ function itemFromRow(row: Record<string, unknown>, dir: string, where: string, c
       item[k] = typeof raw === 'string' && csv ? raw.split(';').map((s) => s.trim()).filter(Boolean) : raw;
     } else if (k === 'key') {
       // a key spec, PEM text, or a key file
-      item.key = typeof raw === 'string' && !/^(ec|rsa|ed25519)(:|$)/.test(raw) && !raw.startsWith('-----BEGIN') ? readRef(raw, dir, where) : raw;
+      item.key = typeof raw === 'string' && !/^(ec|rsa|ed25519|central)(:|$)/.test(raw) && !raw.startsWith('-----BEGIN') ? readRef(raw, dir, where) : raw;
     } else if (k === 'csr' || k === 'oldCert' || k === 'oldKey') {
       item[k] = typeof raw === 'string' && !raw.startsWith('-----BEGIN') ? readRef(raw, dir, where) : raw;
     } else {

@@ -6,6 +6,7 @@ import { CmpError } from '../errors';
 import type { Registry } from '../metrics';
 import { BulkItem, ItemSource } from './items';
 import { FileNames } from './output';
+import { checkExtensions } from './request';
 
 export interface BulkOptions {
   /** `openssl cmp` options in camelCase, as CmpContext.fromOptions takes them. */
@@ -14,6 +15,11 @@ export interface BulkOptions {
   context?: () => CmpContext;
   /** A transfer callback every transaction uses. */
   transfer?: TransferCallback;
+  /**
+   * DER Extensions every certificate request carries (as CmpContext.setReqExtensions takes them; the CLI's
+   * -reqexts and -policies sections); an item's sans or policies replace the extension of that type.
+   */
+  reqExtensions?: Buffer;
   /** Transactions in flight (default 16). */
   concurrency?: number;
   /** Transactions started per second toward the CA, retries included (default: no limit). */
@@ -24,8 +30,10 @@ export interface BulkOptions {
   outDir?: string;
   /** File name templates within outDir ({id}). */
   names?: FileNames;
-  /** Encrypts written private keys (PKCS#8, AES-256-CBC). */
+  /** Encrypts written private keys (PKCS#8, AES-256-CBC; PKCS#12 with OpenSSL's default algorithms). */
   passphrase?: string;
+  /** Each new key goes into a PKCS#12 file ({id}.p12) with its certificate and chain, under passphrase, in place of the PEM key file. */
+  pkcs12?: boolean;
   /** Retries of a transient failure (default 4); a rejection by the CA is never retried. */
   retries?: number;
   /** First backoff in ms (default 200), doubled per retry up to maxBackoff (default 10000), with jitter. */
@@ -51,10 +59,6 @@ export function asIterator(items: ItemSource): AsyncIterator<BulkItem> | Iterato
 export function checkOptions(o: BulkOptions): void {
   if (o === null || typeof o !== 'object') throw new TypeError('The "options" argument must be an object');
   if (!o.context && !o.options) throw new TypeError('enrollMany needs options.options (openssl cmp options) or options.context (a factory)');
-  if (o.options?.outTrusted !== undefined) {
-    // the job's own certConf callback persists before accepting, in place of OpenSSL's check against these anchors
-    throw new TypeError('enrollMany does not take the outTrusted option: the certConf callback is the journal\'s');
-  }
   if (o.context !== undefined && typeof o.context !== 'function') throw new TypeError('The "options.context" option must be a function returning a CmpContext');
   if (o.transfer !== undefined && typeof o.transfer !== 'function') throw new TypeError('The "options.transfer" option must be a function');
   const positive = (name: 'concurrency' | 'rate' | 'backoff' | 'maxBackoff', int: boolean) => {
@@ -71,6 +75,9 @@ export function checkOptions(o: BulkOptions): void {
   for (const k of ['journal', 'outDir', 'passphrase'] as const) {
     if (o[k] !== undefined && typeof o[k] !== 'string') throw new TypeError(`The "options.${k}" option must be a string`);
   }
+  if (o.reqExtensions !== undefined) checkExtensions(o.reqExtensions, 'The "options.reqExtensions" option');
+  if (o.pkcs12 !== undefined && typeof o.pkcs12 !== 'boolean') throw new TypeError('The "options.pkcs12" option must be a boolean');
+  if (o.pkcs12 && (o.passphrase === undefined || o.passphrase === '')) throw new TypeError('The "options.pkcs12" option needs options.passphrase to encrypt the PKCS#12 files');
   if (o.metrics !== undefined && (o.metrics === null || typeof o.metrics !== 'object' || typeof o.metrics.getSingleMetric !== 'function')) {
     throw new TypeError('The "options.metrics" option must be a prom-client Registry');
   }

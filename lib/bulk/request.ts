@@ -5,9 +5,11 @@
 // is made anew from the factory rather than left to leak into that request.
 import { KeyObject, X509Certificate, createPrivateKey } from 'node:crypto';
 import { isIP } from 'node:net';
+import { PopoMethod, Option } from '../constants';
 import { CmpContext } from '../context';
+import { binding } from '../native';
 import { CertificateInput, CsrInput, KeyInput, toPrivateKeyDer } from '../convert';
-import { oidDer, sequenceOf, tlv } from '../der';
+import { children, oidDer, readTlv, sequenceOf, tlv } from '../der';
 import { BulkItem, BulkOperation, KeySpec, OPERATIONS, badItem, isKeySpec, keySpec } from './items';
 
 export interface PreparedItem {
@@ -15,7 +17,9 @@ export interface PreparedItem {
   operation: BulkOperation;
   subject?: string;
   extensions?: Buffer;
-  keySource?: KeySpec | KeyObject;
+  keySource?: Exclude<KeySpec, { type: 'central' }> | KeyObject;
+  /** The CA generates the key; the context asks for it with popo "none" and no key of its own. */
+  central?: boolean;
   csr?: CsrInput;
   oldCert?: X509Certificate;
   oldKey?: KeyObject;
@@ -79,10 +83,15 @@ export function prepareItem(raw: BulkItem): PreparedItem {
   if (raw.oldKey !== undefined) p.oldKey = privateKey(raw.oldKey, `${where} oldKey`);
   if (operation === 'ir' || operation === 'cr' || operation === 'kur') {
     const k = raw.key;
-    if (k === undefined) p.keySource = { type: 'ec', curve: 'P-256' };
-    else if (isKeySpec(k)) p.keySource = keySpec(k, `${where} key`);
-    else if (typeof k === 'string' && /^(ec|rsa|ed25519)(:|$)/.test(k)) p.keySource = keySpec(k, `${where} key`);
-    else p.keySource = privateKey(k, `${where} key`);
+    let key: KeySpec | KeyObject;
+    if (k === undefined) key = { type: 'ec', curve: 'P-256' };
+    else if (isKeySpec(k)) key = keySpec(k, `${where} key`);
+    else if (typeof k === 'string' && /^(ec|rsa|ed25519|central)(:|$)/.test(k)) key = keySpec(k, `${where} key`);
+    else key = privateKey(k, `${where} key`);
+    if (key instanceof KeyObject || key.type !== 'central') p.keySource = key;
+    else if (binding.features.centralKeyGen !== 'native') {
+      throw badItem(`${where}: central key generation needs OpenSSL 3.5 or later; this is ${binding.opensslVersion}`);
+    } else p.central = true;
     if ((operation === 'ir' || operation === 'cr') && p.subject === undefined && raw.sans === undefined) {
       throw badItem(`${where}: ${operation} needs a subject or sans`);
     }
@@ -135,27 +144,65 @@ function ipBytes(text: string): Buffer | null {
   return out;
 }
 
-type Field = 'subject' | 'extensions' | 'newPkey' | 'csr' | 'oldCert' | 'signer';
+/** The extensions of a DER Extensions, each whole. */
+function extensionsOf(der: Buffer): Buffer[] {
+  return children(der, readTlv(der, 0)).map((t) => der.subarray(t.start, t.end));
+}
+
+/** The OID element of one DER Extension, as bytes to compare. */
+function oidOf(ext: Buffer): string {
+  const oid = children(ext, readTlv(ext, 0))[0];
+  return ext.toString('hex', oid.start, oid.end);
+}
+
+/** Checks DER Extensions given for every request; the message names what is wrong. */
+export function checkExtensions(der: unknown, what: string): Buffer {
+  if (!Buffer.isBuffer(der) && !(der instanceof Uint8Array)) throw new TypeError(`${what} must be DER Extensions (a Buffer)`);
+  const buf = Buffer.from(der);
+  try {
+    if (readTlv(buf, 0).end !== buf.length || buf[0] !== 0x30) throw new RangeError('trailing or missing bytes');
+    for (const ext of extensionsOf(buf)) if (readTlv(ext, children(ext, readTlv(ext, 0))[0].start).tag !== 0x06) throw new RangeError('an extension without OID');
+  } catch (err) {
+    throw new TypeError(`${what} is not DER Extensions: ${(err as Error).message}`);
+  }
+  return buf;
+}
+
+/** The job's extensions with the item's own: an item's extension replaces the job's of the same type. */
+function mergeExtensions(base: Buffer | undefined, own: Buffer | undefined): Buffer | undefined {
+  if (!base || !own) return own ?? base;
+  const mine = extensionsOf(own);
+  const replaced = new Set(mine.map(oidOf));
+  return sequenceOf([...extensionsOf(base).filter((e) => !replaced.has(oidOf(e))), ...mine]);
+}
+
+type Field = 'subject' | 'extensions' | 'newPkey' | 'csr' | 'oldCert' | 'signer' | 'central';
 
 /** A pooled context; `configure` puts one item's request on it. */
 export class Slot {
   ctx: CmpContext;
   #touched = new Set<Field>();
   readonly #make: () => CmpContext;
+  readonly #reqExtensions: Buffer | undefined;
 
-  constructor(make: () => CmpContext) {
+  /** `reqExtensions`: DER Extensions every certificate request carries, merged with an item's own. */
+  constructor(make: () => CmpContext, reqExtensions?: Buffer) {
     this.#make = make;
+    this.#reqExtensions = reqExtensions;
     this.ctx = make();
   }
 
   configure(item: PreparedItem, newKey: KeyObject | null): void {
     const want = new Set<Field>();
+    // a CSR brings its own extensions, a revocation asks for none
+    const extensions = item.operation === 'rr' || item.operation === 'p10cr' ? item.extensions : mergeExtensions(this.#reqExtensions, item.extensions);
     if (item.subject !== undefined) want.add('subject');
-    if (item.extensions) want.add('extensions');
+    if (extensions) want.add('extensions');
     if (newKey) want.add('newPkey');
     if (item.csr !== undefined) want.add('csr');
     if (item.oldCert) want.add('oldCert');
     if (item.oldKey) want.add('signer');
+    if (item.central) want.add('central');
     if ([...this.#touched].some((f) => !want.has(f))) {
       this.ctx.close();
       this.ctx = this.#make();
@@ -165,8 +212,9 @@ export class Slot {
     this.#touched = want;
     const ctx = this.ctx;
     if (item.subject !== undefined) ctx.setSubjectName(item.subject);
-    if (item.extensions) ctx.setReqExtensions(item.extensions);
+    if (extensions) ctx.setReqExtensions(extensions);
     if (newKey) ctx.setNewPkey(newKey);
+    if (item.central) ctx.setOption(Option.POPO_METHOD, PopoMethod.NONE);
     if (item.csr !== undefined) ctx.setP10CSR(item.csr);
     if (item.oldCert) ctx.setOldCert(item.oldCert);
     if (item.oldKey) {

@@ -39,7 +39,7 @@ export async function bulkWorkerMain(argv: string[], io: CliIo): Promise<number>
     }
     const queue = bulk.get('queue') as string | undefined;
     if (!queue) throw new CliError('missing -queue redis://HOST:PORT/NAME');
-    const options = contextOptions(rest, io, PROG);
+    const { options } = contextOptions(rest, io, PROG);
     delete options.cmd; // each job names its operation
     CmpContext.fromOptions(options).close(); // option errors now, not once per context
     const keyFile = bulk.get('coordinator_key') as string | undefined;

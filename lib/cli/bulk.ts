@@ -14,6 +14,7 @@ import { BulkProgress, BulkSummary } from '../bulk/progress';
 import { Registry, newRegistry, serveMetrics } from '../metrics';
 import { UsageError, parseArgs } from '../options/args';
 import { loadConfig } from '../options/config';
+import { binding } from '../native';
 import { CliError, readPass } from '../options/files';
 import { OPTIONS, camel } from '../options/table';
 import type { CliIo } from './main';
@@ -34,11 +35,13 @@ const BULK_OPTIONS: Record<string, { type: 's' | 'p' | 'N' | '-'; help: string }
   concurrency: { type: 'p', help: 'Transactions in flight. Default 16' },
   rate: { type: 'p', help: 'Transactions started per second at most' },
   retries: { type: 'N', help: 'Retries of transient faults (no answer, server busy). Default 4' },
-  key_type: { type: 's', help: 'Key for items that give none: ec[:P-256|P-384|P-521], rsa[:bits], ed25519. Default ec:P-256' },
+  key_type: { type: 's', help: 'Key for items that give none: ec[:P-256|P-384|P-521], rsa[:bits], ed25519, central (made by the CA; OpenSSL 3.5+). Default ec:P-256' },
   out_keypass: { type: 's', help: 'Pass phrase source (pass:, env:, file:, fd:, stdin) to encrypt the written keys' },
   key_name: { type: 's', help: 'Key file name in -out_dir, {id} for the item id. Default {id}.key.pem' },
   cert_name: { type: 's', help: 'Certificate file name. Default {id}.cert.pem' },
   chain_name: { type: 's', help: 'Chain file name. Default {id}.chain.pem' },
+  out_p12: { type: '-', help: 'Write each new key with its certificate and chain as PKCS#12 (needs -out_keypass) instead of a PEM key file' },
+  p12_name: { type: 's', help: 'PKCS#12 file name. Default {id}.p12' },
   json: { type: '-', help: 'JSON lines on stdout: progress, each result, the summary' },
   metrics_port: { type: 'N', help: 'While the job runs, serve its Prometheus metrics (cmp_bulk_*) over HTTP on this port (0: any free one)' },
   metrics_path: { type: 's', help: 'HTTP path of the metrics. Default /metrics' },
@@ -89,14 +92,19 @@ export function splitArgs(
 
 const BY_CAMEL = new Map([...OPTIONS.values()].map((o) => [camel(o.name), o]));
 
-/** The `openssl cmp` options for the contexts: the config section(s), then the command line. */
-export function contextOptions(rest: string[], io: CliIo, prog = PROG): Record<string, string | number | boolean> {
+/** The `openssl cmp` options for the contexts: the config section(s), then the command line; and the config file read. */
+export function contextOptions(
+  rest: string[],
+  io: CliIo,
+  prog = PROG,
+): { options: Record<string, string | number | boolean>; configFile?: string } {
   const args = parseArgs(rest, prog);
   const configArg = args.get('config') as string | undefined;
   const file = configArg ?? process.env.OPENSSL_CONF ?? DEFAULT_CONFIG;
   const section = (args.get('section') as string | undefined) || 'cmp';
   const out: Record<string, string | number | boolean> = {};
-  if (file !== '' && (configArg !== undefined || process.env.OPENSSL_CONF !== undefined || fs.existsSync(file))) {
+  const used = file !== '' && (configArg !== undefined || process.env.OPENSSL_CONF !== undefined || fs.existsSync(file));
+  if (used) {
     io.err(`CMP info: using section(s) '${section}' of OpenSSL configuration file '${file}'\n`);
     for (const [k, v] of Object.entries(loadConfig(file, section))) {
       const spec = BY_CAMEL.get(k);
@@ -109,7 +117,25 @@ export function contextOptions(rest: string[], io: CliIo, prog = PROG): Record<s
     if (spec.server) throw new UsageError(`${prog}: -${name} is a server option`);
     out[camel(name)] = v;
   }
-  return out;
+  return { options: out, configFile: used ? file : undefined };
+}
+
+/**
+ * -reqexts and -policies name sections of the config file: their extensions go into every request,
+ * merged with each item's own sans and policies, in place of options the contexts cannot read.
+ */
+function requestExtensions(options: Record<string, string | number | boolean>, configFile: string | undefined): Buffer | undefined {
+  const sections = [options.reqexts, options.policies].filter((x): x is string => typeof x === 'string');
+  if (options.policies !== undefined && options.policyOids !== undefined) throw new CliError('cannot have policies both via -policies and via -policy_oids');
+  delete options.reqexts;
+  delete options.policies;
+  if (!sections.length) return undefined;
+  if (configFile === undefined) throw new CliError(`cannot load certificate request extension section '${sections[0]}': no -config file`);
+  try {
+    return binding.extensionsFromConfig(configFile, sections);
+  } catch (err) {
+    throw new CliError(`cannot load certificate request extension section '${sections.join(', ')}': ${(err as Error).message}`);
+  }
 }
 
 async function countRows(file: string): Promise<number | undefined> {
@@ -233,7 +259,8 @@ export async function bulkMain(argv: string[], io: CliIo, tty = !!process.stderr
     if (journal && fs.existsSync(journal) && !bulk.get('resume')) throw new CliError(`journal '${journal}' exists already; use -resume to continue its job`);
     if (outDir && !bulk.get('journal')) fs.mkdirSync(outDir, { recursive: true });
     if (bulk.get('retry_failed') && !bulk.get('resume')) throw new CliError('-retry_failed goes with -resume');
-    const options = contextOptions(rest, io);
+    const { options, configFile } = contextOptions(rest, io);
+    const reqExtensions = requestExtensions(options, configFile);
     const cmd = options.cmd as string | undefined;
     delete options.cmd;
     if (cmd !== undefined && !OPERATIONS.includes(cmd as BulkOperation)) throw new CliError(`-cmd ${cmd} is not a bulk operation (${OPERATIONS.join(', ')})`);
@@ -243,8 +270,15 @@ export async function bulkMain(argv: string[], io: CliIo, tty = !!process.stderr
     else if (!journal) throw new CliError('-queue needs -journal or -out_dir: a restarted coordinator resumes from the journal');
     else if (bulk.get('revoke_orphans')) throw new CliError('-revoke_orphans does not go with -queue (the coordinator holds no CMP credentials)');
     else if (bulk.get('metrics_port') !== undefined) throw new CliError('-metrics_port does not go with -queue; watch the queue with BullMQ tools');
+    else if (reqExtensions !== undefined) throw new CliError('-reqexts and -policies do not go with -queue yet: give the items sans and policies');
     const passphrase = readPass(bulk.get('out_keypass') as string | undefined, '-out_keypass');
-    const names = { key: bulk.get('key_name') as string | undefined, cert: bulk.get('cert_name') as string | undefined, chain: bulk.get('chain_name') as string | undefined };
+    const names = {
+      key: bulk.get('key_name') as string | undefined,
+      cert: bulk.get('cert_name') as string | undefined,
+      chain: bulk.get('chain_name') as string | undefined,
+      p12: bulk.get('p12_name') as string | undefined,
+    };
+    if (bulk.get('out_p12') && passphrase === undefined) throw new CliError('-out_p12 needs -out_keypass to encrypt the PKCS#12 files');
     for (const k of Object.keys(names) as Array<keyof typeof names>) if (names[k] === undefined) delete names[k];
     if (bulk.get('metrics_path') !== undefined && bulk.get('metrics_port') === undefined) throw new CliError('-metrics_path goes with -metrics_port');
     if (bulk.get('metrics_port') !== undefined) {
@@ -268,6 +302,8 @@ export async function bulkMain(argv: string[], io: CliIo, tty = !!process.stderr
       outDir,
       names,
       passphrase,
+      pkcs12: !!bulk.get('out_p12'),
+      reqExtensions,
       metrics: metrics?.registry,
     });
     display = new Display(io, !!bulk.get('json'), tty, tty ? await countRows(input) : undefined);
@@ -322,5 +358,6 @@ function queuedJob(
     outDir,
     names,
     passphrase,
+    pkcs12: !!bulk.get('out_p12'),
   });
 }

@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { toCerts, toCertsDer } from '../../convert';
 import { CmpError } from '../../errors';
 import type { BulkResult } from '../engine';
 import { BulkItem, ItemSource } from '../items';
@@ -34,6 +35,8 @@ export interface QueuedBulkOptions {
   outDir?: string;
   names?: FileNames;
   passphrase?: string;
+  /** Also write {id}.p12 (key, certificate, chain) encrypted under `passphrase`. */
+  pkcs12?: boolean;
   /** The coordinator's X25519 key (PKCS#8 PEM), made when absent. Default: coordinator-key.pem beside the journal. */
   sealKey?: string;
   /** Jobs started per second across all workers (BullMQ's global rate limit). */
@@ -61,6 +64,7 @@ export class QueuedBulkJob extends EventEmitter implements AsyncIterable<BulkRes
   readonly #o: QueuedBulkOptions;
   readonly #address: QueueAddress;
   readonly #tally = new Tally();
+  readonly #chains = new Map<string, X509Certificate[]>(); // issuing chains as workers send them (PEM), parsed once
   readonly #stop = new AbortController();
   readonly #claimed = new Set<string>(); // enqueued in this run and not yet finished
   readonly #keys: { results: string; sealKey: string };
@@ -149,7 +153,7 @@ export class QueuedBulkJob extends EventEmitter implements AsyncIterable<BulkRes
       this.#journal = new Journal(o.journal);
       this.#own = coordinatorKey(o.sealKey ?? path.join(path.dirname(path.resolve(o.journal)), 'coordinator-key.pem'));
       if (o.outDir !== undefined) {
-        this.#output = new Output(o.outDir, o.names, o.passphrase);
+        this.#output = new Output(o.outDir, o.names, o.passphrase, o.pkcs12);
         await this.#output.open(this.#journal.confirmedRows());
       }
       this.#redis = connect(this.#address);
@@ -235,6 +239,16 @@ export class QueuedBulkJob extends EventEmitter implements AsyncIterable<BulkRes
     } finally {
       this.#fed = true;
     }
+  }
+
+  #chainCerts(pem: string | undefined): X509Certificate[] | undefined {
+    if (!pem) return undefined;
+    let chain = this.#chains.get(pem);
+    if (!chain) {
+      chain = toCerts(toCertsDer(pem, 'chain') ?? []);
+      this.#chains.set(pem, chain);
+    }
+    return chain;
   }
 
   /** The job of an item, or undefined when the journal settles it (or it is bad). */
@@ -350,7 +364,7 @@ export class QueuedBulkJob extends EventEmitter implements AsyncIterable<BulkRes
         return { job, token: out.token };
       }
       const files = this.#output ? this.#output.files(id, key !== null) : {};
-      if (this.#output) await this.#output.persist(files, key, cert, out.chain ?? '');
+      if (this.#output) await this.#output.persist(id, files, key, cert, this.#chainCerts(out.chain));
       const d = { serial: cert.serialNumber, subject: `/${cert.subject.split('\n').join('/')}`, notAfter: new Date(cert.validTo).toISOString(), sha256: cert.fingerprint256 };
       this.#journal.written(id, { serial: d.serial, der: cert.raw, subject: d.subject, notAfter: d.notAfter, fingerprint: d.sha256, files });
       this.#journal.confirmed(id);

@@ -50,6 +50,7 @@ export function toJobData(item: BulkItem): JobData {
     const spec = isKeySpec(item.key) ? item.key : typeof item.key === 'string' && /^(ec|rsa|ed25519)(:|$)/.test(item.key) ? item.key : undefined;
     if (spec === undefined) throw badItem(`${where}: a supplied private key is not sent through the queue; give a key spec (workers generate the key) or a csr`);
     d.key = keySpec(spec, `${where} key`);
+    if (d.key.type === 'central') throw badItem(`${where}: central key generation does not go through the queue yet; run the job on one machine`);
   }
   if (item.oldKey !== undefined) throw badItem(`${where}: oldKey is not sent through the queue; workers sign with their own credentials`);
   if (item.csr !== undefined) d.csr = text(item.csr);
