@@ -8,7 +8,7 @@
 // among the orphans the job reported, and Redis never held a private key or
 // the PBM secret in clear.
 import { ChildProcess, fork, spawn } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { checkPair, journalRows, manifest, tmpDir } from './helpers/bulk';
@@ -165,6 +165,11 @@ async function scenario(
   expect(aof).toContain('"epk":');
   expect(aof).not.toMatch(/PRIVATE KEY/);
   expect(aof).not.toContain(SECRET);
+  for (const line of lines.slice(0, 100)) {
+    const der = createPrivateKey(fs.readFileSync(line.files.key)).export({ type: 'pkcs8', format: 'der' });
+    expect(aof.includes(der.toString('base64'))).toBe(false);
+    expect(aof.includes(der.toString('hex'))).toBe(false);
+  }
   console.log(`${name}: ${summary.confirmed} confirmed, ${summary.skipped} skipped, ${summary.attempts} attempts, ${orphans.size} orphans, ${summary.seconds} s`);
   return summary;
 }

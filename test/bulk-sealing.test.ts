@@ -32,3 +32,25 @@ test('a sealed key opens with the coordinator key, for its item and serial only'
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+describe('queue URLs', () => {
+  const { parseQueueUrl } = require('../lib/bulk/distributed/redis') as typeof import('../lib/bulk/distributed/redis');
+
+  test('a password in the URL is refused, and a URL that does not parse is not repeated in the error', () => {
+    expect(() => parseQueueUrl('redis://u:hunter2@127.0.0.1:6379/q')).toThrow(/must not hold a password/);
+    let message = '';
+    try {
+      parseQueueUrl('redis://u:hunter2@host:notaport/q');
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/not a URL like redis:\/\/HOST:PORT\/NAME/);
+    expect(message).not.toContain('hunter2');
+  });
+
+  test('HOST:PORT/DB/NAME', () => {
+    const a = parseQueueUrl('redis://127.0.0.1:6390/3/plant-4', 'pw');
+    expect(a).toMatchObject({ name: 'plant-4', options: { host: '127.0.0.1', port: 6390, db: 3, password: 'pw' } });
+    expect(a.label).not.toContain('pw');
+  });
+});

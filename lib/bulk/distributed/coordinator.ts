@@ -149,6 +149,7 @@ export class QueuedBulkJob extends EventEmitter implements AsyncIterable<BulkRes
     const timer = setInterval(() => this.emit('progress', this.#tally.progress()), PROGRESS_MS);
     timer.unref();
     let status = 'failed';
+    let feeding: Promise<void> | undefined;
     try {
       this.#journal = new Journal(o.journal);
       this.#own = coordinatorKey(o.sealKey ?? path.join(path.dirname(path.resolve(o.journal)), 'coordinator-key.pem'));
@@ -169,7 +170,7 @@ export class QueuedBulkJob extends EventEmitter implements AsyncIterable<BulkRes
       this.#queue.on('error', () => {}); // the calls below carry deadlines
       await this.#r(o.rate ? this.#queue.setGlobalRateLimit(o.rate, 1000) : this.#queue.removeGlobalRateLimit(), 'setting the rate limit');
       await this.#forgetSettled();
-      const feeding = this.#feed(source);
+      feeding = this.#feed(source);
       feeding.catch(() => this.stop());
       let lastSweep = 0;
       let idle = IDLE_MS;
@@ -194,6 +195,9 @@ export class QueuedBulkJob extends EventEmitter implements AsyncIterable<BulkRes
       return summary;
     } catch (err) {
       this.#failure = err as Error;
+      // the feeder may be waiting for a window that can no longer drain
+      this.#stop.abort();
+      await feeding?.catch(() => {});
       throw err;
     } finally {
       clearInterval(timer);
@@ -242,7 +246,8 @@ export class QueuedBulkJob extends EventEmitter implements AsyncIterable<BulkRes
   }
 
   #chainCerts(pem: string | undefined): X509Certificate[] | undefined {
-    if (!pem) return undefined;
+    if (pem === undefined) return undefined;
+    if (pem === '') return [];
     let chain = this.#chains.get(pem);
     if (!chain) {
       chain = toCerts(toCertsDer(pem, 'chain') ?? []);
@@ -342,6 +347,8 @@ export class QueuedBulkJob extends EventEmitter implements AsyncIterable<BulkRes
     }
     if (!out.ok) {
       const err = errorFromRecord(JSON.stringify(out.error));
+      // confirmed at the CA (implicitly) but its result could not be stored: an orphan
+      if (out.orphan) this.#journal.superseded(id, out.orphan.serial, certDer(out.orphan.cert));
       this.#journal.failed(id, err);
       this.#fail(id, op, err, attempts, ms);
       return { job };
@@ -349,10 +356,12 @@ export class QueuedBulkJob extends EventEmitter implements AsyncIterable<BulkRes
     const line: ManifestLine = { id, operation: op, attempts };
     const result: BulkResult = { id, ok: true, attempts };
     if (out.token) {
-      const rec = record ? (JSON.parse(record) as ResultRecord) : undefined;
-      const cert = rec ? new X509Certificate(rec.cert) : undefined;
+      let rec: ResultRecord | undefined;
+      let cert: X509Certificate | undefined;
       let key: KeyObject | null;
       try {
+        rec = record ? readRecord(record, id) : undefined;
+        cert = rec ? new X509Certificate(rec.cert) : undefined;
         if (!rec || !cert) throw queueError(`item '${id}': its result is not in Redis (was Redis run without appendfsync always?)`);
         key = rec.key ? unseal(this.#own, rec.key, id, rec.serial) : null;
         if (key && !createPublicKey(key).equals(cert.publicKey)) throw queueError(`item '${id}': the sealed key does not belong to its certificate`);
@@ -402,11 +411,20 @@ export class QueuedBulkJob extends EventEmitter implements AsyncIterable<BulkRes
       cursor = next;
       const gone: string[] = [];
       for (let i = 0; i < flat.length; i += 2) {
-        const rec = JSON.parse(flat[i + 1]) as ResultRecord;
+        let rec: ResultRecord;
+        let der: Buffer | null;
+        try {
+          rec = readRecord(flat[i + 1], flat[i]);
+          der = new X509Certificate(rec.cert).raw;
+        } catch (err) {
+          this.emit('warning', `dropping an unreadable result record from Redis: ${(err as Error).message}`);
+          gone.push(flat[i]);
+          continue;
+        }
         const row: JournalRow | undefined = this.#journal.lookup(rec.id);
         const settled = row && (row.state === 'confirmed' || row.state === 'failed') && !this.#claimed.has(rec.id);
         if (!settled) continue; // its job may still name it
-        if (row.serial !== rec.serial) this.#journal.superseded(rec.id, rec.serial, new X509Certificate(rec.cert).raw);
+        if (row.serial !== rec.serial) this.#journal.superseded(rec.id, rec.serial, der);
         gone.push(flat[i]);
       }
       if (gone.length) {
@@ -415,6 +433,27 @@ export class QueuedBulkJob extends EventEmitter implements AsyncIterable<BulkRes
       }
     } while (cursor !== '0' && !this.#stop.signal.aborted);
   }
+}
+
+function certDer(pem: string): Buffer | null {
+  try {
+    return new X509Certificate(pem).raw;
+  } catch {
+    return null;
+  }
+}
+
+function readRecord(text: string, where: string): ResultRecord {
+  let rec: ResultRecord;
+  try {
+    rec = JSON.parse(text) as ResultRecord;
+  } catch {
+    throw queueError(`result '${where}' in Redis is not JSON`);
+  }
+  if (!rec || typeof rec.id !== 'string' || typeof rec.cert !== 'string' || typeof rec.serial !== 'string') {
+    throw queueError(`result '${where}' in Redis lacks its id, serial or certificate`);
+  }
+  return rec;
 }
 
 /**

@@ -24,7 +24,8 @@ export function parseQueueUrl(url: string, password?: string): QueueAddress {
   try {
     u = new URL(url);
   } catch {
-    throw queueError(`queue '${url}' is not a URL like redis://HOST:PORT/NAME`);
+    // not repeated: a URL that does not parse may still carry a password
+    throw queueError('the queue is not a URL like redis://HOST:PORT/NAME');
   }
   if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw queueError(`queue URL must start with redis:// or rediss://, not ${u.protocol}//`);
   if (u.password) throw queueError('the queue URL must not hold a password (the process list shows it); give it with -queue_pass or options.queuePassword');

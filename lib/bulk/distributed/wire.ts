@@ -30,7 +30,7 @@ export interface ResultRecord {
 }
 
 /** A job's return value: which attempt's result the CA saw accepted and the issuing chain it sent (PEM), or the failure. */
-export type JobOutcome = { ok: true; token?: string; serial: string | null; subject?: string | null; chain?: string } | { ok: false; error: Record<string, unknown> };
+export type JobOutcome = { ok: true; token?: string; serial: string | null; subject?: string | null; chain?: string } | { ok: false; error: Record<string, unknown>; orphan?: { serial: string; cert: string } };
 
 function text(v: CsrInput | CertificateInput): string {
   if (v instanceof X509Certificate) return v.toString();
@@ -47,7 +47,7 @@ export function toJobData(item: BulkItem): JobData {
   if (item.sans !== undefined) d.sans = item.sans;
   if (item.policies !== undefined) d.policies = item.policies;
   if (item.key !== undefined) {
-    const spec = isKeySpec(item.key) ? item.key : typeof item.key === 'string' && /^(ec|rsa|ed25519)(:|$)/.test(item.key) ? item.key : undefined;
+    const spec = isKeySpec(item.key) ? item.key : typeof item.key === 'string' && /^(ec|rsa|ed25519|central)(:|$)/.test(item.key) ? item.key : undefined;
     if (spec === undefined) throw badItem(`${where}: a supplied private key is not sent through the queue; give a key spec (workers generate the key) or a csr`);
     d.key = keySpec(spec, `${where} key`);
     if (d.key.type === 'central') throw badItem(`${where}: central key generation does not go through the queue yet; run the job on one machine`);

@@ -82,7 +82,12 @@ export class BulkWorker extends EventEmitter {
     this.#address = parseQueueUrl(options.queue, options.queuePassword);
     if (options.coordinatorKey !== undefined) this.#pinned = publicKeyFrom(options.coordinatorKey, 'coordinatorKey');
     this.#redis = connect(this.#address);
-    this.ready = this.#start();
+    // a worker that failed to start must not go on taking jobs behind its caller's back
+    this.ready = this.#start().catch(async (err) => {
+      await this.#worker?.close(true).catch(() => {});
+      this.#redis.disconnect();
+      throw err;
+    });
     this.ready.catch(() => {});
   }
 
@@ -115,7 +120,9 @@ export class BulkWorker extends EventEmitter {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       await this.ready.catch(() => {});
-      await this.#worker?.close();
+      // jobs in hand finish within the CMP timeouts; a Redis that stays away must not hold the close forever
+      const grace = (this.#o.lockDuration ?? 30000) + 120000;
+      await deadline(this.#worker?.close() ?? Promise.resolve(), grace, `closing the worker of ${this.#address.label}`).catch(() => this.#worker?.close(true));
       for (const p of this.#all) p.slot.ctx.close();
       this.#redis.disconnect();
     })();
@@ -158,7 +165,15 @@ export class BulkWorker extends EventEmitter {
       }
       const cert = await pooled.slot.exec(item.operation, signal ?? new AbortController().signal);
       if (!cert) return { ok: true, serial: item.oldCert?.serialNumber ?? null, subject: item.oldCert ? `/${item.oldCert.subject.split('\n').join('/')}` : null };
-      if (!a.stored) await this.#store(a, cert); // OpenSSL skipped the callback
+      if (!a.stored) {
+        // OpenSSL skipped the callback (implicit confirmation): the CA holds the certificate as confirmed already
+        try {
+          await this.#store(a, cert);
+        } catch (err) {
+          const e = err instanceof CmpError ? err : queueError(`cannot store the result in Redis: ${(err as Error).message}`, err);
+          return { ok: false, error: errorRecord(e), orphan: { serial: cert.serialNumber, cert: cert.toString() } };
+        }
+      }
       // the context answers questions only between transactions: the chain travels with the job's outcome
       const chain = chainOf(cert, [...pooled.slot.ctx.getExtraCertsIn(), ...pooled.slot.ctx.getCaPubs()]);
       return { ok: true, token: a.token, serial: cert.serialNumber, chain: chain.map((c) => c.toString()).join('') };
