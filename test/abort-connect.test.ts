@@ -2,7 +2,7 @@
 // queue is full, so the SYN goes unanswered until MSG_TIMEOUT.
 import { generateKeyPairSync } from 'node:crypto';
 import fs from 'node:fs';
-import { CmpContext, CmpError, Option } from '../lib';
+import { CmpContext, CmpError, Option, getMaxThreads, setMaxThreads } from '../lib';
 import { closeAll, track } from './helpers/context';
 import { StuckListener, startStuckListener } from './helpers/stuck-listener';
 
@@ -81,6 +81,42 @@ async function abortedWithin(p: Promise<unknown>, ms: number): Promise<CmpError>
 const linux = process.platform === 'linux' ? describe : describe.skip;
 
 linux('an abort reaches a transaction stuck in connect()', () => {
+  // first: a thread still stuck from another case would hold the single thread until MSG_TIMEOUT
+  test('an abort before the exchange starts keeps it from connecting at all', async () => {
+    // a port of its own: the threads of the other cases keep connecting to theirs until MSG_TIMEOUT
+    const own = await startStuckListener();
+    const threads = getMaxThreads();
+    // the only thread is held by a transaction parked in a JS transport, so the stuck one waits its turn:
+    // the abort comes before its exchange for certain, however the machine schedules its threads
+    setMaxThreads(1);
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let parked!: () => void;
+    const isParked = new Promise<void>((resolve) => (parked = resolve));
+    try {
+      const holder = stuckContext(own.port);
+      holder.setTransferCallback(async () => {
+        parked();
+        await released;
+        throw new Error('released');
+      });
+      const held = holder.execIR().catch((e: unknown) => e);
+      await isParked;
+      const ctx = stuckContext(own.port);
+      const ac = new AbortController();
+      const p = ctx.execIR({ signal: ac.signal });
+      ac.abort();
+      release();
+      await held;
+      expect((await abortedWithin(p, 3000)).code).toBe('ERR_CMP_ABORTED');
+      expect(connectingSockets(own.port).size).toBe(0);
+    } finally {
+      release();
+      setMaxThreads(threads);
+      own.stop();
+    }
+  });
+
   test('AbortSignal', async () => {
     const ctx = stuckContext();
     const before = connectingSockets();
@@ -89,21 +125,6 @@ linux('an abort reaches a transaction stuck in connect()', () => {
     await untilConnecting(before);
     ac.abort();
     expect((await abortedWithin(p, 3000)).code).toBe('ERR_CMP_ABORTED');
-  });
-
-  test('an abort before the exchange starts keeps it from connecting at all', async () => {
-    // a port of its own: the threads of the other cases keep connecting to theirs until MSG_TIMEOUT
-    const own = await startStuckListener();
-    try {
-      const ctx = stuckContext(own.port);
-      const ac = new AbortController();
-      const p = ctx.execIR({ signal: ac.signal });
-      ac.abort();
-      expect((await abortedWithin(p, 3000)).code).toBe('ERR_CMP_ABORTED');
-      expect(connectingSockets(own.port).size).toBe(0);
-    } finally {
-      own.stop();
-    }
   });
 
   test('close()', async () => {
