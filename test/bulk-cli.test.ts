@@ -81,6 +81,20 @@ test('-json: a line per result, progress and the summary; exit 0; no secret anyw
   expect(r.out).not.toContain(KEYPASS);
 });
 
+test('a pass phrase from stdin serves every pooled context (it can be read only once)', async () => {
+  const child = spawn(process.execPath, [BIN, 'bulk', '-in', csv(12), '-out_dir', 'out', '-json', '-concurrency', '4', '-config', '', '-server', url, '-ref', 'cli', '-secret', 'stdin'], {
+    cwd: dir,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stdin!.end(`${SECRET}\n`);
+  const code = await new Promise((resolve) => child.once('exit', resolve));
+  expect(code).toBe(0);
+  const summary = JSON.parse(out.trim().split('\n').pop()!);
+  expect(summary).toMatchObject({ event: 'summary', total: 12, confirmed: 12, failed: 0 });
+});
+
 test('piped: plain progress lines, a summary with failures by cause, exit 2 for a partial failure', async () => {
   const r = await run(['-in', csv(6, 'x,/CN=refused,x.example\n'), '-out_dir', 'out', ...conn()]);
   expect(r.code).toBe(2);

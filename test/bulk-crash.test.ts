@@ -6,7 +6,7 @@
 import { ChildProcess, fork, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { checkPair, journalRows, manifest, tmpDir } from './helpers/bulk';
+import { checkJobOutput, journalRows, tmpDir } from './helpers/bulk';
 
 jest.setTimeout(300_000); // about 30 s on an idle 2-core machine
 
@@ -97,17 +97,7 @@ test('killed five times and resumed, every item ends confirmed exactly once', as
   expect(summary.confirmed + summary.skipped).toBe(COUNT);
   expect(last.stdout + last.stderr).not.toContain(SECRET);
 
-  const rows = journalRows(path.join(dir, 'job.db'));
-  expect(rows).toHaveLength(COUNT);
-  expect(rows.every((r) => r.state === 'confirmed')).toBe(true);
-  const lines = manifest(path.join(dir, 'out'));
-  expect(lines).toHaveLength(COUNT);
-  expect(new Set(lines.map((l) => l.id)).size).toBe(COUNT);
-  const serialOf = new Map(rows.map((r) => [r.id, r.serial]));
-  for (const line of lines) {
-    expect(line.serial).toBe(serialOf.get(line.id));
-    expect(checkPair(line).serialNumber).toBe(line.serial);
-  }
+  const { lines } = checkJobOutput(path.join(dir, 'job.db'), path.join(dir, 'out'), COUNT);
   expect(fs.readdirSync(path.join(dir, 'out', '.partial'))).toEqual([]);
   expect(fs.readdirSync(path.join(dir, 'out')).filter((f) => f.endsWith('.cert.pem'))).toHaveLength(COUNT);
 

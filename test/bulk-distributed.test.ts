@@ -11,7 +11,7 @@ import { ChildProcess, fork, spawn } from 'node:child_process';
 import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { checkPair, journalRows, manifest, tmpDir } from './helpers/bulk';
+import { checkJobOutput, journalRows, tmpDir } from './helpers/bulk';
 import { RedisServer } from './helpers/redis';
 
 jest.setTimeout(240_000);
@@ -140,17 +140,7 @@ async function scenario(
   workers.forEach((w, i) => alive(w) && expect(w.stderr.slice(said[i])).not.toMatch(workerNoise));
   workers = await Promise.all(workers.map((w) => (alive(w) ? w : worker())));
 
-  const rows = journalRows(path.join(dir, 'out', 'journal.sqlite'));
-  expect(rows).toHaveLength(COUNT);
-  expect(rows.filter((r) => r.state !== 'confirmed')).toEqual([]);
-  const lines = manifest(path.join(dir, 'out'));
-  expect(lines).toHaveLength(COUNT);
-  expect(new Set(lines.map((l) => l.id)).size).toBe(COUNT);
-  const serialOf = new Map(rows.map((r) => [r.id, r.serial]));
-  for (const line of lines) {
-    expect(line.serial).toBe(serialOf.get(line.id));
-    expect(checkPair(line).serialNumber).toBe(line.serial);
-  }
+  const { lines } = checkJobOutput(path.join(dir, 'out', 'journal.sqlite'), path.join(dir, 'out'), COUNT);
   expect(certFiles(dir)).toBe(COUNT);
 
   const confirmedAtCa = new Set((await caState()).confirmed.filter((s) => !before.has(s)));

@@ -75,6 +75,8 @@ test('client: -secret, -keypass, -newkeypass, -otherpass, -tls_keypass are blank
     '-otherpass', `pass:${SECRETS[5]}`, '-tls_keypass', `pass:${SECRETS[6]}`, '-cmd', 'ir', '-newkey', 'newkey.key', '-subject', '/CN=polling',
     '-certout', 'polled.pem'];
   const theirs = await pollingClient('openssl', args);
+  // both write polled.pem in the same directory: ours must write its own
+  fs.rmSync(pki.file('polled.pem'), { force: true });
   const ours = await pollingClient('ours', args);
   expectBlanked(ours.line, 'openssl-cmp client');
   expect(theirs.line.join('\0')).not.toContain(SECRETS[2]); // the reference blanks as measured

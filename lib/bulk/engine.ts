@@ -16,6 +16,7 @@ import { ManifestLine, Output, checkFileId } from './output';
 import { BulkMetrics } from './metrics';
 import { BulkProgress, BulkSummary, Tally } from './progress';
 import { PreparedItem, Slot, prepareItem } from './request';
+import { ResultQueue } from './results';
 
 export interface BulkResult {
   id: string;
@@ -43,7 +44,6 @@ interface Pooled {
   attempt?: Attempt;
 }
 
-const RESULT_HIGH_WATER = 256;
 const PROGRESS_MS = 250;
 
 export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
@@ -54,12 +54,7 @@ export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
   readonly #metrics: BulkMetrics | undefined;
   readonly #attempts = new Set<Attempt>();
   readonly #stop = new AbortController();
-  #iterating = false;
-  #results: BulkResult[] = [];
-  #wakeReader: (() => void) | undefined;
-  #wakeWriters: Array<() => void> = [];
-  #finished = false;
-  #failure: Error | undefined;
+  readonly #results = new ResultQueue();
   #journal!: Journal;
   #output: Output | undefined;
   #nextStart = 0;
@@ -88,29 +83,7 @@ export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
   }
 
   [Symbol.asyncIterator](): AsyncIterator<BulkResult> {
-    this.#iterating = true;
-    return {
-      next: async () => {
-        for (;;) {
-          const r = this.#results.shift();
-          if (r) {
-            if (this.#results.length < RESULT_HIGH_WATER) this.#wakeWriters.splice(0).forEach((w) => w());
-            return { value: r, done: false };
-          }
-          if (this.#finished) {
-            if (this.#failure) throw this.#failure;
-            return { value: undefined, done: true };
-          }
-          await new Promise<void>((resolve) => (this.#wakeReader = resolve));
-        }
-      },
-      return: async () => {
-        this.#iterating = false;
-        this.#results = [];
-        this.#wakeWriters.splice(0).forEach((w) => w());
-        return { value: undefined, done: true };
-      },
-    };
+    return this.#results.iterator();
   }
 
   async #run(source: AsyncIterator<BulkItem> | Iterator<BulkItem>): Promise<BulkSummary> {
@@ -123,6 +96,7 @@ export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
     timer.unref();
     const slots: Pooled[] = [];
     let status = 'failed';
+    let failure: Error | undefined;
     try {
       this.#journal = new Journal(o.journal);
       if (o.outDir !== undefined) {
@@ -141,7 +115,7 @@ export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
       };
       const worker = async (slot: Pooled) => {
         while (!this.#stop.signal.aborted) {
-          await this.#roomForResults();
+          await this.#results.room(() => this.#stop.signal.aborted);
           const next = await pull();
           if (next.done) return;
           await this.#process(slot, next.value);
@@ -165,7 +139,7 @@ export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
       this.emit('progress', this.#tally.progress());
       return summary;
     } catch (err) {
-      this.#failure = err as Error;
+      failure = err as Error;
       throw err;
     } finally {
       clearInterval(timer);
@@ -177,8 +151,7 @@ export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
         // the first failure is the one reported
       }
       await this.#output?.close().catch(() => {});
-      this.#finished = true;
-      this.#wakeReader?.();
+      this.#results.end(failure);
     }
   }
 
@@ -213,18 +186,7 @@ export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
     return pooled;
   }
 
-  async #roomForResults(): Promise<void> {
-    while (this.#iterating && this.#results.length >= RESULT_HIGH_WATER && !this.#stop.signal.aborted) {
-      await new Promise<void>((resolve) => this.#wakeWriters.push(resolve));
-    }
-  }
 
-  #emitResult(r: BulkResult): void {
-    if (!this.#iterating) return; // nobody reads them: keep memory flat
-    this.#results.push(r);
-    this.#wakeReader?.();
-    this.#wakeReader = undefined;
-  }
 
   #fail(id: string, err: CmpError, attempts: number, started: number | undefined, manifestOp?: string): void {
     const ms = started === undefined ? undefined : performance.now() - started;
@@ -233,7 +195,7 @@ export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
     if (manifestOp && this.#output) {
       this.#output.manifest({ id, operation: manifestOp, attempts, error: { code: err.code, message: err.message, failInfo: err.failInfo } });
     }
-    this.#emitResult({ id, ok: false, attempts, error: err });
+    this.#results.push({ id, ok: false, attempts, error: err });
   }
 
   async #process(slot: Pooled, raw: BulkItem): Promise<void> {
@@ -369,7 +331,7 @@ export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
     const r: BulkResult = { id: item.id, ok: true, attempts };
     if (cert) Object.assign(r, { cert, serial: cert.serialNumber });
     if (key) r.key = key;
-    this.#emitResult(r);
+    this.#results.push(r);
   }
 
   async #certConf(a: Attempt, cert: X509Certificate, failInfo: number): Promise<number> {

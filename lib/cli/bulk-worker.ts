@@ -6,7 +6,7 @@ import { CmpContext } from '../context';
 import { CmpError } from '../errors';
 import { bulkWorker } from '../bulk/distributed/worker';
 import { UsageError } from '../options/args';
-import { contextOptions, splitArgs } from './bulk';
+import { contextOptions, splitArgs, subcommandHelp } from './bulk';
 import { CliError, readPass } from '../options/files';
 import type { CliIo } from './main';
 
@@ -23,10 +23,9 @@ const WORKER_OPTIONS: Record<string, { type: 's' | 'p' | 'N' | '-'; help: string
 };
 
 function helpText(): string {
-  const lines = ['Usage: openssl-cmp bulk-worker -queue redis://HOST:PORT/NAME [worker options] [openssl cmp options]', '', 'Worker options:'];
-  for (const [name, o] of Object.entries(WORKER_OPTIONS)) lines.push(` -${(name + (o.type === '-' ? '' : ' val')).padEnd(24)} ${o.help}`);
-  lines.push('', 'Connection, credentials and -config/-section as for openssl-cmp (see openssl-cmp -help).');
-  return `${lines.join('\n')}\n`;
+  return subcommandHelp('openssl-cmp bulk-worker -queue redis://HOST:PORT/NAME [worker options] [openssl cmp options]', 'Worker options:', WORKER_OPTIONS, [
+    'Connection, credentials and -config/-section as for openssl-cmp (see openssl-cmp -help).',
+  ]);
 }
 
 /** `openssl-cmp bulk-worker ARGS`; resolves to the exit status once stopped. */

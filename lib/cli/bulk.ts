@@ -8,8 +8,7 @@ import { CmpContext } from '../context';
 import { CmpError } from '../errors';
 import { BulkItem, BulkOperation, OPERATIONS, keySpec, readItems } from '../bulk/items';
 import { enrollMany, BulkResult } from '../bulk/engine';
-import { QueuedBulkJob, enrollManyQueued } from '../bulk/distributed/coordinator';
-import type { FileNames } from '../bulk/output';
+import { enrollManyQueued } from '../bulk/distributed/coordinator';
 import { BulkProgress, BulkSummary } from '../bulk/progress';
 import { Registry, newRegistry, serveMetrics } from '../metrics';
 import { UsageError, parseArgs } from '../options/args';
@@ -51,11 +50,19 @@ const BULK_OPTIONS: Record<string, { type: 's' | 'p' | 'N' | '-'; help: string }
   help: { type: '-', help: 'Display this summary' },
 };
 
-function helpText(): string {
-  const lines = ['Usage: openssl-cmp bulk -in FILE [bulk options] [openssl cmp options]', '', 'Bulk options:'];
-  for (const [name, o] of Object.entries(BULK_OPTIONS)) lines.push(` -${(name + (o.type === '-' ? '' : ' val')).padEnd(24)} ${o.help}`);
-  lines.push('', 'Connection, credentials and -config/-section as for openssl-cmp (see openssl-cmp -help);', '-cmd sets the operation of items that name none.');
+/** -help of a subcommand: its usage line, its own options, then what it takes from openssl-cmp. */
+export function subcommandHelp(usage: string, title: string, options: Record<string, { type: string; help: string }>, footer: string[]): string {
+  const lines = [`Usage: ${usage}`, '', title];
+  for (const [name, o] of Object.entries(options)) lines.push(` -${(name + (o.type === '-' ? '' : ' val')).padEnd(24)} ${o.help}`);
+  lines.push('', ...footer);
   return `${lines.join('\n')}\n`;
+}
+
+function helpText(): string {
+  return subcommandHelp('openssl-cmp bulk -in FILE [bulk options] [openssl cmp options]', 'Bulk options:', BULK_OPTIONS, [
+    'Connection, credentials and -config/-section as for openssl-cmp (see openssl-cmp -help);',
+    '-cmd sets the operation of items that name none.',
+  ]);
 }
 
 /** Splits bulk options from the `openssl cmp` ones. */
@@ -117,8 +124,16 @@ export function contextOptions(
     if (spec.server) throw new UsageError(`${prog}: -${name} is a server option`);
     out[camel(name)] = v;
   }
+  // every pooled context reads the options again, and a source like stdin or fd: gives its pass phrase once
+  for (const name of PASS_OPTIONS) {
+    const key = camel(name);
+    if (typeof out[key] !== 'string') continue;
+    out[key] = `pass:${readPass(out[key] as string, `-${name}`, (text) => io.err(`${text}\n`))}`;
+  }
   return { options: out, configFile: used ? file : undefined };
 }
+
+const PASS_OPTIONS = ['secret', 'keypass', 'otherpass', 'tls_keypass', 'newkeypass'];
 
 /**
  * -reqexts and -policies name sections of the config file: their extensions go into every request,
@@ -291,21 +306,34 @@ export async function bulkMain(argv: string[], io: CliIo, tty = !!process.stderr
         yield { ...item, ...(op ? { operation: op } : {}), ...(item.key === undefined && defaultKey ? { key: defaultKey } : {}) };
       }
     }
-    const job = queue !== undefined ? queuedJob(items(), queue, bulk, journal!, outDir, names, passphrase) : enrollMany(items(), {
-      options,
-      concurrency: bulk.get('concurrency') as number | undefined,
+    // what a local job and a queued one take alike
+    const common = {
       rate: bulk.get('rate') as number | undefined,
       retries: bulk.get('retries') as number | undefined,
       retryFailed: !!bulk.get('retry_failed'),
-      revokeOrphans: !!bulk.get('revoke_orphans'),
       journal,
       outDir,
       names,
       passphrase,
       pkcs12: !!bulk.get('out_p12'),
-      reqExtensions,
-      metrics: metrics?.registry,
-    });
+    };
+    const job =
+      queue !== undefined
+        ? enrollManyQueued(items(), {
+            ...common,
+            journal: journal!,
+            queue,
+            queuePassword: readPass(bulk.get('queue_pass') as string | undefined, '-queue_pass'),
+            sealKey: bulk.get('seal_key') as string | undefined,
+          })
+        : enrollMany(items(), {
+            ...common,
+            options,
+            concurrency: bulk.get('concurrency') as number | undefined,
+            revokeOrphans: !!bulk.get('revoke_orphans'),
+            reqExtensions,
+            metrics: metrics?.registry,
+          });
     display = new Display(io, !!bulk.get('json'), tty, tty ? await countRows(input) : undefined);
     const d = display;
     job.on('progress', (p) => d.progress(p));
@@ -338,26 +366,3 @@ export async function bulkMain(argv: string[], io: CliIo, tty = !!process.stderr
   }
 }
 
-function queuedJob(
-  items: AsyncIterable<BulkItem>,
-  queue: string,
-  bulk: Map<string, string | number | boolean>,
-  journal: string,
-  outDir: string | undefined,
-  names: FileNames,
-  passphrase: string | undefined,
-): QueuedBulkJob {
-  return enrollManyQueued(items, {
-    queue,
-    queuePassword: readPass(bulk.get('queue_pass') as string | undefined, '-queue_pass'),
-    sealKey: bulk.get('seal_key') as string | undefined,
-    rate: bulk.get('rate') as number | undefined,
-    retries: bulk.get('retries') as number | undefined,
-    retryFailed: !!bulk.get('retry_failed'),
-    journal,
-    outDir,
-    names,
-    passphrase,
-    pkcs12: !!bulk.get('out_p12'),
-  });
-}

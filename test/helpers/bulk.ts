@@ -73,3 +73,22 @@ export function journalRows(file: string, sql = 'SELECT * FROM items'): Array<Re
     db.close();
   }
 }
+
+/**
+ * A finished job's output: `count` items, each confirmed once in the journal and once in the manifest,
+ * with the journal's serial, and a key file that belongs to its certificate.
+ */
+export function checkJobOutput(journalFile: string, outDir: string, count: number): { rows: Array<Record<string, any>>; lines: Array<Record<string, any>> } {
+  const rows = journalRows(journalFile);
+  expect(rows).toHaveLength(count);
+  expect(rows.filter((r) => r.state !== 'confirmed')).toEqual([]);
+  const lines = manifest(outDir);
+  expect(lines).toHaveLength(count);
+  expect(new Set(lines.map((l) => l.id)).size).toBe(count);
+  const serialOf = new Map(rows.map((r) => [r.id, r.serial]));
+  for (const line of lines) {
+    expect(line.serial).toBe(serialOf.get(line.id));
+    expect(checkPair(line).serialNumber).toBe(line.serial);
+  }
+  return { rows, lines };
+}

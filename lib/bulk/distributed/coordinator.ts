@@ -22,6 +22,7 @@ import { asIterator } from '../options';
 import { ManifestLine, Output, FileNames, checkFileId } from '../output';
 import { BulkProgress, BulkSummary, Tally } from '../progress';
 import { prepareItem } from '../request';
+import { ResultQueue } from '../results';
 import { QueueAddress, connect, deadline, keys, loadModule, parseQueueUrl, persistenceWarning, queueError } from './redis';
 import { coordinatorKey, unseal } from './sealing';
 import { JobOutcome, ResultRecord, toJobData } from './wire';
@@ -68,11 +69,7 @@ export class QueuedBulkJob extends EventEmitter implements AsyncIterable<BulkRes
   readonly #stop = new AbortController();
   readonly #claimed = new Set<string>(); // enqueued in this run and not yet finished
   readonly #keys: { results: string; sealKey: string };
-  #results: BulkResult[] = [];
-  #iterating = false;
-  #wake: (() => void) | undefined;
-  #finished = false;
-  #failure: Error | undefined;
+  readonly #results = new ResultQueue();
   #journal!: Journal;
   #output: Output | undefined;
   #redis!: Redis;
@@ -108,33 +105,9 @@ export class QueuedBulkJob extends EventEmitter implements AsyncIterable<BulkRes
   }
 
   [Symbol.asyncIterator](): AsyncIterator<BulkResult> {
-    this.#iterating = true;
-    return {
-      next: async () => {
-        for (;;) {
-          const r = this.#results.shift();
-          if (r) return { value: r, done: false };
-          if (this.#finished) {
-            if (this.#failure) throw this.#failure;
-            return { value: undefined, done: true };
-          }
-          await new Promise<void>((resolve) => (this.#wake = resolve));
-        }
-      },
-      return: async () => {
-        this.#iterating = false;
-        this.#results = [];
-        return { value: undefined, done: true };
-      },
-    };
+    return this.#results.iterator();
   }
 
-  #emitResult(r: BulkResult): void {
-    if (!this.#iterating) return;
-    this.#results.push(r);
-    this.#wake?.();
-    this.#wake = undefined;
-  }
 
   /** A Redis call with the job's deadline. */
   #r<T>(p: Promise<T>, what: string): Promise<T> {
@@ -149,6 +122,7 @@ export class QueuedBulkJob extends EventEmitter implements AsyncIterable<BulkRes
     const timer = setInterval(() => this.emit('progress', this.#tally.progress()), PROGRESS_MS);
     timer.unref();
     let status = 'failed';
+    let failure: Error | undefined;
     let feeding: Promise<void> | undefined;
     try {
       this.#journal = new Journal(o.journal);
@@ -194,7 +168,7 @@ export class QueuedBulkJob extends EventEmitter implements AsyncIterable<BulkRes
       this.emit('progress', this.#tally.progress());
       return summary;
     } catch (err) {
-      this.#failure = err as Error;
+      failure = err as Error;
       // the feeder may be waiting for a window that can no longer drain
       this.#stop.abort();
       await feeding?.catch(() => {});
@@ -210,8 +184,7 @@ export class QueuedBulkJob extends EventEmitter implements AsyncIterable<BulkRes
       await this.#output?.close().catch(() => {});
       await this.#queue?.close().catch(() => {});
       this.#redis?.disconnect();
-      this.#finished = true;
-      this.#wake?.();
+      this.#results.end(failure);
     }
   }
 
@@ -304,7 +277,7 @@ export class QueuedBulkJob extends EventEmitter implements AsyncIterable<BulkRes
     if (manifestOp && this.#output) {
       this.#output.manifest({ id, operation: manifestOp, attempts, error: { code: err.code, message: err.message, failInfo: err.failInfo } });
     }
-    this.#emitResult({ id, ok: false, attempts, error: err });
+    this.#results.push({ id, ok: false, attempts, error: err });
   }
 
   /** Takes in finished jobs of items of this run; the number taken. */
@@ -385,7 +358,7 @@ export class QueuedBulkJob extends EventEmitter implements AsyncIterable<BulkRes
     }
     this.#output?.manifest(line);
     this.#tally.ok(ms ?? 0);
-    this.#emitResult(result);
+    this.#results.push(result);
     return { job, token: out.token };
   }
 
