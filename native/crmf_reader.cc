@@ -1,5 +1,6 @@
 #include "crmf_reader.h"
 
+#include <openssl/err.h>
 #include <openssl/bn.h>
 #include <openssl/x509.h>
 
@@ -121,6 +122,8 @@ const char* BodyName(int type) {
 
 std::shared_ptr<CertReqInfo> ReadCertReq(const OSSL_CMP_MSG* req, int certReqId, const OSSL_CRMF_MSG* crm,
                                          const X509_REQ* p10cr, const std::vector<unsigned char>* message) {
+  // what cannot be read stays unset; its parse errors must not become the reason of an error answer
+  ERR_set_mark();
   auto in = std::make_shared<CertReqInfo>();
   in->type = BodyName(OSSL_CMP_MSG_get_bodytype(req));
   in->certReqId = certReqId;
@@ -154,6 +157,7 @@ std::shared_ptr<CertReqInfo> ReadCertReq(const OSSL_CMP_MSG* req, int certReqId,
       if (message != nullptr) in->oldCert = FindOldCert(*message, in->oldIssuer, in->oldSerial);
     }
   }
+  ERR_pop_to_mark();
   return in;
 }
 

@@ -38,12 +38,6 @@ size_t Executor::maxThreads() {
   return maxThreads_;
 }
 
-size_t Executor::Pending(Job::Lane lane) {
-  std::lock_guard<std::mutex> lock(mu_);
-  const LaneState& l = lanes_[static_cast<int>(lane)];
-  return l.queue.size() + l.running;
-}
-
 size_t Executor::RunnableLocked() const {
   size_t n = 0;
   for (const LaneState& l : lanes_) {

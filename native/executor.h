@@ -67,8 +67,6 @@ class Executor : public std::enable_shared_from_this<Executor> {
   // Main thread: the per-lane cap (at least 1).
   void SetMaxThreads(size_t n);
   size_t maxThreads();
-  // Jobs queued behind the cap plus running, in one lane.
-  size_t Pending(Job::Lane lane);
 
  private:
   explicit Executor(Napi::Env env);

@@ -147,7 +147,7 @@ OSSL_CMP_PKISI* CertReqCb(OSSL_CMP_SRV_CTX* srv, const OSSL_CMP_MSG* req, int ce
   }
   OSSL_CMP_MSG_free(s->pendingRequest);
   s->pendingRequest = nullptr;
-  if (d->cert) *certOut = X509_dup(d->cert.get());
+  if (d->cert && X509_up_ref(d->cert.get()) == 1) *certOut = d->cert.get();
   if (d->chain) *chainOut = X509_chain_up_ref(d->chain.get());
   if (d->caPubs) *caPubs = X509_chain_up_ref(d->caPubs.get());
   // OpenSSL 3.5+ returns the context's private newPkey, encrypted for the
