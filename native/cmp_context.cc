@@ -83,15 +83,16 @@ CmpContext::~CmpContext() {
   if (state_ && state_->busy()) state_->Abort();
 }
 
-OSSL_CMP_CTX* CmpContext::Use(Napi::Env env) {
+OSSL_CMP_CTX* CmpContext::Use(Napi::Env env, bool flushReinit) {
   if (!state_) ThrowCode(env, "ERR_CMP_CONTEXT_CLOSED", "The CMP context is closed");
   if (state_->busy()) ThrowCode(env, "ERR_CMP_CONTEXT_BUSY", "A transaction is in progress on this CMP context");
+  if (flushReinit) Check(env, state_->FlushReinit(), "OSSL_CMP_CTX_reinit failed");
   return state_->ctx();
 }
 
 Napi::Value CmpContext::Start(const Napi::CallbackInfo& info, TransactionInput input) {
   Napi::Env env = info.Env();
-  Use(env);
+  UseKeepingReinit(env);  // the transaction's thread does a pending reinit
   Addon* addon = env.GetInstanceData<Addon>();
   if (!state_->TryBegin()) ThrowCode(env, "ERR_CMP_CONTEXT_BUSY", "A transaction is in progress on this CMP context");
   auto* job = new ExecJob(env, state_, Value(), std::move(input));
@@ -106,8 +107,8 @@ Napi::Value CmpContext::Start(const Napi::CallbackInfo& info, TransactionInput i
 }
 
 Napi::Value CmpContext::Reinit(const Napi::CallbackInfo& info) {
-  Use(info.Env());
-  Check(info.Env(), state_->Reinit(), "OSSL_CMP_CTX_reinit failed");
+  UseKeepingReinit(info.Env());
+  state_->RequestReinit();
   return info.Env().Undefined();
 }
 
@@ -134,7 +135,7 @@ Napi::Value CmpContext::IsClosed(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value CmpContext::SetOption(const Napi::CallbackInfo& info) {
-  OSSL_CMP_CTX* ctx = Use(info.Env());
+  OSSL_CMP_CTX* ctx = UseKeepingReinit(info.Env());
   int opt = IntArg(info, 0, "option");
   int val = IntArg(info, 1, "value");
   Check(info.Env(), OSSL_CMP_CTX_set_option(ctx, opt, val), "Cannot set CMP option");
@@ -158,7 +159,7 @@ Napi::Value CmpContext::PrintErrors(const Napi::CallbackInfo& info) {
 
 Napi::Value CmpContext::SetServer(const Napi::CallbackInfo& info) {
   auto s = OptString(info, 0, "address");
-  Check(info.Env(), OSSL_CMP_CTX_set1_server(Use(info.Env()), CStr(s)), "Cannot set server address");
+  Check(info.Env(), OSSL_CMP_CTX_set1_server(UseKeepingReinit(info.Env()), CStr(s)), "Cannot set server address");
   state_->SetServerName(s ? *s : "");
   return info.Env().Undefined();
 }
@@ -166,7 +167,7 @@ Napi::Value CmpContext::SetServer(const Napi::CallbackInfo& info) {
 Napi::Value CmpContext::SetServerPort(const Napi::CallbackInfo& info) {
   int port = IntArg(info, 0, "port");
   if (port < 0 || port > 65535) ThrowCode(info.Env(), "ERR_OUT_OF_RANGE", "port must be between 0 and 65535");
-  Check(info.Env(), OSSL_CMP_CTX_set_serverPort(Use(info.Env()), port), "Cannot set server port");
+  Check(info.Env(), OSSL_CMP_CTX_set_serverPort(UseKeepingReinit(info.Env()), port), "Cannot set server port");
   return info.Env().Undefined();
 }
 
@@ -180,7 +181,7 @@ Napi::Value CmpContext::GetUntrusted(const Napi::CallbackInfo& info) {
 
 Napi::Value CmpContext::SetCert(const Napi::CallbackInfo& info) {
   X509Ptr cert = Nullish(info[0]) ? nullptr : CertFromJs(info[0], "cert");
-  OSSL_CMP_CTX* ctx = Use(info.Env());
+  OSSL_CMP_CTX* ctx = UseKeepingReinit(info.Env());
   Check(info.Env(), OSSL_CMP_CTX_set1_cert(ctx, cert.get()), "Cannot set client certificate");
   DropCachedChain(ctx, cert.get());  // the next message goes out with the new certificate's chain
   return info.Env().Undefined();
@@ -212,7 +213,7 @@ Napi::Value CmpContext::GetGeninfoITAVs(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value CmpContext::SetNewPkey(const Napi::CallbackInfo& info) {
-  OSSL_CMP_CTX* ctx = Use(info.Env());
+  OSSL_CMP_CTX* ctx = UseKeepingReinit(info.Env());
   bool priv = BoolArg(info, 0, "priv");
   PkeyPtr key = Nullish(info[1]) ? nullptr : KeyFromJs(info[1], priv, "key");
   Check(info.Env(), OSSL_CMP_CTX_set0_newPkey(ctx, priv ? 1 : 0, key.get()), "Cannot set new key");
@@ -228,7 +229,7 @@ Napi::Value CmpContext::GetNewPkey(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value CmpContext::SetReqExtensions(const Napi::CallbackInfo& info) {
-  OSSL_CMP_CTX* ctx = Use(info.Env());
+  OSSL_CMP_CTX* ctx = UseKeepingReinit(info.Env());
   X509_EXTENSIONS* exts = nullptr;
   if (!Nullish(info[0])) {
     std::vector<unsigned char> der = BytesFromJs(info[0], "extensions");
@@ -253,7 +254,7 @@ Napi::Value CmpContext::ReqExtensionsHaveSAN(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value CmpContext::PushPolicy(const Napi::CallbackInfo& info) {
-  OSSL_CMP_CTX* ctx = Use(info.Env());
+  OSSL_CMP_CTX* ctx = UseKeepingReinit(info.Env());
   std::string text = StringFromJs(info[0], "policy");
   ASN1_OBJECT* oid = OBJ_txt2obj(text.c_str(), 0);
   if (oid == nullptr) ThrowOssl(info.Env(), "policy is not a known OID or object name: '" + text + "'");
@@ -341,14 +342,14 @@ Napi::Value CmpContext::SetSerialNumber(const Napi::CallbackInfo& info) {
 
 // The facade passes its own async wrappers, so these always return Promises.
 Napi::Value CmpContext::SetTransferCallback(const Napi::CallbackInfo& info) {
-  Use(info.Env());
+  UseKeepingReinit(info.Env());
   state_->transferFn = OptFunction(info, 0, "fn");
   state_->SetTransfer(!state_->transferFn.IsEmpty());
   return info.Env().Undefined();
 }
 
 Napi::Value CmpContext::SetCertConfCallback(const Napi::CallbackInfo& info) {
-  Use(info.Env());
+  UseKeepingReinit(info.Env());
   state_->certConfFn = OptFunction(info, 0, "fn");
   if (!state_->certConfFn.IsEmpty()) {
     state_->SetCertConfJs(true);
@@ -367,7 +368,7 @@ Napi::Value CmpContext::SetCertConfTrusted(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value CmpContext::SetLogCallback(const Napi::CallbackInfo& info) {
-  Use(info.Env());
+  UseKeepingReinit(info.Env());
   state_->logFn = OptFunction(info, 0, "fn");
   state_->logToJs.store(!state_->logFn.IsEmpty());
   return info.Env().Undefined();

@@ -20,7 +20,12 @@ class CmpContext : public Napi::ObjectWrap<CmpContext> {
  private:
   CMP_MARKED_METHODS(CmpContext)
   // The context for a synchronous call; throws when closed or busy.
-  OSSL_CMP_CTX* Use(Napi::Env env);
+  // The context for a main-thread call, after a pending reinit.
+  OSSL_CMP_CTX* Use(Napi::Env env, bool flushReinit = true);
+  // The context for a setter of what OSSL_CMP_CTX_reinit keeps (options,
+  // server, keys, names): a pending reinit stays pending for the next
+  // transaction's thread.
+  OSSL_CMP_CTX* UseKeepingReinit(Napi::Env env) { return Use(env, false); }
   Napi::Value Start(const Napi::CallbackInfo& info, TransactionInput input);
 
   // The setters of one shape (convert the argument, hand it to an

@@ -25,6 +25,8 @@ struct CmpContext::Setter {
   const char* param;  // the argument's name in errors
   const char* fail;   // the text of OpenSSL's failure
   int (*apply)(CmpContext& self, const Napi::Value& v, const char* param);
+  // sets what OSSL_CMP_CTX_reinit clears: a pending reinit is done first
+  bool perTransaction = false;
 
   // set1/push1: OpenSSL copies the object. The argument is converted before
   // the context is looked at.
@@ -32,13 +34,13 @@ struct CmpContext::Setter {
   static int Copy(CmpContext& self, const Napi::Value& v, const char* param) {
     decltype(FromJs(v, param)) obj;
     if (!kNullable || !Nullish(v)) obj = FromJs(v, param);
-    return Set(self.Use(v.Env()), obj.get());
+    return Set(self.UseKeepingReinit(v.Env()), obj.get());
   }
 
   // set0/push0: OpenSSL takes the object over when it succeeds.
   template <auto FromJs, auto Set, bool kNullable = true>
   static int Hand(CmpContext& self, const Napi::Value& v, const char* param) {
-    OSSL_CMP_CTX* ctx = self.Use(v.Env());
+    OSSL_CMP_CTX* ctx = self.UseKeepingReinit(v.Env());
     decltype(FromJs(v, param)) obj;
     if (!kNullable || !Nullish(v)) obj = FromJs(v, param);
     int ok = Set(ctx, obj.get());
@@ -50,7 +52,7 @@ struct CmpContext::Setter {
   static int Text(CmpContext& self, const Napi::Value& v, const char* param) {
     bool clear = Nullish(v);
     std::string text = clear ? std::string() : StringFromJs(v, param);
-    return Set(self.Use(v.Env()), clear ? nullptr : text.c_str());
+    return Set(self.UseKeepingReinit(v.Env()), clear ? nullptr : text.c_str());
   }
 
   // Bytes are wiped after use: secrets pass through here.
@@ -58,14 +60,14 @@ struct CmpContext::Setter {
   static int Bytes(CmpContext& self, const Napi::Value& v, const char* param) {
     bool clear = Nullish(v);
     std::vector<unsigned char> bytes = clear ? std::vector<unsigned char>() : BytesFromJs(v, param);
-    int ok = Set(self.Use(v.Env()), clear ? nullptr : bytes.data(), static_cast<int>(bytes.size()));
+    int ok = Set(self.UseKeepingReinit(v.Env()), clear ? nullptr : bytes.data(), static_cast<int>(bytes.size()));
     OPENSSL_cleanse(bytes.data(), bytes.size());
     return ok;
   }
 
   template <int (*Set)(OSSL_CMP_CTX*, const ASN1_OCTET_STRING*)>
   static int Octets(CmpContext& self, const Napi::Value& v, const char* param) {
-    OSSL_CMP_CTX* ctx = self.Use(v.Env());
+    OSSL_CMP_CTX* ctx = self.UseKeepingReinit(v.Env());
     ASN1_OCTET_STRING* os = Nullish(v) ? nullptr : OctetsFromJs(v, param);
     int ok = Set(ctx, os);
     ASN1_OCTET_STRING_free(os);
@@ -93,9 +95,9 @@ const CmpContext::Setter CmpContext::kSetters[] = {
      Setter::Copy<GeneralNameFromJs, OSSL_CMP_CTX_push1_subjectAltName, false>},
     {"setOldCert", "cert", "Cannot set old certificate", Setter::Copy<CertFromJs, OSSL_CMP_CTX_set1_oldCert>},
     {"setP10CSR", "csr", "Cannot set PKCS#10 CSR", Setter::Copy<CsrFromJs, OSSL_CMP_CTX_set1_p10CSR>},
-    {"pushGenmITAV", "itav", "Cannot add genm ITAV", Setter::Hand<ItavFromJs, OSSL_CMP_CTX_push0_genm_ITAV, false>},
-    {"setTransactionID", "id", "Cannot set transactionID", Setter::Octets<OSSL_CMP_CTX_set1_transactionID>},
-    {"setSenderNonce", "nonce", "Cannot set senderNonce", Setter::Octets<OSSL_CMP_CTX_set1_senderNonce>},
+    {"pushGenmITAV", "itav", "Cannot add genm ITAV", Setter::Hand<ItavFromJs, OSSL_CMP_CTX_push0_genm_ITAV, false>, true},
+    {"setTransactionID", "id", "Cannot set transactionID", Setter::Octets<OSSL_CMP_CTX_set1_transactionID>, true},
+    {"setSenderNonce", "nonce", "Cannot set senderNonce", Setter::Octets<OSSL_CMP_CTX_set1_senderNonce>, true},
 };
 
 void CmpContext::AddTableSetters(std::vector<PropertyDescriptor>& methods) {
@@ -107,6 +109,7 @@ void CmpContext::AddTableSetters(std::vector<PropertyDescriptor>& methods) {
 
 Napi::Value CmpContext::SetFromTable(const Napi::CallbackInfo& info) {
   const Setter& s = *static_cast<const Setter*>(info.Data());
+  if (s.perTransaction) Use(info.Env());
   Check(info.Env(), s.apply(*this, info[0], s.param), s.fail);
   return info.Env().Undefined();
 }

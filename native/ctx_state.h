@@ -58,9 +58,21 @@ class CtxState : public JsLink {
   void AbortFromJs(Napi::Env env);
   ExecJob* job = nullptr;  // main thread: the transaction in flight
 
-  // Main thread, between transactions: OSSL_CMP_CTX_reinit, which closes a
-  // kept-alive connection without telling the HTTP callback.
+  // OSSL_CMP_CTX_reinit, which closes a kept-alive connection without telling
+  // the HTTP callback: between transactions, on the main thread or on the
+  // worker thread of the next transaction before it starts.
   bool Reinit();
+  // Main thread: reinit() asks for a reinit that is done when the context is
+  // next used, by the main thread (FlushReinit) or by the next transaction's
+  // thread (TakeReinit). The previous transaction's objects are then freed
+  // by the thread that allocated them, where its allocator reuses them at once.
+  void RequestReinit() { reinitPending_ = true; }
+  bool FlushReinit() { return !TakeReinit() || Reinit(); }
+  bool TakeReinit() {
+    bool pending = reinitPending_;
+    reinitPending_ = false;
+    return pending;
+  }
 
   // Main thread only: the JS side of the callbacks.
   Napi::FunctionReference transferFn;
@@ -99,6 +111,7 @@ class CtxState : public JsLink {
   std::vector<std::string> notes_;       // likewise
   MessageFiles files_;
   bool jsTransfer_ = false;
+  bool reinitPending_ = false;  // set and taken between transactions; Submit orders them
   X509_STORE* certConfTrusted_ = nullptr;
   SSL_CTX* tls_ = nullptr;
   std::string tlsHost_;

@@ -37,10 +37,18 @@ void ExecJob::SettleAborted(Napi::Env env) {
 }
 
 void ExecJob::Execute() {
+  // Before the transaction is marked running: as on the main thread, the
+  // HTTP callback is not told of the connection the reinit closes.
+  const bool reinitFailed = state_->TakeReinit() && !state_->Reinit();
   CtxState::Running running(state_.get(), txn_);
   ERR_clear_error();
   OSSL_CMP_CTX* ctx = state_->ctx();
   TransactionRecord& t = *txn_;
+  if (reinitFailed) {
+    ERR_raise_data(ERR_LIB_CMP, ERR_R_INTERNAL_ERROR, "OSSL_CMP_CTX_reinit failed");
+    Fail();
+    return;
+  }
   switch (t.input.kind) {
     case Transaction::CertReq:
     case Transaction::TryCertReq:
