@@ -47,6 +47,7 @@
         "native/process_settings.cc",
         "native/proc_args.cc",
         "native/file_formats.cc",
+        "native/durable_files.cc",
         "native/js_link.cc",
         "native/message_check.cc",
         "native/object_names.cc",

@@ -198,6 +198,15 @@ export interface Features {
   readonly bundled: boolean;
 }
 
+/** One file of writeFilesDurably: its bytes, or a durable file to hard-link. */
+export interface DurableFile {
+  tmp: string;
+  file: string;
+  data?: Uint8Array | string;
+  link?: string;
+  mode?: number;
+}
+
 export interface NativeBinding {
   CmpContext: typeof NativeCmpContext;
   CmpServer: typeof NativeCmpServer;
@@ -219,6 +228,8 @@ export interface NativeBinding {
   blankArgs(tail: string[], blanks: Array<[number, number]>): string | null;
   parsePkcs12(der: Buffer, passphrase: string): { key: Buffer | null; cert: Buffer | null; ca: Buffer[] };
   createPkcs12(key: Buffer, cert: Buffer, chain: Buffer[], passphrase: string, name?: string): Promise<Buffer>;
+  /** Writes each entry under `tmp`, flushes, renames to `file`, flushes again with syncPaths. */
+  writeFilesDurably(entries: DurableFile[], syncPaths: string[]): Promise<void>;
   opensslVersion: string;
   features: Features;
   setErrorClass(cls: new (message: string) => Error): void;

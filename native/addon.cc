@@ -9,6 +9,7 @@
 #include "cmp_context.h"
 #include "cmp_server.h"
 #include "features.h"
+#include "durable_files.h"
 #include "file_formats.h"
 #include "object_names.h"
 #include "ossl_error.h"
@@ -34,6 +35,7 @@ Addon::Addon(Napi::Env env, Napi::Object exports) : executor(Executor::Create(en
       {"readConfig", cmp::Marked<ReadConfig>},
       {"parsePkcs12", cmp::Marked<ParsePkcs12>},
       {"createPkcs12", cmp::Marked<CreatePkcs12>},
+      {"writeFilesDurably", cmp::Marked<WriteFilesDurably>},
       {"loadProvider", cmp::Marked<LoadProvider>},
       {"setProviderSearchPath", cmp::Marked<SetProviderSearchPath>},
       {"setDefaultProperties", cmp::Marked<SetDefaultProperties>},

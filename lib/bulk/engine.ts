@@ -101,6 +101,8 @@ export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
       this.#journal = new Journal(o.journal);
       if (o.outDir !== undefined) {
         this.#output = new Output(o.outDir, o.names, o.passphrase, o.pkcs12);
+        const journal = this.#journal;
+        this.#output.flushWith(() => journal.commitForFlush());
         await this.#output.open(this.#journal.confirmedRows());
       }
       let pulling: Promise<unknown> = Promise.resolve();
@@ -351,10 +353,12 @@ export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
     const files = this.#output ? this.#output.files(a.item.id, a.key !== null || a.item.central === true) : {};
     const chain = this.#chains.get(cert.issuer);
     const known = chain !== undefined && (chain.length === 0 || cert.checkIssued(chain[0]));
-    if (this.#output) await this.#output.persist(a.item.id, files, a.key, cert, known ? chain : undefined);
     const d = describe(cert);
+    // The row may reach the disk before the files do: an item found "written" is enrolled again on resume.
     this.#journal.written(a.item.id, { serial: d.serial, der: cert.raw, subject: d.subject, notAfter: d.notAfter, fingerprint: d.sha256, files });
-    await this.#journal.durable();
+    // the output's flush covers the journal's row too
+    if (this.#output) await this.#output.persist(a.item.id, files, a.key, cert, known ? chain : undefined);
+    else await this.#journal.durable();
     a.persisted = { cert, files, chain: known };
   }
 

@@ -90,6 +90,9 @@ export class Journal {
   #lazyTimer: NodeJS.Timeout | undefined;
   #closed = false;
   #wal: number | undefined;
+  #walPath: string | undefined;
+  /** Committed rows whose WAL no fsync of ours has covered yet. */
+  #unsynced = false;
   // the WAL fsync running now, and the one that will follow it for commits made meanwhile
   #syncing: Promise<void> = Promise.resolve();
   #nextSync: Promise<void> | undefined;
@@ -109,7 +112,10 @@ export class Journal {
       this.#db.prepare('INSERT INTO runs (started) VALUES (?)').run(Date.now());
       this.run = Number((this.#db.prepare('SELECT max(run) AS run FROM runs').get() as { run: number }).run);
       this.#db.exec('COMMIT');
-      if (file !== undefined && file !== ':memory:') this.#wal = fs.openSync(`${file}-wal`, 'r');
+      if (file !== undefined && file !== ':memory:') {
+        this.#walPath = `${file}-wal`;
+        this.#wal = fs.openSync(this.#walPath, 'r');
+      }
     } catch (err) {
       this.#db.close();
       const busy = /locked|busy/i.test((err as Error).message);
@@ -207,6 +213,21 @@ export class Journal {
     });
   }
 
+  /**
+   * Commits what was written so far without syncing it, for a caller that flushes the file
+   * system the journal lives on itself, after this returns (the output's batches); the path
+   * to flush, none for a journal in memory.
+   */
+  commitForFlush(): string[] {
+    if (this.#inTransaction) {
+      this.#db.exec('COMMIT');
+      this.#inTransaction = false;
+      this.#unsynced = true;
+      clearTimeout(this.#lazyTimer);
+    }
+    return this.#walPath === undefined ? [] : [this.#walPath];
+  }
+
   close(status: string): void {
     if (this.#closed) return;
     this.#write(() => this.#s.finish.run(Date.now(), status, this.run));
@@ -247,17 +268,22 @@ export class Journal {
     clearTimeout(this.#lazyTimer);
     const waiters = this.#waiters;
     this.#waiters = [];
-    if (!this.#inTransaction) return waiters.forEach((w) => w.resolve());
-    try {
-      this.#db.exec('COMMIT');
-      this.#inTransaction = false;
-    } catch (err) {
-      const e = journalError('cannot commit to the journal', err);
-      for (const w of waiters) w.reject(e);
-      return;
+    if (this.#inTransaction) {
+      try {
+        this.#db.exec('COMMIT');
+        this.#inTransaction = false;
+        this.#unsynced = true;
+      } catch (err) {
+        const e = journalError('cannot commit to the journal', err);
+        for (const w of waiters) w.reject(e);
+        return;
+      }
     }
     if (waiters.length) {
-      this.#syncWal().then(
+      // committed rows are durable once the next sync has run; one under way may have started before them
+      const synced = this.#unsynced ? this.#syncWal() : this.#syncing;
+      this.#unsynced = false;
+      synced.then(
         () => waiters.forEach((w) => w.resolve()),
         (err: Error) => waiters.forEach((w) => w.reject(err)),
       );

@@ -1,11 +1,12 @@
-// Per-item files and the manifest. Each file is written whole or not at all:
-// a temporary file (in .partial/), fsync, rename, and an fsync of the directory (shared by
-// everyone who renamed during the same turn of the event loop).
+// Per-item files and the manifest. Each file is written whole or not at all: a
+// temporary file (in .partial/), a flush, a rename, a flush again; the items that
+// finish while a batch is being written share the next batch and its two flushes
+// (binding.writeFilesDurably).
 import { KeyObject, X509Certificate, createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CmpError } from '../errors';
-import { binding } from '../native';
+import { DurableFile, binding } from '../native';
 import { JournalRow } from './journal';
 
 export interface FileNames {
@@ -48,7 +49,10 @@ export class Output {
   readonly #chains = new Map<string, Promise<string>>();
   #manifest: fs.WriteStream | undefined;
   #manifestError: Error | undefined;
-  #dirSync: { promise: Promise<void>; dirs: Set<string>; started: boolean } | undefined;
+  #queue: { entries: DurableFile[]; resolve: () => void; reject: (err: unknown) => void }[] = [];
+  #queued = false;
+  #writing: Promise<void> = Promise.resolve();
+  #flushWith: () => string[] = () => [];
 
   constructor(dir: string, names: FileNames = {}, passphrase?: string, pkcs12 = false) {
     this.dir = path.resolve(dir);
@@ -87,35 +91,39 @@ export class Output {
    * with the certificate and chain), certificate and, when known, chain durably.
    */
   async persist(id: string, files: Record<string, string>, key: KeyObject | null, cert: X509Certificate, chain?: X509Certificate[]): Promise<void> {
-    const writes = [this.#writeFile(files.cert, cert.toString(), 0o644)];
-    if (chain !== undefined) writes.push(this.#linkChain(files.chain, pemOf(chain)));
+    const entries: DurableFile[] = [this.#entry(files.cert, cert.toString(), 0o644)];
+    if (chain !== undefined) entries.push(await this.#chainEntry(files.chain, pemOf(chain)));
     if (key && files.key) {
       const pem = this.#passphrase === undefined
         ? key.export({ type: 'pkcs8', format: 'pem' })
         : key.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: this.#passphrase });
-      writes.push(this.#writeFile(files.key, pem as string, 0o600));
+      entries.push(this.#entry(files.key, pem as string, 0o600));
     }
-    if (key && files.p12) writes.push(this.#writeP12(id, files.p12, key, cert, chain ?? []));
-    await Promise.all(writes);
-    await this.#syncDirs(Object.values(files).map((f) => path.dirname(f)));
+    if (key && files.p12) entries.push(this.#entry(files.p12, await this.#p12(id, files.p12, key, cert, chain ?? []), 0o600));
+    await this.#write(entries);
   }
 
   /** The chain, learnt after the item was persisted: its file, and the PKCS#12 file again with it. */
   async writeChain(id: string, files: Record<string, string>, key: KeyObject | null, cert: X509Certificate, chain: X509Certificate[]): Promise<void> {
-    const writes = [this.#linkChain(files.chain, pemOf(chain))];
-    if (key && files.p12 && chain.length) writes.push(this.#writeP12(id, files.p12, key, cert, chain));
-    await Promise.all(writes);
-    await this.#syncDirs([path.dirname(files.chain)]);
+    const entries = [await this.#chainEntry(files.chain, pemOf(chain))];
+    if (key && files.p12 && chain.length) entries.push(this.#entry(files.p12, await this.#p12(id, files.p12, key, cert, chain), 0o600));
+    await this.#write(entries);
   }
 
-  async #writeP12(id: string, file: string, key: KeyObject, cert: X509Certificate, chain: X509Certificate[]): Promise<void> {
-    let der: Buffer;
+  /**
+   * Whose further files are flushed with every batch: `paths()` runs just before a batch is
+   * written (a journal commits there and names its WAL).
+   */
+  flushWith(paths: () => string[]): void {
+    this.#flushWith = paths;
+  }
+
+  async #p12(id: string, file: string, key: KeyObject, cert: X509Certificate, chain: X509Certificate[]): Promise<Buffer> {
     try {
-      der = await binding.createPkcs12(key.export({ type: 'pkcs8', format: 'der' }), cert.raw, chain.map((c) => c.raw), this.#passphrase ?? '', id);
+      return await binding.createPkcs12(key.export({ type: 'pkcs8', format: 'der' }), cert.raw, chain.map((c) => c.raw), this.#passphrase ?? '', id);
     } catch (err) {
       throw outputError(file, err);
     }
-    await this.#writeFile(file, der, 0o600);
   }
 
   manifest(line: ManifestLine): void {
@@ -130,89 +138,80 @@ export class Output {
     if (this.#manifestError) throw new CmpError(`cannot write the manifest: ${this.#manifestError.message}`, { code: 'ERR_CMP_BULK_OUTPUT' });
   }
 
-  async #writeFile(file: string, data: string | Buffer, mode: number): Promise<void> {
-    const tmp = path.join(this.#partial, `${++tmpCounter}.tmp`);
-    let fh: fs.promises.FileHandle;
-    try {
-      fh = await fs.promises.open(tmp, 'w', mode);
-    } catch (err) {
-      throw outputError(file, err);
-    }
-    try {
-      await fh.writeFile(data);
-      await fh.sync();
-    } catch (err) {
-      await fh.close().catch(() => {});
-      await fs.promises.rm(tmp, { force: true });
-      throw outputError(file, err);
-    }
-    await fh.close();
-    await this.#rename(tmp, file);
-  }
-
-  async #rename(tmp: string, file: string): Promise<void> {
-    try {
-      await fs.promises.rename(tmp, file);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw outputError(file, err);
-      await fs.promises.mkdir(path.dirname(file), { recursive: true }).catch(() => {}); // a template with directories
-      await fs.promises.rename(tmp, file).catch((e) => {
-        throw outputError(file, e);
-      });
-    }
+  #entry(file: string, data: string | Buffer, mode: number): DurableFile {
+    return { tmp: path.join(this.#partial, `${++tmpCounter}.tmp`), file, data, mode };
   }
 
   /**
-   * The chain is the same for every certificate of an issuer: it is written and synced once, and each item's
-   * chain file is a new name for it (no data of its own to sync; the directory sync makes the name durable).
+   * Group commit: the files of every item that asks while a batch is being written go
+   * together in the next one, so that a batch costs two flushes of the file system
+   * whatever its size. A batch that fails is tried again item by item, so that one item's
+   * bad file name fails that item alone.
    */
-  async #linkChain(file: string, pem: string): Promise<void> {
+  #write(entries: DurableFile[]): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#queue.push({ entries, resolve, reject });
+      if (this.#queued) return;
+      this.#queued = true;
+      this.#writing = this.#writing.then(() => new Promise<void>((r) => setImmediate(r))).then(() => this.#writeBatch());
+    });
+  }
+
+  async #writeBatch(): Promise<void> {
+    const batch = this.#queue;
+    this.#queue = [];
+    this.#queued = false;
+    let sync: string[];
+    try {
+      sync = this.#flushWith();
+    } catch (err) {
+      return batch.forEach((b) => b.reject(err));
+    }
+    try {
+      await binding.writeFilesDurably(batch.flatMap((b) => b.entries), sync);
+      return batch.forEach((b) => b.resolve());
+    } catch (err) {
+      if (batch.length === 1) return batch[0].reject(outputError(null, err));
+    }
+    await Promise.all(batch.map((b) => binding.writeFilesDurably(b.entries, sync).then(b.resolve, (err) => b.reject(outputError(null, err)))));
+  }
+
+  /**
+   * The chain is the same for every certificate of an issuer: it is written and flushed once, and each
+   * item's chain file is a new name for it (no data of its own to flush; the flush after the renames
+   * makes the name durable).
+   */
+  async #chainEntry(file: string, pem: string): Promise<DurableFile> {
     let shared = this.#chains.get(pem);
     if (!shared) {
       const dir = path.join(this.dir, '.chains');
       const one = path.join(dir, `${createHash('sha256').update(pem).digest('hex').slice(0, 32)}.pem`);
-      shared = fs.promises.mkdir(dir, { recursive: true })
-        .then(() => this.#writeFile(one, pem, 0o644))
-        .then(() => fsyncDir(dir))
-        .then(() => one);
+      const e = this.#entry(one, pem, 0o644);
+      shared = binding.writeFilesDurably([e], []).then(
+        () => one,
+        (err) => {
+          throw outputError(null, err);
+        },
+      );
       this.#chains.set(pem, shared);
       shared.catch(() => this.#chains.delete(pem));
     }
-    const tmp = path.join(this.#partial, `${++tmpCounter}.tmp`);
+    let link: string | undefined;
     try {
-      await fs.promises.link(await shared, tmp);
+      link = await shared;
     } catch {
-      // a file system without hard links (or a chain that could not be shared): a copy of its own
-      return this.#writeFile(file, pem, 0o644);
+      // a chain that could not be shared: a copy of its own
     }
-    await this.#rename(tmp, file);
-  }
-
-  #syncDirs(dirs: string[]): Promise<void> {
-    if (!this.#dirSync || this.#dirSync.started) {
-      const batch = { dirs: new Set<string>(), started: false, promise: Promise.resolve() };
-      batch.promise = new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
-        batch.started = true;
-        await Promise.all([...batch.dirs].map(fsyncDir));
-      });
-      this.#dirSync = batch;
-    }
-    for (const d of dirs) this.#dirSync.dirs.add(d);
-    return this.#dirSync.promise;
+    return link === undefined ? this.#entry(file, pem, 0o644) : { tmp: path.join(this.#partial, `${++tmpCounter}.tmp`), file, link };
   }
 }
 
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await fs.promises.open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
 
-function outputError(file: string, err: unknown): CmpError {
-  return new CmpError(`cannot write '${file}': ${(err as Error).message}`, { code: 'ERR_CMP_BULK_OUTPUT', cause: err });
+/** The native writer's message names the file already. */
+function outputError(file: string | null, err: unknown): CmpError {
+  if (err instanceof CmpError) return err;
+  const message = file === null ? (err as Error).message : `cannot write '${file}': ${(err as Error).message}`;
+  return new CmpError(message, { code: 'ERR_CMP_BULK_OUTPUT', cause: err });
 }
 
 export function pemOf(chain: X509Certificate[]): string {

@@ -1,0 +1,227 @@
+// Each entry is written to its temporary name (or hard-linked there from a
+// file already durable), then every file system involved is flushed once,
+// then the temporary names are renamed to the final ones, then the file
+// systems are flushed once more, together with the further paths: the data
+// is on disk before any final name points at it, and the names (and a
+// journal's WAL) are on disk when the promise resolves. A batch of items
+// costs two flushes per file system instead of one fsync per file and
+// directory. On Linux a flush is syncfs(2); elsewhere every file and
+// directory is fsync'ed. A file system job: it runs on libuv's pool, like
+// node:fs, and never waits for JS.
+#include "durable_files.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "convert.h"
+#include "js_args.h"
+#include "ossl_error.h"
+
+namespace cmp {
+
+namespace {
+
+struct Entry {
+  std::string tmp, file, link;
+  std::vector<unsigned char> data;
+  int mode = 0644;
+};
+
+std::string Dirname(const std::string& p) {
+  size_t slash = p.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : p.substr(0, slash);
+}
+
+bool ReadFile(const std::string& file, std::vector<unsigned char>* out) {
+  int fd = open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  unsigned char buf[16384];
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno;
+      close(fd);
+      errno = err;
+      return false;
+    }
+    if (n == 0) break;
+    out->insert(out->end(), buf, buf + n);
+  }
+  close(fd);
+  return true;
+}
+
+bool MakeDirs(const std::string& dir) {
+  if (dir.empty() || dir == "/" || dir == ".") return true;
+  struct stat st;
+  if (stat(dir.c_str(), &st) == 0) return S_ISDIR(st.st_mode);
+  if (!MakeDirs(Dirname(dir))) return false;
+  return mkdir(dir.c_str(), 0777) == 0 || errno == EEXIST;
+}
+
+class DurableFiles : public Napi::AsyncWorker {
+ public:
+  DurableFiles(Napi::Env env, std::vector<Entry> entries, std::vector<std::string> syncPaths)
+      : Napi::AsyncWorker(env, "openssl-cmp:writeFilesDurably"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        entries_(std::move(entries)),
+        syncPaths_(std::move(syncPaths)) {}
+  ~DurableFiles() override {
+    // key files pass through here
+    for (Entry& e : entries_) std::fill(e.data.begin(), e.data.end(), 0);
+  }
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    std::vector<std::string> written;
+    auto fail = [&](const std::string& what, const std::string& file, int err) {
+      for (const std::string& tmp : written) unlink(tmp.c_str());
+      SetError("cannot write '" + file + "': " + what + ": " + std::strerror(err));
+    };
+    for (Entry& e : entries_) {
+      unlink(e.tmp.c_str());  // a leftover of an earlier run
+      if (!e.link.empty()) {
+        if (link(e.link.c_str(), e.tmp.c_str()) == 0) {
+          written.push_back(e.tmp);
+          continue;
+        }
+        // a file system without hard links: a copy of its own
+        if (!ReadFile(e.link, &e.data)) return fail("read", e.link, errno);
+      }
+      int fd = open(e.tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, e.mode);
+      if (fd < 0) return fail("open", e.file, errno);
+      written.push_back(e.tmp);
+      size_t off = 0;
+      while (off < e.data.size()) {
+        ssize_t n = write(fd, e.data.data() + off, e.data.size() - off);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+          int err = n < 0 ? errno : EIO;
+          close(fd);
+          return fail("write", e.file, err);
+        }
+        off += static_cast<size_t>(n);
+      }
+#ifndef __linux__
+      if (fsync(fd) != 0) {
+        int err = errno;
+        close(fd);
+        return fail("fsync", e.file, err);
+      }
+#endif
+      if (close(fd) != 0) return fail("close", e.file, errno);
+    }
+    std::vector<std::string> tmpDirs;
+    for (const Entry& e : entries_) tmpDirs.push_back(Dirname(e.tmp));
+    int err = 0;
+    std::string where;
+    if (!Flush(tmpDirs, &err, &where)) return fail("flush", where, err);
+    std::vector<std::string> dirs;
+    for (const Entry& e : entries_) {
+      if (rename(e.tmp.c_str(), e.file.c_str()) != 0) {
+        // a file name template with directories of its own
+        if (errno != ENOENT || !MakeDirs(Dirname(e.file)) || rename(e.tmp.c_str(), e.file.c_str()) != 0) {
+          return fail("rename", e.file, errno);
+        }
+      }
+      dirs.push_back(Dirname(e.file));
+    }
+    written.clear();
+    for (const std::string& p : syncPaths_) dirs.push_back(p);
+    if (!Flush(dirs, &err, &where)) SetError("cannot flush '" + where + "' to disk: " + std::strerror(err));
+  }
+  void OnOK() override { deferred_.Resolve(Env().Undefined()); }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  // One flush per file system among `paths` (on Linux), or an fsync of each.
+  static bool Flush(const std::vector<std::string>& paths, int* err, std::string* where) {
+    std::set<std::string> seenPaths;
+    std::set<dev_t> seenDevs;
+    for (const std::string& p : paths) {
+      if (!seenPaths.insert(p).second) continue;
+      int fd = open(p.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) {
+        *err = errno;
+        *where = p;
+        return false;
+      }
+      struct stat st;
+      bool ok = true;
+#ifdef __linux__
+      if (fstat(fd, &st) == 0 && !seenDevs.insert(st.st_dev).second) {
+        close(fd);
+        continue;
+      }
+      ok = syncfs(fd) == 0;
+#else
+      (void)st;
+      ok = fsync(fd) == 0;
+#endif
+      if (!ok) *err = errno, *where = p;
+      close(fd);
+      if (!ok) return false;
+    }
+    return true;
+  }
+
+  Napi::Promise::Deferred deferred_;
+  std::vector<Entry> entries_;
+  std::vector<std::string> syncPaths_;
+};
+
+}  // namespace
+
+Napi::Value WriteFilesDurably(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsArray()) ThrowType(env, "entries must be an array");
+  if (!info[1].IsArray()) ThrowType(env, "syncPaths must be an array");
+  Napi::Array list = info[0].As<Napi::Array>();
+  std::vector<Entry> entries;
+  for (uint32_t i = 0; i < list.Length(); i++) {
+    Napi::Value v = list.Get(i);
+    if (!v.IsObject()) ThrowType(env, "entries[] must be objects");
+    Napi::Object o = v.As<Napi::Object>();
+    Entry e;
+    e.tmp = StringFromJs(o.Get("tmp"), "entries[].tmp");
+    e.file = StringFromJs(o.Get("file"), "entries[].file");
+    Napi::Value link = o.Get("link");
+    if (Nullish(link)) {
+      Napi::Value data = o.Get("data");
+      if (data.IsString()) {
+        std::string text = data.As<Napi::String>().Utf8Value();
+        e.data.assign(text.begin(), text.end());
+        std::fill(text.begin(), text.end(), '\0');
+      } else {
+        e.data = BytesFromJs(data, "entries[].data");
+      }
+    } else {
+      e.link = StringFromJs(link, "entries[].link");
+    }
+    Napi::Value mode = o.Get("mode");
+    if (!Nullish(mode)) {
+      if (!mode.IsNumber()) ThrowType(env, "entries[].mode must be a number");
+      e.mode = mode.As<Napi::Number>().Int32Value();
+    }
+    entries.push_back(std::move(e));
+  }
+  Napi::Array paths = info[1].As<Napi::Array>();
+  std::vector<std::string> syncPaths;
+  for (uint32_t i = 0; i < paths.Length(); i++) syncPaths.push_back(StringFromJs(paths.Get(i), "syncPaths[]"));
+  auto* worker = new DurableFiles(env, std::move(entries), std::move(syncPaths));
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
+}  // namespace cmp
