@@ -48,6 +48,7 @@
         "native/proc_args.cc",
         "native/file_formats.cc",
         "native/durable_files.cc",
+        "native/issued_details.cc",
         "native/js_link.cc",
         "native/message_check.cc",
         "native/object_names.cc",

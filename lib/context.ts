@@ -22,7 +22,7 @@ import {
 import { CertReqType, Option } from './constants';
 import { CmpError } from './errors';
 import { oidDer, tlv } from './der';
-import { LogEntry, MessageFiles, NativeCmpContext, NativeItav, binding } from './native';
+import { IssuedDetails, LogEntry, MessageFiles, NativeCmpContext, NativeItav, binding } from './native';
 import { applyOptions, optionMap } from './options/setup';
 
 export type { LogEntry, MessageFiles } from './native';
@@ -30,6 +30,11 @@ export type { LogEntry, MessageFiles } from './native';
 /** Sends one DER PKIMessage, returns the DER response. */
 export type TransferCallback = (request: Buffer) => Buffer | Uint8Array | Promise<Buffer | Uint8Array>;
 /** OSSL_CMP_certConf_cb_t: 0 accepts the new certificate, failure bits reject it. */
+/** @internal The bulk engine's entry points, kept off the public surface. */
+export const kExecWithKey = Symbol('execWithKey');
+/** @internal */
+export const kCertConfDetails = Symbol('certConfDetails');
+
 export type CertConfCallback = (cert: X509Certificate, failInfo: number, text: string | null) => number | Promise<number>;
 export type LogCallback = (entry: LogEntry) => void;
 
@@ -504,6 +509,24 @@ export class CmpContext {
     checkType(type);
     const der = toBytes(crm, 'crm');
     return this.#run(opts, () => this.#native.execCertReq(type, der)).then((cert) => toCert(cert)!);
+  }
+
+  /**
+   * @internal A certificate request whose new key is made on the transaction's thread
+   * (`keySpec`, e.g. "EC:P-256"); resolves to the certificate's DER, unparsed.
+   */
+  [kExecWithKey](type: number, keySpec: string | null, opts?: TransactionOptions): Promise<Uint8Array | null> {
+    checkType(type);
+    return this.#run(opts, () => this.#native.execCertReq(type, null, keySpec));
+  }
+
+  /**
+   * @internal A certConf callback that gets, in place of an X509Certificate, the DER and what the
+   * transaction's thread made of it and of the new key (its PEM encrypted under `passphrase` when given).
+   */
+  [kCertConfDetails](fn: ((der: Buffer, failInfo: number, details: IssuedDetails) => number | Promise<number>) | null, passphrase?: string): void {
+    this.#native.setIssuedDetails(fn !== null, fn === null ? null : passphrase ?? null);
+    this.#native.setCertConfCallback(fn === null ? null : (der, failInfo, _text, details) => Promise.resolve().then(() => fn(der, failInfo, details!)));
   }
 
   /**

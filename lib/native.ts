@@ -69,13 +69,16 @@ export declare class NativeCmpContext {
   setSenderNonce(nonce: Buffer | null): void;
   setSerialNumber(serial: Buffer | null): void;
   setTransferCallback(fn: ((req: Buffer) => Promise<unknown>) | null): void;
-  setCertConfCallback(fn: ((cert: Buffer, failInfo: number, text: string | null) => Promise<unknown>) | null): void;
+  setCertConfCallback(fn: ((cert: Buffer, failInfo: number, text: string | null, details?: IssuedDetails) => Promise<unknown>) | null): void;
+  /** The certConf callback gets the issued certificate's details (and the new key's PEM, encrypted under passphrase). */
+  setIssuedDetails(on: boolean, passphrase?: string | null): void;
   setCertConfTrusted(certs: Der[] | null): void;
   setLogCallback(fn: ((entry: LogEntry) => void) | null): void;
   setVerifyParam(opts: NativeVerifyParam): void;
   setMessageFiles(opts: MessageFiles): void;
   setTls(opts: { cert?: Der; key?: Der; extra?: Der[]; trusted?: Der[]; host?: string } | null): void;
-  execCertReq(type: number, crm: Der | null): Promise<Uint8Array | null>;
+  /** keySpec: a new key made on the transaction's thread ("EC:P-256", "RSA:2048", "ED25519"). */
+  execCertReq(type: number, crm: Der | null, keySpec?: string | null): Promise<Uint8Array | null>;
   tryCertReq(type: number, crm: Der | null): Promise<{ done: boolean; cert?: Uint8Array | null; checkAfter?: number }>;
   execRR(): Promise<void>;
   execGENM(): Promise<NativeItav[]>;
@@ -196,6 +199,19 @@ export interface Features {
   readonly noCacheExtraCerts: FeatureMode;
   /** True when the addon carries its own OpenSSL instead of using Node's. */
   readonly bundled: boolean;
+}
+
+/** What the transaction's thread made of an issued certificate and its new key. */
+export interface IssuedDetails {
+  pem: string;
+  serial: string;
+  subject: string;
+  issuer: string;
+  /** The authority key identifier, hex; '' without one. */
+  akid: string;
+  notAfter: string;
+  sha256: string;
+  keyPem?: string;
 }
 
 /** One file of writeFilesDurably: its bytes, or a durable file to hard-link. */

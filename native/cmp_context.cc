@@ -49,6 +49,7 @@ Napi::Function CmpContext::Define(Napi::Env env) {
       CMP_METHOD("setTransferCallback", SetTransferCallback),
       CMP_METHOD("setCertConfCallback", SetCertConfCallback),
       CMP_METHOD("setCertConfTrusted", SetCertConfTrusted),
+      CMP_METHOD("setIssuedDetails", SetIssuedDetails),
       CMP_METHOD("setLogCallback", SetLogCallback),
       CMP_METHOD("setTls", SetTls),
       CMP_METHOD("setVerifyParam", SetVerifyParam),
@@ -367,6 +368,16 @@ Napi::Value CmpContext::SetCertConfTrusted(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// The certConf callback gets a fourth argument, the issued certificate's
+// details and the new key's PEM (encrypted under the pass phrase when given).
+Napi::Value CmpContext::SetIssuedDetails(const Napi::CallbackInfo& info) {
+  UseKeepingReinit(info.Env());
+  bool on = BoolArg(info, 0, "on");
+  std::unique_ptr<std::string> pass = OptString(info, 1, "passphrase");
+  state_->SetIssuedDetails(on, std::move(pass));
+  return info.Env().Undefined();
+}
+
 Napi::Value CmpContext::SetLogCallback(const Napi::CallbackInfo& info) {
   UseKeepingReinit(info.Env());
   state_->logFn = OptFunction(info, 0, "fn");
@@ -424,6 +435,7 @@ Napi::Value CmpContext::ExecCertReq(const Napi::CallbackInfo& info) {
   in.kind = Transaction::CertReq;
   in.reqType = IntArg(info, 0, "type");
   if (!Nullish(info[1])) in.crm = CrmFromJs(info[1], "crm");
+  if (!Nullish(info[2])) in.keySpec = StringFromJs(info[2], "keySpec");
   return Start(info, std::move(in));
 }
 

@@ -72,6 +72,7 @@ class CmpContext : public Napi::ObjectWrap<CmpContext> {
   Napi::Value SetCertConfCallback(const Napi::CallbackInfo& info);
   Napi::Value SetCertConfTrusted(const Napi::CallbackInfo& info);
   Napi::Value SetLogCallback(const Napi::CallbackInfo& info);
+  Napi::Value SetIssuedDetails(const Napi::CallbackInfo& info);
   Napi::Value SetTls(const Napi::CallbackInfo& info);
   Napi::Value SetVerifyParam(const Napi::CallbackInfo& info);
   Napi::Value SetMessageFiles(const Napi::CallbackInfo& info);

@@ -22,6 +22,7 @@ CtxState::~CtxState() {
   OSSL_CMP_CTX_free(ctx_);
   X509_STORE_free(certConfTrusted_);
   SSL_CTX_free(tls_);
+  SetIssuedDetails(false, nullptr);  // wipes the pass phrase
 }
 
 bool CtxState::TryBegin() {

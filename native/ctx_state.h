@@ -6,6 +6,7 @@
 
 #include <napi.h>
 #include <openssl/cmp.h>
+#include <openssl/crypto.h>
 #include <openssl/ssl.h>
 
 #include <atomic>
@@ -94,6 +95,12 @@ class CtxState : public JsLink {
     bool any() const { return !reqout.empty() || !rspout.empty() || !reqin.empty() || !rspin.empty(); }
   };
   void SetMessageFiles(MessageFiles files);
+  // The certConf callback's fourth argument (IssuedDetails); pass: encrypts the key's PEM.
+  void SetIssuedDetails(bool on, std::unique_ptr<std::string> pass) {
+    if (issuedKeyPass_) OPENSSL_cleanse(issuedKeyPass_->data(), issuedKeyPass_->size());
+    issuedDetails_ = on;
+    issuedKeyPass_ = std::move(pass);
+  }
 
   // Applies to every trust store the context holds (CMP, certConf, TLS).
   bool ApplyVerifyParam(const X509_VERIFY_PARAM* vpm);
@@ -111,7 +118,9 @@ class CtxState : public JsLink {
   std::vector<std::string> notes_;       // likewise
   MessageFiles files_;
   bool jsTransfer_ = false;
-  bool reinitPending_ = false;  // set and taken between transactions; Submit orders them
+  bool reinitPending_ = false;
+  bool issuedDetails_ = false;                  // set between transactions
+  std::unique_ptr<std::string> issuedKeyPass_;  // likewise  // set and taken between transactions; Submit orders them
   X509_STORE* certConfTrusted_ = nullptr;
   SSL_CTX* tls_ = nullptr;
   std::string tlsHost_;

@@ -5,6 +5,7 @@
 
 #include "addon.h"
 #include "features.h"
+#include "issued_details.h"
 
 namespace cmp {
 
@@ -52,6 +53,13 @@ void ExecJob::Execute() {
   switch (t.input.kind) {
     case Transaction::CertReq:
     case Transaction::TryCertReq:
+      if (!t.input.keySpec.empty()) {
+        EVP_PKEY* key = GenerateKey(t.input.keySpec);
+        if (key == nullptr || !OSSL_CMP_CTX_set0_newPkey(ctx, 1, key)) {
+          EVP_PKEY_free(key);
+          break;
+        }
+      }
       t.ok = RunCertReq();
       if (t.ok && t.done && t.input.reqType >= 0) {
         const X509* cert = OSSL_CMP_CTX_get0_newCert(ctx);

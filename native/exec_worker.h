@@ -20,6 +20,7 @@ struct TransactionInput {
   CrmfMsgPtr crm;
   X509Ptr cert;  // rootCaKeyUpdate: oldWithOld; crlUpdate: the certificate whose CRL is asked for
   CrlPtr lastCrl;
+  std::string keySpec;  // certificate requests: a new key made on the transaction's thread (GenerateKey)
 };
 
 // Everything one transaction owns: what it was asked, what it produced, why

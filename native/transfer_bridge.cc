@@ -6,6 +6,7 @@
 #include "convert.h"
 #include "ctx_state.h"
 #include "exec_worker.h"
+#include "issued_details.h"
 #include "message_check.h"
 #include "platform.h"
 
@@ -291,20 +292,33 @@ int Bridges::CertConfJs(OSSL_CMP_CTX* ctx, X509* cert, int failInfo, const char*
   if (len <= 0) return failInfo | kSystemFailureBit;
   auto certDer = std::make_shared<std::vector<unsigned char>>(der, der + len);
   OPENSSL_free(der);
+  std::shared_ptr<IssuedDetails> details;
+  if (self->issuedDetails_) {
+    details = std::make_shared<IssuedDetails>(IssuedDetails::Of(cert, OSSL_CMP_CTX_get0_newPkey(ctx, 1), self->issuedKeyPass_.get()));
+    if (!details->ok) {
+      ERR_clear_error();
+      txn.callbackProblem = "cannot describe the issued certificate";
+      return failInfo | kSystemFailureBit;
+    }
+  }
   std::string inText = (text != nullptr && *text != nullptr) ? *text : "";
   bool hasText = text != nullptr && *text != nullptr;
   int timeout = OSSL_CMP_CTX_get_option(ctx, OSSL_CMP_OPT_MSG_TIMEOUT);
   std::shared_ptr<CtxState> state = self->self();
   std::shared_ptr<JsReply> reply;
   CtxState::Wait w = self->RoundTrip(
-      [state, certDer, failInfo, inText, hasText, causeTo](Napi::Env env, const std::shared_ptr<JsReply>& r) {
+      [state, certDer, failInfo, inText, hasText, causeTo, details](Napi::Env env, const std::shared_ptr<JsReply>& r) {
         if (state->certConfFn.IsEmpty()) {
           r->number = failInfo;
           return state->Settle(r, true);
         }
         napi_value c = Napi::Buffer<unsigned char>::Copy(env, certDer->data(), certDer->size());
         napi_value t = hasText ? Napi::String::New(env, inText) : env.Null();
-        state->CallAsync(env, state->certConfFn, {c, Napi::Number::New(env, failInfo), t}, r, ToNumber, causeTo);
+        if (details) {
+          state->CallAsync(env, state->certConfFn, {c, Napi::Number::New(env, failInfo), t, details->ToJs(env)}, r, ToNumber, causeTo);
+        } else {
+          state->CallAsync(env, state->certConfFn, {c, Napi::Number::New(env, failInfo), t}, r, ToNumber, causeTo);
+        }
       },
       timeout, reply);
   if (w != CtxState::Wait::Settled) {

@@ -62,11 +62,39 @@ test('enrolls every item: key and certificate files that belong together, chain,
     expect(line.subject).toBe(`/CN=${line.id}/O=Factory`);
     expect(env.ca.certificate(line.serial)).toBeDefined();
   }
+  // results: the certificate and key, made into objects when read, are those of the files
+  const spki = (k: ReturnType<typeof createPublicKey>) => k.export({ type: 'spki', format: 'der' });
+  for (const r of results) {
+    const line = lines.find((l) => l.id === r.id)!;
+    expect(r.serial).toBe(line.serial);
+    expect(r.cert!.serialNumber).toBe(line.serial);
+    expect(r.cert!.fingerprint256).toBe(line.sha256);
+    expect(line.notAfter).toBe(new Date(r.cert!.validTo).toISOString());
+    expect(spki(createPublicKey(r.key!))).toEqual(spki(r.cert!.publicKey));
+  }
   const types = lines.map((l) => checkPair(l).publicKey.asymmetricKeyType).sort();
   expect(new Set(types)).toEqual(new Set(['ec', 'ed25519', 'rsa']));
   const rows = journalRows(path.join(dir, 'job.db'));
   expect(rows.every((r) => r.state === 'confirmed' && r.attempts === 1)).toBe(true);
   expect(fs.readdirSync(path.join(dir, 'out', '.partial'))).toEqual([]);
+});
+
+test('subjects with escapes, several values and UTF-8 are written to the manifest as Node prints them', async () => {
+  const subjects = ['/CN=a\\,b+serialNumber=7/O=Fac"tory', '/CN=d\u00e9vice \u2603/OU=#x/OU=second', '/C=DE/ST=  spaced  /CN=x;y<z>'];
+  const job = enrollMany(subjects.map((subject, i) => ({ id: `s${i}`, subject })), {
+    context: env.context,
+    transfer: env.server.transfer,
+    outDir: path.join(dir, 'names'),
+  });
+  expect(await job.done).toMatchObject({ confirmed: subjects.length, failed: 0 });
+  const lines = manifest(path.join(dir, 'names'));
+  expect(lines).toHaveLength(subjects.length);
+  for (const line of lines) {
+    const cert = checkPair(line);
+    expect(line.subject).toBe(`/${cert.subject.split('\n').join('/')}`);
+    expect(line.serial).toBe(cert.serialNumber);
+    expect(line.notAfter).toBe(new Date(cert.validTo).toISOString());
+  }
 });
 
 test('a CSV file streamed through readItems, keys encrypted under the job pass phrase', async () => {

@@ -4,18 +4,18 @@
 // before that leaves the CA an unconfirmed certificate to drop, a crash after
 // it leaves a complete item.
 import { EventEmitter } from 'node:events';
-import { KeyObject, X509Certificate } from 'node:crypto';
+import { KeyObject, X509Certificate, createPrivateKey } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CmpContext } from '../context';
+import { CmpContext, kCertConfDetails } from '../context';
 import { FailInfo } from '../constants';
 import { CmpError } from '../errors';
 import { BulkItem, ItemSource, generateKey } from './items';
 import { BulkOptions, asIterator, checkOptions, isTransient } from './options';
 import { Journal, errorFromRecord } from './journal';
-import { ManifestLine, Output, checkFileId } from './output';
+import { Issued, ManifestLine, Output, checkFileId, issuedFromCert } from './output';
 import { BulkMetrics } from './metrics';
 import { BulkProgress, BulkSummary, Tally } from './progress';
-import { PreparedItem, Slot, prepareItem } from './request';
+import { PreparedItem, Slot, nativeKeySpec, prepareItem } from './request';
 import { ResultQueue } from './results';
 
 export interface BulkResult {
@@ -32,9 +32,11 @@ export interface BulkResult {
 interface Attempt {
   item: PreparedItem;
   key: KeyObject | null;
+  /** The transaction makes the key (nativeKeySpec); its PEM comes with the certificate. */
+  keySpec: string | null;
   abort: AbortController;
   persisting: boolean;
-  persisted?: { cert: X509Certificate; files: Record<string, string>; chain: boolean };
+  persisted?: { cert: Issued; files: Record<string, string>; chain: boolean };
   persistError?: CmpError;
 }
 
@@ -58,7 +60,8 @@ export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
   #journal!: Journal;
   #output: Output | undefined;
   #nextStart = 0;
-  readonly #chains = new Map<string, X509Certificate[]>();
+  /** Issuer name -> its chain, and the key identifier of the issuer's key that chain was learnt for. */
+  readonly #chains = new Map<string, { chain: X509Certificate[]; akid: string }>();
 
   constructor(items: ItemSource, options: BulkOptions) {
     super();
@@ -182,7 +185,7 @@ export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
       const ctx = o.context ? o.context() : CmpContext.fromOptions(o.options!);
       if (!(ctx instanceof CmpContext)) throw new TypeError('options.context must return a CmpContext');
       if (o.transfer) ctx.setTransferCallback(o.transfer);
-      ctx.setCertConfCallback((cert, failInfo) => this.#certConf(pooled.attempt!, cert, failInfo));
+      ctx[kCertConfDetails]((der, failInfo, details) => this.#certConf(pooled.attempt!, { der, ...details }, failInfo), o.passphrase);
       return ctx;
     }, o.reqExtensions && Buffer.from(o.reqExtensions));
     return pooled;
@@ -250,18 +253,19 @@ export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
     const journal = this.#journal;
     const id = item.id;
     let key: KeyObject | null = null;
-    if (item.keySource) {
-      key = item.keySource instanceof KeyObject ? item.keySource : await generateKey(item.keySource);
-    }
+    let keySpec: string | null = null;
+    if (item.keySource instanceof KeyObject) key = item.keySource;
+    else if (item.keySource && this.#o.pkcs12) key = await generateKey(item.keySource); // the PKCS#12 file is made from a KeyObject
+    else if (item.keySource) keySpec = nativeKeySpec(item.keySource); // made by the transaction, its PEM by the same thread
     const retries = this.#o.retries ?? 4;
     for (let attempt = 1; ; attempt++) {
       if (!(await this.#startSlot())) return journal.pending(id);
       journal.attempt(id);
       this.#tally.attempts++;
       if (attempt > 1) this.#metrics?.retry();
-      const a: Attempt = { item, key, abort: new AbortController(), persisting: false };
+      const a: Attempt = { item, key, keySpec, abort: new AbortController(), persisting: false };
       try {
-        pooled.slot.configure(item, key);
+        pooled.slot.configure(item, key, keySpec !== null);
       } catch (err) {
         // OpenSSL refused a value of the item (a malformed name, say): the item's failure, not the job's
         const e = err instanceof CmpError ? err : new CmpError(String(err), { code: 'ERR_CMP_BULK_BAD_ITEM', cause: err });
@@ -271,9 +275,10 @@ export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
       }
       pooled.attempt = a;
       this.#attempts.add(a);
-      let cert: X509Certificate | void;
+      let der: Uint8Array | null = null;
       try {
-        cert = await pooled.slot.exec(item.operation, a.abort.signal);
+        if (item.operation === 'rr') await pooled.slot.exec('rr', a.abort.signal);
+        else der = await pooled.slot.execRaw(item.operation, a.abort.signal, keySpec);
       } catch (err) {
         const e = a.persistError ?? (err instanceof CmpError ? err : new CmpError(String(err), { code: 'ERR_CMP_UNKNOWN', cause: err }));
         if (this.#stop.signal.aborted && !a.persistError) return journal.pending(id); // withdrawn; a new run takes it up
@@ -282,7 +287,7 @@ export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
           return journal.pending(id);
         }
         if (item.operation === 'rr' && attempt > 1 && e.failInfo?.includes('certRevoked')) {
-          cert = undefined; // an earlier attempt's revocation went through; its answer was lost
+          der = null; // an earlier attempt's revocation went through; its answer was lost
         } else {
           journal.failed(id, e);
           return this.#fail(id, e, attempt, started, item.operation);
@@ -290,37 +295,40 @@ export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
       } finally {
         this.#attempts.delete(a);
       }
-      return this.#finish(pooled.slot.ctx, a, cert ?? null, attempt, started);
+      return this.#finish(pooled.slot.ctx, a, der, attempt, started);
     }
   }
 
-  async #finish(ctx: CmpContext, a: Attempt, cert: X509Certificate | null, attempts: number, started: number): Promise<void> {
+  async #finish(ctx: CmpContext, a: Attempt, der: Uint8Array | null, attempts: number, started: number): Promise<void> {
     const { item } = a;
     const line: ManifestLine = { id: item.id, operation: item.operation, attempts };
-    let key = a.key;
-    if (cert) {
+    let key: KeyObject | string | null = a.key;
+    let issued: Issued | undefined;
+    if (der) {
       // the certConf callback persisted it, unless OpenSSL skipped the callback
-      if (!a.persisted) await this.#persist(a, cert);
+      if (!a.persisted) await this.#persist(a, issuedFromCert(new X509Certificate(der)));
+      issued = a.persisted!.cert;
       const files = a.persisted!.files;
       if (item.central) {
         // the context hands out the CA's key only once the transaction is over: it is written now, after certConf;
         // a crash before this leaves the item "written", enrolled again on resume, its first serial an orphan
-        key = ctx.getNewPkey(true);
-        if (!key || key.type !== 'private') {
+        const central = ctx.getNewPkey(true);
+        if (!central || central.type !== 'private') {
           const e = new CmpError(`item '${item.id}': no centrally generated key received`, { code: 'ERR_CMP_BULK_CENTRAL_KEY' });
           this.#journal.failed(item.id, e);
           return this.#fail(item.id, e, attempts, started, item.operation);
         }
-        if (this.#output) await this.#output.persist(item.id, files, key, cert, this.#chains.get(cert.issuer));
+        key = central;
+        if (this.#output) await this.#output.persist(item.id, files, central, issued, this.#chains.get(issued.issuer)?.chain);
       }
       if (this.#output && !a.persisted!.chain) {
         // the first certificate of an issuer: its chain comes from what the server sent, and is kept for the next ones
-        const chain = chainOf(cert, [...ctx.getExtraCertsIn(), ...ctx.getCaPubs()]);
-        this.#chains.set(cert.issuer, chain);
-        await this.#output.writeChain(item.id, files, key, cert, chain);
+        const chain = chainOf(new X509Certificate(issued.der), [...ctx.getExtraCertsIn(), ...ctx.getCaPubs()]);
+        this.#chains.set(issued.issuer, { chain, akid: issued.akid });
+        await this.#output.writeChain(item.id, files, key, issued, chain);
       }
       this.#journal.confirmed(item.id);
-      Object.assign(line, describe(cert), { files });
+      Object.assign(line, describe(issued), { files });
     } else {
       const serial = item.oldCert?.serialNumber ?? null;
       this.#journal.done(item.id, serial, item.oldCert ? oneLine(item.oldCert.subject) : null);
@@ -330,13 +338,10 @@ export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
     const ms = performance.now() - started;
     this.#tally.ok(ms);
     this.#metrics?.ok(ms);
-    const r: BulkResult = { id: item.id, ok: true, attempts };
-    if (cert) Object.assign(r, { cert, serial: cert.serialNumber });
-    if (key) r.key = key;
-    this.#results.push(r);
+    this.#results.push(result(item.id, attempts, issued, key ?? issued?.keyPem ?? null, this.#o.passphrase));
   }
 
-  async #certConf(a: Attempt, cert: X509Certificate, failInfo: number): Promise<number> {
+  async #certConf(a: Attempt, cert: Issued, failInfo: number): Promise<number> {
     if (failInfo !== 0) return failInfo; // OpenSSL's own checks failed
     if (this.#stop.signal.aborted) return 1 << FailInfo.systemUnavail; // stopping: the CA is to drop it
     a.persisting = true;
@@ -349,17 +354,26 @@ export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
     }
   }
 
-  async #persist(a: Attempt, cert: X509Certificate): Promise<void> {
-    const files = this.#output ? this.#output.files(a.item.id, a.key !== null || a.item.central === true) : {};
-    const chain = this.#chains.get(cert.issuer);
-    const known = chain !== undefined && (chain.length === 0 || cert.checkIssued(chain[0]));
+  async #persist(a: Attempt, cert: Issued): Promise<void> {
+    const withKey = a.key !== null || a.keySpec !== null || a.item.central === true;
+    const files = this.#output ? this.#output.files(a.item.id, withKey) : {};
+    const known = this.#knownChain(cert);
     const d = describe(cert);
     // The row may reach the disk before the files do: an item found "written" is enrolled again on resume.
-    this.#journal.written(a.item.id, { serial: d.serial, der: cert.raw, subject: d.subject, notAfter: d.notAfter, fingerprint: d.sha256, files });
+    this.#journal.written(a.item.id, { serial: d.serial, der: cert.der, subject: d.subject, notAfter: d.notAfter, fingerprint: d.sha256, files });
     // the output's flush covers the journal's row too
-    if (this.#output) await this.#output.persist(a.item.id, files, a.key, cert, known ? chain : undefined);
+    const key = this.#o.pkcs12 ? a.key : (cert.keyPem ?? a.key);
+    if (this.#output) await this.#output.persist(a.item.id, files, key, cert, known?.chain);
     else await this.#journal.durable();
-    a.persisted = { cert, files, chain: known };
+    a.persisted = { cert, files, chain: known !== undefined };
+  }
+
+  /** The chain learnt for the certificate's issuer, if it is the chain of the key that signed it. */
+  #knownChain(cert: Issued): { chain: X509Certificate[] } | undefined {
+    const known = this.#chains.get(cert.issuer);
+    if (!known) return undefined;
+    if (known.chain.length === 0 || (cert.akid !== '' && cert.akid === known.akid)) return known;
+    return new X509Certificate(cert.der).checkIssued(known.chain[0]) ? known : undefined;
   }
 
   /** Waits for the rate limit; false when the job is stopping. */
@@ -388,8 +402,26 @@ function oneLine(subject: string): string {
   return `/${subject.split('\n').join('/')}`;
 }
 
-function describe(cert: X509Certificate): { serial: string; subject: string; notAfter: string; sha256: string } {
-  return { serial: cert.serialNumber, subject: oneLine(cert.subject), notAfter: new Date(cert.validTo).toISOString(), sha256: cert.fingerprint256 };
+function describe(cert: Issued): { serial: string; subject: string; notAfter: string; sha256: string } {
+  return { serial: cert.serial, subject: oneLine(cert.subject), notAfter: cert.notAfter, sha256: cert.sha256 };
+}
+
+/**
+ * A job's result. Its certificate and key are made into an X509Certificate and a KeyObject when
+ * first read: a job that only writes files never pays for parsing them again.
+ */
+function result(id: string, attempts: number, issued: Issued | undefined, key: KeyObject | string | null, passphrase: string | undefined): BulkResult {
+  const r: BulkResult = { id, ok: true, attempts };
+  if (issued) {
+    r.serial = issued.serial;
+    let cert: X509Certificate | undefined;
+    Object.defineProperty(r, 'cert', { enumerable: true, configurable: true, get: () => (cert ??= new X509Certificate(issued.der)) });
+  }
+  if (typeof key === 'string') {
+    let obj: KeyObject | undefined;
+    Object.defineProperty(r, 'key', { enumerable: true, configurable: true, get: () => (obj ??= createPrivateKey(passphrase === undefined ? key : { key, passphrase })) });
+  } else if (key) r.key = key;
+  return r;
 }
 
 /** The issuing chain of `cert` among the certificates the server sent, up to a self-signed one. */

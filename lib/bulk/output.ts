@@ -6,8 +6,27 @@ import { KeyObject, X509Certificate, createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CmpError } from '../errors';
-import { DurableFile, binding } from '../native';
+import { DurableFile, IssuedDetails, binding } from '../native';
 import { JournalRow } from './journal';
+
+/** An issued certificate as the output and the journal keep it: its DER and what was read from it. */
+export interface Issued extends IssuedDetails {
+  der: Buffer;
+}
+
+/** The same, read here from an X509Certificate (the native thread reads it when it can: see IssuedDetails). */
+export function issuedFromCert(cert: X509Certificate): Issued {
+  return {
+    der: cert.raw,
+    pem: cert.toString(),
+    serial: cert.serialNumber,
+    subject: cert.subject,
+    issuer: cert.issuer,
+    akid: '',
+    notAfter: new Date(cert.validTo).toISOString(),
+    sha256: cert.fingerprint256,
+  };
+}
 
 export interface FileNames {
   /** Templates relative to the output directory; `{id}` stands for the item id. */
@@ -88,25 +107,28 @@ export class Output {
 
   /**
    * Writes key (PKCS#8 PEM, mode 0600, encrypted under the job pass phrase, or a PKCS#12 file
-   * with the certificate and chain), certificate and, when known, chain durably.
+   * with the certificate and chain), certificate and, when known, chain durably. A key given
+   * as a string is that PEM.
    */
-  async persist(id: string, files: Record<string, string>, key: KeyObject | null, cert: X509Certificate, chain?: X509Certificate[]): Promise<void> {
-    const entries: DurableFile[] = [this.#entry(files.cert, cert.toString(), 0o644)];
+  async persist(id: string, files: Record<string, string>, key: KeyObject | string | null, cert: Issued, chain?: X509Certificate[]): Promise<void> {
+    const entries: DurableFile[] = [this.#entry(files.cert, cert.pem, 0o644)];
     if (chain !== undefined) entries.push(await this.#chainEntry(files.chain, pemOf(chain)));
-    if (key && files.key) {
+    if (typeof key === 'string' && files.key) {
+      entries.push(this.#entry(files.key, key, 0o600)); // a PEM made natively, encrypted under the pass phrase already
+    } else if (key instanceof KeyObject && files.key) {
       const pem = this.#passphrase === undefined
         ? key.export({ type: 'pkcs8', format: 'pem' })
         : key.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: this.#passphrase });
       entries.push(this.#entry(files.key, pem as string, 0o600));
     }
-    if (key && files.p12) entries.push(this.#entry(files.p12, await this.#p12(id, files.p12, key, cert, chain ?? []), 0o600));
+    if (key instanceof KeyObject && files.p12) entries.push(this.#entry(files.p12, await this.#p12(id, files.p12, key, cert, chain ?? []), 0o600));
     await this.#write(entries);
   }
 
   /** The chain, learnt after the item was persisted: its file, and the PKCS#12 file again with it. */
-  async writeChain(id: string, files: Record<string, string>, key: KeyObject | null, cert: X509Certificate, chain: X509Certificate[]): Promise<void> {
+  async writeChain(id: string, files: Record<string, string>, key: KeyObject | string | null, cert: Issued, chain: X509Certificate[]): Promise<void> {
     const entries = [await this.#chainEntry(files.chain, pemOf(chain))];
-    if (key && files.p12 && chain.length) entries.push(this.#entry(files.p12, await this.#p12(id, files.p12, key, cert, chain), 0o600));
+    if (key instanceof KeyObject && files.p12 && chain.length) entries.push(this.#entry(files.p12, await this.#p12(id, files.p12, key, cert, chain), 0o600));
     await this.#write(entries);
   }
 
@@ -118,9 +140,9 @@ export class Output {
     this.#flushWith = paths;
   }
 
-  async #p12(id: string, file: string, key: KeyObject, cert: X509Certificate, chain: X509Certificate[]): Promise<Buffer> {
+  async #p12(id: string, file: string, key: KeyObject, cert: Issued, chain: X509Certificate[]): Promise<Buffer> {
     try {
-      return await binding.createPkcs12(key.export({ type: 'pkcs8', format: 'der' }), cert.raw, chain.map((c) => c.raw), this.#passphrase ?? '', id);
+      return await binding.createPkcs12(key.export({ type: 'pkcs8', format: 'der' }), cert.der, chain.map((c) => c.raw), this.#passphrase ?? '', id);
     } catch (err) {
       throw outputError(file, err);
     }

@@ -5,8 +5,8 @@
 // is made anew from the factory rather than left to leak into that request.
 import { KeyObject, X509Certificate, createPrivateKey } from 'node:crypto';
 import { isIP } from 'node:net';
-import { PopoMethod, Option } from '../constants';
-import { CmpContext } from '../context';
+import { CertReqType, PopoMethod, Option } from '../constants';
+import { CmpContext, kExecWithKey } from '../context';
 import { binding } from '../native';
 import { CertificateInput, CsrInput, KeyInput, toPrivateKeyDer } from '../convert';
 import { children, oidDer, readTlv, sequenceOf, tlv } from '../der';
@@ -179,6 +179,15 @@ function mergeExtensions(base: Buffer | undefined, own: Buffer | undefined): Buf
 type Field = 'subject' | 'extensions' | 'newPkey' | 'csr' | 'oldCert' | 'signer' | 'central';
 
 /** A pooled context; `configure` puts one item's request on it. */
+const CERT_REQ_TYPES = { ir: CertReqType.IR, cr: CertReqType.CR, p10cr: CertReqType.P10CR, kur: CertReqType.KUR };
+
+/** How the transaction's thread names a key spec (see GenerateKey in native/issued_details.cc). */
+export function nativeKeySpec(spec: Exclude<KeySpec, { type: 'central' }>): string {
+  if (spec.type === 'rsa') return `RSA:${spec.bits ?? 2048}`;
+  if (spec.type === 'ed25519') return 'ED25519';
+  return `EC:${spec.curve ?? 'P-256'}`;
+}
+
 export class Slot {
   ctx: CmpContext;
   #touched = new Set<Field>();
@@ -192,13 +201,14 @@ export class Slot {
     this.ctx = make();
   }
 
-  configure(item: PreparedItem, newKey: KeyObject | null): void {
+  /** `nativeKey`: the transaction makes the new key itself (execWithKey). */
+  configure(item: PreparedItem, newKey: KeyObject | null, nativeKey = false): void {
     const want = new Set<Field>();
     // a CSR brings its own extensions, a revocation asks for none
     const extensions = item.operation === 'rr' || item.operation === 'p10cr' ? item.extensions : mergeExtensions(this.#reqExtensions, item.extensions);
     if (item.subject !== undefined) want.add('subject');
     if (extensions) want.add('extensions');
-    if (newKey) want.add('newPkey');
+    if (newKey || nativeKey) want.add('newPkey');
     if (item.csr !== undefined) want.add('csr');
     if (item.oldCert) want.add('oldCert');
     if (item.oldKey) want.add('signer');
@@ -221,6 +231,14 @@ export class Slot {
       ctx.setCert(item.oldCert ?? null);
       ctx.setPkey(item.oldKey);
     }
+  }
+
+  /**
+   * A certificate request whose certificate comes back as DER, unparsed, with its new key made on the
+   * transaction's thread when `keySpec` says how (KEY_SPECS).
+   */
+  execRaw(op: 'ir' | 'cr' | 'p10cr' | 'kur', signal: AbortSignal, keySpec: string | null): Promise<Uint8Array | null> {
+    return this.ctx[kExecWithKey](CERT_REQ_TYPES[op], keySpec, { signal });
   }
 
   exec(op: BulkOperation, signal: AbortSignal): Promise<X509Certificate | void> {

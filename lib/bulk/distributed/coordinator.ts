@@ -19,7 +19,7 @@ import type { BulkResult } from '../engine';
 import { BulkItem, ItemSource } from '../items';
 import { Journal, JournalRow, errorFromRecord } from '../journal';
 import { asIterator } from '../options';
-import { ManifestLine, Output, FileNames, checkFileId } from '../output';
+import { ManifestLine, Output, FileNames, checkFileId, issuedFromCert } from '../output';
 import { BulkProgress, BulkSummary, Tally } from '../progress';
 import { prepareItem } from '../request';
 import { ResultQueue } from '../results';
@@ -346,7 +346,7 @@ export class QueuedBulkJob extends EventEmitter implements AsyncIterable<BulkRes
         return { job, token: out.token };
       }
       const files = this.#output ? this.#output.files(id, key !== null) : {};
-      if (this.#output) await this.#output.persist(id, files, key, cert, this.#chainCerts(out.chain));
+      if (this.#output) await this.#output.persist(id, files, key, issuedFromCert(cert), this.#chainCerts(out.chain));
       const d = { serial: cert.serialNumber, subject: `/${cert.subject.split('\n').join('/')}`, notAfter: new Date(cert.validTo).toISOString(), sha256: cert.fingerprint256 };
       this.#journal.written(id, { serial: d.serial, der: cert.raw, subject: d.subject, notAfter: d.notAfter, fingerprint: d.sha256, files });
       this.#journal.confirmed(id);
