@@ -47,6 +47,8 @@ interface Pooled {
 }
 
 const PROGRESS_MS = 250;
+/** How long a batch of files waits for other items' files before it is written (Output.batching). */
+const FLUSH_LINGER_MS = 4;
 
 export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
   /** Resolves to the summary once every item is finished or the job stopped. */
@@ -105,7 +107,8 @@ export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
       if (o.outDir !== undefined) {
         this.#output = new Output(o.outDir, o.names, o.passphrase, o.pkcs12);
         const journal = this.#journal;
-        this.#output.flushWith(() => journal.commitForFlush());
+        // items that finish within a few ms of each other share a batch and its flushes
+        this.#output.batching({ paths: () => journal.commitForFlush(), lingerMs: FLUSH_LINGER_MS, couldJoin: () => this.#tally.inFlight });
         await this.#output.open(this.#journal.confirmedRows());
       }
       let pulling: Promise<unknown> = Promise.resolve();

@@ -72,6 +72,9 @@ export class Output {
   #queued = false;
   #writing: Promise<void> = Promise.resolve();
   #flushWith: () => string[] = () => [];
+  #lingerMs = 0;
+  #couldJoin: () => number = () => 1;
+  #release: (() => void) | undefined;
 
   constructor(dir: string, names: FileNames = {}, passphrase?: string, pkcs12 = false) {
     this.dir = path.resolve(dir);
@@ -133,11 +136,14 @@ export class Output {
   }
 
   /**
-   * Whose further files are flushed with every batch: `paths()` runs just before a batch is
-   * written (a journal commits there and names its WAL).
+   * How batches form. `paths()` runs just before a batch is written (a journal commits there
+   * and names its WAL, which the batch's flush covers). A batch waits up to `lingerMs` for more
+   * items, unless as many are waiting as `couldJoin()` says could come (those in flight).
    */
-  flushWith(paths: () => string[]): void {
-    this.#flushWith = paths;
+  batching(o: { paths?: () => string[]; lingerMs?: number; couldJoin?: () => number }): void {
+    if (o.paths) this.#flushWith = o.paths;
+    if (o.lingerMs !== undefined) this.#lingerMs = o.lingerMs;
+    if (o.couldJoin) this.#couldJoin = o.couldJoin;
   }
 
   async #p12(id: string, file: string, key: KeyObject, cert: Issued, chain: X509Certificate[]): Promise<Buffer> {
@@ -173,9 +179,26 @@ export class Output {
   #write(entries: DurableFile[]): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.#queue.push({ entries, resolve, reject });
-      if (this.#queued) return;
+      if (this.#queued) {
+        if (this.#release && this.#queue.length >= this.#couldJoin()) this.#release();
+        return;
+      }
       this.#queued = true;
-      this.#writing = this.#writing.then(() => new Promise<void>((r) => setImmediate(r))).then(() => this.#writeBatch());
+      this.#writing = this.#writing.then(() => this.#gather()).then(() => this.#writeBatch());
+    });
+  }
+
+  /** Resolves when the queued batch should be written: after lingerMs, or once nobody else could join. */
+  #gather(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      if (this.#lingerMs <= 0 || this.#queue.length >= this.#couldJoin()) return setImmediate(resolve);
+      const done = () => {
+        clearTimeout(timer);
+        this.#release = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, this.#lingerMs);
+      this.#release = done;
     });
   }
 
