@@ -45,6 +45,13 @@ const C_LOOP = (() => {
   }
 })();
 
+/** Listening port -> pid of the child serving it (the server, the proxy). */
+const pidOf = new Map();
+/** CPU time of another process so far, from /proc. */
+const procCpuMs = (pid) => {
+  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
+};
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-bulk-'));
 const children = [];
 
@@ -56,7 +63,10 @@ function startChild(args, pattern) {
     child.stdout.on('data', (d) => {
       out += d;
       const m = pattern.exec(out);
-      if (m) resolve(Number(m[1]));
+      if (m) {
+        pidOf.set(Number(m[1]), child.pid);
+        resolve(Number(m[1]));
+      }
     });
     child.once('exit', (c) => reject(new Error(`${args[0]} exited with ${c}`)));
   });
@@ -231,7 +241,9 @@ async function networkSection(port) {
   // the server shares this machine's cores with the client and everything else running: its maximum is taken right
   // before and right after the run, so that the bound describes the same minutes
   const before = await serverNow(port);
+  const cpu0 = [procCpuMs(pidOf.get(port)), procCpuMs(pidOf.get(proxy))];
   const net = await ours(proxy, N_NET, NET_CONC);
+  const [serverMs, proxyMs] = [pidOf.get(port), pidOf.get(proxy)].map((pid, i) => (procCpuMs(pid) - cpu0[i]) / N_NET);
   const after = await serverNow(port);
   const serverMax = (before + after) / 2;
   console.log(`   server maximum (enrollMany without files, 32 in flight, loopback): ${fmt(before)} IR/s before, ${fmt(after)} IR/s after`);
@@ -241,6 +253,9 @@ async function networkSection(port) {
   row(`xargs -P ${NET_CONC} openssl cmp`, xnet);
   console.log(`   network time per enrollment ${fmt(netTime * 1000, 0)} ms; bound min(${NET_CONC}/${fmt(netTime, 3)} s, server ${fmt(serverMax)}/s) = ${fmt(bound)}/s; `
     + `enrollMany reaches ${fmt(net.perSec / bound, 2)}x of it (goal >= 0.9x); event-loop lag p99 ${fmt(net.lagP99)} ms (an idle process beside it: ${fmt(net.idleLagP99)} ms)`);
+  // on a machine where client, server and proxy share the cores, the run is bound by their CPU together
+  console.log(`   CPU ms per enrollment during that run: enrollMany ${fmt(net.cpuMs, 2)}, server ${fmt(serverMs, 2)}, proxy ${fmt(proxyMs, 2)}; `
+    + `together ${fmt(net.cpuMs + serverMs + proxyMs, 2)} on ${os.cpus().length} cores`);
   return proxy;
 }
 
