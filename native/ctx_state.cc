@@ -100,6 +100,12 @@ CtxState::Running::~Running() {
 CtxState* CtxState::Current() { return current; }
 const std::shared_ptr<TransactionRecord>& CtxState::CurrentTransaction() { return currentTxn; }
 
+void CtxState::RequestReinit() {
+  reinitPending_ = true;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (httpFd_ >= 0 && !inExchange_) shutdown(httpFd_, SHUT_RDWR);
+}
+
 bool CtxState::Reinit() {
   int ok = OSSL_CMP_CTX_reinit(ctx_);
   std::lock_guard<std::mutex> lock(mu_);

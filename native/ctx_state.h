@@ -67,7 +67,8 @@ class CtxState : public JsLink {
   // next used, by the main thread (FlushReinit) or by the next transaction's
   // thread (TakeReinit). The previous transaction's objects are then freed
   // by the thread that allocated them, where its allocator reuses them at once.
-  void RequestReinit() { reinitPending_ = true; }
+  // The connection OSSL_CMP_CTX_reinit would close (one a waiting request keeps) is shut at once.
+  void RequestReinit();
   bool FlushReinit() { return !TakeReinit() || Reinit(); }
   bool TakeReinit() {
     bool pending = reinitPending_;

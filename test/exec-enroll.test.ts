@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import { CertReqType, CmpContext, PKIStatus } from '../lib';
+import { CertReqType, CmpContext, Option, PKIStatus } from '../lib';
 import { closeAll, pbmContext, signatureContext } from './helpers/context';
 import { MockServer, mockArgs, startMock } from './helpers/mock-server';
 import { Pki, makePki, removePki } from './helpers/pki';
@@ -119,6 +119,23 @@ test('a reinitialised context runs a second transaction with a new transactionID
   expect(ctx.getNewCert()).toBeNull();
   expect(ctx.getStatus()).toBe(-1);
   expectEnrolled(ctx, await ctx.execIR());
+});
+
+test("reinit() lets go of the context's kept-alive connection at once, as OpenSSL does: the mock server, one connection at a time, serves the next context", async () => {
+  // a request left waiting (tryCertReq) keeps its connection for the polls to come
+  const polling = await startMock(pki, ['-poll_count', '5', '-check_after', '1']);
+  try {
+    const first = pbmContext(pki, polling);
+    expect(await first.tryCertReq(CertReqType.IR)).toMatchObject({ done: false });
+    first.reinit(); // first stays open, unused
+    const second = pbmContext(pki, polling);
+    second.setOption(Option.MSG_TIMEOUT, 5);
+    // answered (waiting, or done where the mock's poll count ran out), not timed out behind first's connection
+    expect(typeof (await second.tryCertReq(CertReqType.IR)).done).toBe('boolean');
+    expect(first.getStatus()).toBe(-1); // what reinit() cleared reads as cleared
+  } finally {
+    await polling.stop();
+  }
 });
 
 test('parallel transactions on separate contexts all succeed', async () => {
