@@ -51,6 +51,9 @@ export interface ManifestLine {
 
 const DEFAULT_NAMES: Required<FileNames> = { key: '{id}.key.pem', cert: '{id}.cert.pem', chain: '{id}.chain.pem', p12: '{id}.p12' };
 let tmpCounter = 0;
+/** The manifest's lines are written when this many characters or this many ms have gathered. */
+const MANIFEST_CHUNK = 16384;
+const MANIFEST_DELAY_MS = 100;
 
 /** An id that can be part of a file name: no separators, no NUL, not "." or "..". */
 export function checkFileId(id: string): string | undefined {
@@ -68,6 +71,8 @@ export class Output {
   readonly #chains = new Map<string, Promise<string>>();
   #manifest: fs.WriteStream | undefined;
   #manifestError: Error | undefined;
+  #lines = '';
+  #linesTimer: NodeJS.Timeout | undefined;
   #queue: { entries: DurableFile[]; resolve: () => void; reject: (err: unknown) => void }[] = [];
   #queued = false;
   #writing: Promise<void> = Promise.resolve();
@@ -154,12 +159,27 @@ export class Output {
     }
   }
 
+  /**
+   * A line of the manifest. Lines are written a few at a time (the manifest is made anew from
+   * the journal when a job resumes, so nothing depends on a line being on disk before the next).
+   */
   manifest(line: ManifestLine): void {
     if (this.#manifestError) throw new CmpError(`cannot write the manifest: ${this.#manifestError.message}`, { code: 'ERR_CMP_BULK_OUTPUT' });
-    this.#manifest?.write(`${JSON.stringify(line)}\n`);
+    if (!this.#manifest) return;
+    this.#lines += `${JSON.stringify(line)}\n`;
+    if (this.#lines.length >= MANIFEST_CHUNK) this.#writeLines();
+    else this.#linesTimer ??= setTimeout(() => this.#writeLines(), MANIFEST_DELAY_MS);
+  }
+
+  #writeLines(): void {
+    clearTimeout(this.#linesTimer);
+    this.#linesTimer = undefined;
+    if (this.#lines) this.#manifest?.write(this.#lines);
+    this.#lines = '';
   }
 
   async close(): Promise<void> {
+    this.#writeLines();
     const m = this.#manifest;
     this.#manifest = undefined;
     if (m) await new Promise<void>((resolve) => m.end(() => resolve()));
