@@ -6,13 +6,23 @@
 // journal's WAL) are on disk when the promise resolves. A batch of items
 // costs two flushes per file system instead of one fsync per file and
 // directory. On Linux a flush is syncfs(2); elsewhere every file and
-// directory is fsync'ed. A file system job: it runs on libuv's pool, like
+// directory is fsync'ed (on Windows every file is committed and every
+// rename written through). A file system job: it runs on libuv's pool, like
 // node:fs, and never waits for JS.
 #include "durable_files.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#ifdef _WIN32
+#include <direct.h>
+#include <io.h>
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN  // no wincrypt.h: its X509_NAME macros break OpenSSL's types
+#endif
+#include <windows.h>
+#else
 #include <unistd.h>
+#endif
 
 #include <algorithm>
 #include <cerrno>
@@ -29,6 +39,35 @@ namespace cmp {
 
 namespace {
 
+// The few file calls that differ on Windows (the bundled build's platform).
+#ifdef _WIN32
+constexpr int kOpenFlags = _O_BINARY;
+int MakeDir(const char* dir) { return _mkdir(dir); }
+int HardLink(const char* from, const char* to) {
+  if (CreateHardLinkA(to, from, nullptr)) return 0;
+  errno = EPERM;
+  return -1;
+}
+int Replace(const char* from, const char* to) {
+  if (MoveFileExA(from, to, MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH)) return 0;
+  DWORD e = GetLastError();
+  errno = e == ERROR_PATH_NOT_FOUND || e == ERROR_FILE_NOT_FOUND ? ENOENT : EACCES;
+  return -1;
+}
+int SyncFd(int fd) { return _commit(fd); }
+#else
+constexpr int kOpenFlags = O_CLOEXEC;
+int MakeDir(const char* dir) { return mkdir(dir, 0777); }
+int HardLink(const char* from, const char* to) { return link(from, to); }
+int Replace(const char* from, const char* to) { return rename(from, to); }
+[[maybe_unused]] int SyncFd(int fd) { return fsync(fd); }
+#endif
+
+bool IsDir(const std::string& p) {
+  struct stat st;
+  return stat(p.c_str(), &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR;
+}
+
 struct Entry {
   std::string tmp, file, link;
   std::vector<unsigned char> data;
@@ -42,11 +81,11 @@ std::string Dirname(const std::string& p) {
 }
 
 bool ReadFile(const std::string& file, std::vector<unsigned char>* out) {
-  int fd = open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  int fd = open(file.c_str(), O_RDONLY | kOpenFlags);
   if (fd < 0) return false;
   unsigned char buf[16384];
   for (;;) {
-    ssize_t n = read(fd, buf, sizeof buf);
+    auto n = read(fd, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       int err = errno;
@@ -63,10 +102,9 @@ bool ReadFile(const std::string& file, std::vector<unsigned char>* out) {
 
 bool MakeDirs(const std::string& dir) {
   if (dir.empty() || dir == "/" || dir == ".") return true;
-  struct stat st;
-  if (stat(dir.c_str(), &st) == 0) return S_ISDIR(st.st_mode);
+  if (IsDir(dir)) return true;
   if (!MakeDirs(Dirname(dir))) return false;
-  return mkdir(dir.c_str(), 0777) == 0 || errno == EEXIST;
+  return MakeDir(dir.c_str()) == 0 || errno == EEXIST;
 }
 
 class DurableFiles : public Napi::AsyncWorker {
@@ -91,19 +129,19 @@ class DurableFiles : public Napi::AsyncWorker {
     for (Entry& e : entries_) {
       unlink(e.tmp.c_str());  // a leftover of an earlier run
       if (!e.link.empty()) {
-        if (link(e.link.c_str(), e.tmp.c_str()) == 0) {
+        if (HardLink(e.link.c_str(), e.tmp.c_str()) == 0) {
           written.push_back(e.tmp);
           continue;
         }
         // a file system without hard links: a copy of its own
         if (!ReadFile(e.link, &e.data)) return fail("read", e.link, errno);
       }
-      int fd = open(e.tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, e.mode);
+      int fd = open(e.tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | kOpenFlags, e.mode);
       if (fd < 0) return fail("open", e.file, errno);
       written.push_back(e.tmp);
       size_t off = 0;
       while (off < e.data.size()) {
-        ssize_t n = write(fd, e.data.data() + off, e.data.size() - off);
+        auto n = write(fd, e.data.data() + off, static_cast<unsigned>(std::min<size_t>(e.data.size() - off, 1u << 30)));
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) {
           int err = n < 0 ? errno : EIO;
@@ -113,7 +151,7 @@ class DurableFiles : public Napi::AsyncWorker {
         off += static_cast<size_t>(n);
       }
 #ifndef __linux__
-      if (fsync(fd) != 0) {
+      if (SyncFd(fd) != 0) {
         int err = errno;
         close(fd);
         return fail("fsync", e.file, err);
@@ -128,9 +166,9 @@ class DurableFiles : public Napi::AsyncWorker {
     if (!Flush(tmpDirs, &err, &where)) return fail("flush", where, err);
     std::vector<std::string> dirs;
     for (const Entry& e : entries_) {
-      if (rename(e.tmp.c_str(), e.file.c_str()) != 0) {
+      if (Replace(e.tmp.c_str(), e.file.c_str()) != 0) {
         // a file name template with directories of its own
-        if (errno != ENOENT || !MakeDirs(Dirname(e.file)) || rename(e.tmp.c_str(), e.file.c_str()) != 0) {
+        if (errno != ENOENT || !MakeDirs(Dirname(e.file)) || Replace(e.tmp.c_str(), e.file.c_str()) != 0) {
           return fail("rename", e.file, errno);
         }
       }
@@ -150,7 +188,14 @@ class DurableFiles : public Napi::AsyncWorker {
     std::set<dev_t> seenDevs;
     for (const std::string& p : paths) {
       if (!seenPaths.insert(p).second) continue;
-      int fd = open(p.c_str(), O_RDONLY | O_CLOEXEC);
+#ifdef _WIN32
+      if (IsDir(p)) continue;  // renames were written through (MOVEFILE_WRITE_THROUGH)
+#endif
+#ifdef _WIN32
+      int fd = open(p.c_str(), O_RDWR | kOpenFlags);  // _commit needs write access
+#else
+      int fd = open(p.c_str(), O_RDONLY | kOpenFlags);
+#endif
       if (fd < 0) {
         *err = errno;
         *where = p;
@@ -166,7 +211,7 @@ class DurableFiles : public Napi::AsyncWorker {
       ok = syncfs(fd) == 0;
 #else
       (void)st;
-      ok = fsync(fd) == 0;
+      ok = SyncFd(fd) == 0;
 #endif
       if (!ok) *err = errno, *where = p;
       close(fd);
