@@ -29,12 +29,12 @@ export type { LogEntry, MessageFiles } from './native';
 
 /** Sends one DER PKIMessage, returns the DER response. */
 export type TransferCallback = (request: Buffer) => Buffer | Uint8Array | Promise<Buffer | Uint8Array>;
-/** OSSL_CMP_certConf_cb_t: 0 accepts the new certificate, failure bits reject it. */
 /** @internal The bulk engine's entry points, kept off the public surface. */
 export const kExecWithKey = Symbol('execWithKey');
 /** @internal */
 export const kCertConfDetails = Symbol('certConfDetails');
 
+/** OSSL_CMP_certConf_cb_t: 0 accepts the new certificate, failure bits reject it. */
 export type CertConfCallback = (cert: X509Certificate, failInfo: number, text: string | null) => number | Promise<number>;
 export type LogCallback = (entry: LogEntry) => void;
 

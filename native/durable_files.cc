@@ -5,9 +5,10 @@
 // is on disk before any final name points at it, and the names (and a
 // journal's WAL) are on disk when the promise resolves. A batch of items
 // costs two flushes per file system instead of one fsync per file and
-// directory. On Linux a flush is syncfs(2); elsewhere every file and
-// directory is fsync'ed (on Windows every file is committed and every
-// rename written through). A file system job: it runs on libuv's pool, like
+// directory. On Linux 5.8+ a flush is syncfs(2) on descriptors opened before
+// the writes (so that it reports their errors); elsewhere every file and
+// directory is fsync'ed (on Windows every file is committed and every rename
+// written through). A file system job: it runs on libuv's pool, like
 // node:fs, and never waits for JS.
 #include "durable_files.h"
 
@@ -24,8 +25,15 @@
 #include <unistd.h>
 #endif
 
+#include <openssl/crypto.h>
+#ifdef __linux__
+#include <sys/utsname.h>
+#endif
+
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
+#include <map>
 #include <cstring>
 #include <set>
 #include <string>
@@ -63,6 +71,22 @@ int Replace(const char* from, const char* to) { return rename(from, to); }
 [[maybe_unused]] int SyncFd(int fd) { return fsync(fd); }
 #endif
 
+// syncfs(2) reports write-back errors of its file system since Linux 5.8
+// (those since the descriptor it is given was opened); before, it reports none.
+bool SyncfsReportsErrors() {
+#ifdef __linux__
+  static const bool yes = [] {
+    struct utsname u;
+    int major = 0, minor = 0;
+    if (uname(&u) != 0 || std::sscanf(u.release, "%d.%d", &major, &minor) != 2) return false;
+    return major > 5 || (major == 5 && minor >= 8);
+  }();
+  return yes;
+#else
+  return false;
+#endif
+}
+
 bool IsDir(const std::string& p) {
   struct stat st;
   return stat(p.c_str(), &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR;
@@ -75,7 +99,12 @@ struct Entry {
 };
 
 std::string Dirname(const std::string& p) {
+#ifdef _WIN32
+  size_t slash = p.find_last_of("/\\");
+  if (slash == 2 && p[1] == ':') return p.substr(0, 3);  // C:\x
+#else
   size_t slash = p.find_last_of('/');
+#endif
   if (slash == std::string::npos) return ".";
   return slash == 0 ? "/" : p.substr(0, slash);
 }
@@ -116,11 +145,18 @@ class DurableFiles : public Napi::AsyncWorker {
         syncPaths_(std::move(syncPaths)) {}
   ~DurableFiles() override {
     // key files pass through here
-    for (Entry& e : entries_) std::fill(e.data.begin(), e.data.end(), 0);
+    for (Entry& e : entries_) OPENSSL_cleanse(e.data.data(), e.data.size());
+    for (const auto& [dev, anchor] : anchors_) close(anchor.fd);
   }
   Napi::Promise Promise() { return deferred_.Promise(); }
 
   void Execute() override {
+    if (syncfs_) {
+      // Descriptors opened before anything is written: syncfs on them reports every
+      // write-back error since, even one another caller has seen already.
+      for (const Entry& e : entries_) Anchor(Dirname(e.tmp)), Anchor(Dirname(e.file));
+      for (const std::string& p : syncPaths_) Anchor(p);
+    }
     std::vector<std::string> written;
     auto fail = [&](const std::string& what, const std::string& file, int err) {
       for (const std::string& tmp : written) unlink(tmp.c_str());
@@ -150,13 +186,11 @@ class DurableFiles : public Napi::AsyncWorker {
         }
         off += static_cast<size_t>(n);
       }
-#ifndef __linux__
-      if (SyncFd(fd) != 0) {
+      if (!syncfs_ && SyncFd(fd) != 0) {
         int err = errno;
         close(fd);
         return fail("fsync", e.file, err);
       }
-#endif
       if (close(fd) != 0) return fail("close", e.file, errno);
     }
     std::vector<std::string> tmpDirs;
@@ -182,37 +216,33 @@ class DurableFiles : public Napi::AsyncWorker {
   void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
 
  private:
-  // One flush per file system among `paths` (on Linux), or an fsync of each.
-  static bool Flush(const std::vector<std::string>& paths, int* err, std::string* where) {
-    std::set<std::string> seenPaths;
-    std::set<dev_t> seenDevs;
+  // One syncfs per file system among `paths`, or an fsync of each path.
+  bool Flush(const std::vector<std::string>& paths, int* err, std::string* where) {
+    if (syncfs_) {
+#ifdef __linux__
+      std::map<int, std::string> fds;
+      for (const std::string& p : paths) {
+        int fd = Anchor(p);
+        if (fd < 0) return *err = errno, *where = p, false;
+        fds.emplace(fd, p);
+      }
+      for (const auto& [fd, p] : fds) {
+        if (syncfs(fd) != 0) return *err = errno, *where = p, false;
+      }
+      return true;
+#endif
+    }
+    std::set<std::string> seen;
     for (const std::string& p : paths) {
-      if (!seenPaths.insert(p).second) continue;
+      if (!seen.insert(p).second) continue;
 #ifdef _WIN32
       if (IsDir(p)) continue;  // renames were written through (MOVEFILE_WRITE_THROUGH)
-#endif
-#ifdef _WIN32
       int fd = open(p.c_str(), O_RDWR | kOpenFlags);  // _commit needs write access
 #else
       int fd = open(p.c_str(), O_RDONLY | kOpenFlags);
 #endif
-      if (fd < 0) {
-        *err = errno;
-        *where = p;
-        return false;
-      }
-      struct stat st;
-      bool ok = true;
-#ifdef __linux__
-      if (fstat(fd, &st) == 0 && !seenDevs.insert(st.st_dev).second) {
-        close(fd);
-        continue;
-      }
-      ok = syncfs(fd) == 0;
-#else
-      (void)st;
-      ok = SyncFd(fd) == 0;
-#endif
+      if (fd < 0) return *err = errno, *where = p, false;
+      bool ok = SyncFd(fd) == 0;
       if (!ok) *err = errno, *where = p;
       close(fd);
       if (!ok) return false;
@@ -220,6 +250,22 @@ class DurableFiles : public Napi::AsyncWorker {
     return true;
   }
 
+  // The descriptor kept for the file system `p` is on (opened now if none is); -1 if p cannot be opened.
+  int Anchor(const std::string& p) {
+    struct stat st;
+    if (stat(p.c_str(), &st) != 0) return -1;
+    auto it = anchors_.find(st.st_dev);
+    if (it != anchors_.end()) return it->second.fd;
+    int fd = open(p.c_str(), O_RDONLY | kOpenFlags);
+    if (fd >= 0) anchors_.emplace(st.st_dev, AnchorFd{fd});
+    return fd;
+  }
+
+  struct AnchorFd {
+    int fd;
+  };
+  const bool syncfs_ = SyncfsReportsErrors();
+  std::map<dev_t, AnchorFd> anchors_;
   Napi::Promise::Deferred deferred_;
   std::vector<Entry> entries_;
   std::vector<std::string> syncPaths_;
@@ -246,7 +292,7 @@ Napi::Value WriteFilesDurably(const Napi::CallbackInfo& info) {
       if (data.IsString()) {
         std::string text = data.As<Napi::String>().Utf8Value();
         e.data.assign(text.begin(), text.end());
-        std::fill(text.begin(), text.end(), '\0');
+        OPENSSL_cleanse(text.data(), text.size());
       } else {
         e.data = BytesFromJs(data, "entries[].data");
       }

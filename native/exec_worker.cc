@@ -57,6 +57,7 @@ void ExecJob::Execute() {
         EVP_PKEY* key = GenerateKey(t.input.keySpec);
         if (key == nullptr || !OSSL_CMP_CTX_set0_newPkey(ctx, 1, key)) {
           EVP_PKEY_free(key);
+          t.callbackProblem = "cannot generate a new key (" + t.input.keySpec + ")";
           break;
         }
       }

@@ -189,6 +189,7 @@ BIO* Bridges::Http(BIO* bio, void* arg, int connect, int detail) {
   SSL* ssl = nullptr;
   if (sbio == nullptr || BIO_get_ssl(sbio, &ssl) <= 0 || ssl == nullptr) {
     BIO_free(sbio);
+    self->httpFd_ = -1;  // OpenSSL frees the connection without telling this callback
     return nullptr;
   }
   if (!host.empty()) {
@@ -294,10 +295,15 @@ int Bridges::CertConfJs(OSSL_CMP_CTX* ctx, X509* cert, int failInfo, const char*
   OPENSSL_free(der);
   std::shared_ptr<IssuedDetails> details;
   if (self->issuedDetails_) {
-    details = std::make_shared<IssuedDetails>(IssuedDetails::Of(cert, OSSL_CMP_CTX_get0_newPkey(ctx, 1), self->issuedKeyPass_.get()));
+    // the key's PEM only for a key this transaction made: never the client's own key, which
+    // OSSL_CMP_CTX_get0_newPkey falls back to
+    EVP_PKEY* newKey = txn.input.keySpec.empty() ? nullptr : OSSL_CMP_CTX_get0_newPkey(ctx, 1);
+    details = std::make_shared<IssuedDetails>(IssuedDetails::Of(cert, newKey, self->issuedKeyPass_.get()));
     if (!details->ok) {
+      unsigned long e = ERR_peek_last_error();
+      const char* reason = e != 0 ? ERR_reason_error_string(e) : nullptr;
       ERR_clear_error();
-      txn.callbackProblem = "cannot describe the issued certificate";
+      txn.callbackProblem = std::string("cannot read the issued certificate or write its key: ") + (reason != nullptr ? reason : "unknown error");
       return failInfo | kSystemFailureBit;
     }
   }

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { X509Certificate, createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BulkResult, CmpContext, CmpError, CmpServer, FailInfo, PKIStatus, TestCa, enrollMany, features, readItems } from '../lib';
+import { BulkResult, CmpContext, CmpError, CmpServer, FailInfo, Option, PKIStatus, TestCa, enrollMany, features, readItems } from '../lib';
 import { binding } from '../lib/native';
 import { children, readTlv } from '../lib/der';
 import { BulkCa, REF, SECRET, bulkCa, checkPair, journalRows, manifest, tmpDir } from './helpers/bulk';
@@ -94,6 +94,33 @@ test('subjects with escapes, several values and UTF-8 are written to the manifes
     expect(line.subject).toBe(`/${cert.subject.split('\n').join('/')}`);
     expect(line.serial).toBe(cert.serialNumber);
     expect(line.notAfter).toBe(new Date(cert.validTo).toISOString());
+  }
+});
+
+test('implicit confirmation granted: every item persisted, its key file and result key those of its certificate', async () => {
+  const server = new CmpServer({ ca: env.ca, ref: REF, secret: SECRET, handlers: env.ca.handlers(), grantImplicitConfirm: true });
+  try {
+    const job = enrollMany(items(3), {
+      context: () => {
+        const ctx = env.context();
+        ctx.setOption(Option.IMPLICIT_CONFIRM, 1);
+        return ctx;
+      },
+      transfer: server.transfer,
+      outDir: path.join(dir, 'implicit'),
+      journal: path.join(dir, 'implicit.db'),
+    });
+    const results: BulkResult[] = [];
+    for await (const r of job) results.push(r);
+    expect(await job.done).toMatchObject({ confirmed: 3, failed: 0 });
+    const spki = (k: ReturnType<typeof createPublicKey>) => k.export({ type: 'spki', format: 'der' });
+    for (const line of manifest(path.join(dir, 'implicit'))) {
+      const cert = checkPair(line); // the key file exists and belongs to the certificate
+      const r = results.find((x) => x.id === line.id)!;
+      expect(spki(createPublicKey(r.key!))).toEqual(spki(cert.publicKey));
+    }
+  } finally {
+    await server.close();
   }
 });
 

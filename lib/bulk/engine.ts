@@ -305,11 +305,15 @@ export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
   async #finish(ctx: CmpContext, a: Attempt, der: Uint8Array | null, attempts: number, started: number): Promise<void> {
     const { item } = a;
     const line: ManifestLine = { id: item.id, operation: item.operation, attempts };
-    let key: KeyObject | string | null = a.key;
     let issued: Issued | undefined;
+    if (der && !a.persisted) {
+      // OpenSSL skipped the certConf callback (implicit confirmation): persisted now, with the key
+      // the transaction made read back from the context
+      if (a.keySpec !== null) a.key = ctx.getNewPkey(true);
+      await this.#persist(a, issuedFromCert(new X509Certificate(der)));
+    }
+    let key: KeyObject | string | null = a.key;
     if (der) {
-      // the certConf callback persisted it, unless OpenSSL skipped the callback
-      if (!a.persisted) await this.#persist(a, issuedFromCert(new X509Certificate(der)));
       issued = a.persisted!.cert;
       const files = a.persisted!.files;
       if (item.central) {
@@ -322,7 +326,7 @@ export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
           return this.#fail(item.id, e, attempts, started, item.operation);
         }
         key = central;
-        if (this.#output) await this.#output.persist(item.id, files, central, issued, this.#chains.get(issued.issuer)?.chain);
+        if (this.#output) await this.#output.persist(item.id, files, central, issued, this.#knownChain(issued)?.chain);
       }
       if (this.#output && !a.persisted!.chain) {
         // the first certificate of an issuer: its chain comes from what the server sent, and is kept for the next ones

@@ -203,7 +203,7 @@ export class Journal {
 
   /** Resolves once everything written so far is on disk. */
   durable(): Promise<void> {
-    if (!this.#inTransaction) return Promise.resolve();
+    if (!this.#inTransaction && !this.#unsynced) return this.#nextSync ?? this.#syncing;
     return new Promise((resolve, reject) => {
       this.#waiters.push({ resolve, reject });
       if (!this.#flushScheduled) {
@@ -281,7 +281,7 @@ export class Journal {
     }
     if (waiters.length) {
       // committed rows are durable once the next sync has run; one under way may have started before them
-      const synced = this.#unsynced ? this.#syncWal() : this.#syncing;
+      const synced = this.#unsynced ? this.#syncWal() : (this.#nextSync ?? this.#syncing);
       this.#unsynced = false;
       synced.then(
         () => waiters.forEach((w) => w.resolve()),

@@ -178,7 +178,6 @@ function mergeExtensions(base: Buffer | undefined, own: Buffer | undefined): Buf
 
 type Field = 'subject' | 'extensions' | 'newPkey' | 'csr' | 'oldCert' | 'signer' | 'central';
 
-/** A pooled context; `configure` puts one item's request on it. */
 const CERT_REQ_TYPES = { ir: CertReqType.IR, cr: CertReqType.CR, p10cr: CertReqType.P10CR, kur: CertReqType.KUR };
 
 /** How the transaction's thread names a key spec (see GenerateKey in native/issued_details.cc). */
@@ -188,6 +187,7 @@ export function nativeKeySpec(spec: Exclude<KeySpec, { type: 'central' }>): stri
   return `EC:${spec.curve ?? 'P-256'}`;
 }
 
+/** A pooled context; `configure` puts one item's request on it. */
 export class Slot {
   ctx: CmpContext;
   #touched = new Set<Field>();
