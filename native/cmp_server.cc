@@ -7,6 +7,7 @@
 #include "addon.h"
 #include "features.h"
 #include "js_args.h"
+#include "convert.h"
 #include "message_check.h"
 #include "ossl_error.h"
 #include "platform.h"
@@ -14,21 +15,6 @@
 #include "server_callbacks.h"
 
 namespace cmp {
-
-namespace {
-
-std::string Hex(const ASN1_OCTET_STRING* s) {
-  static const char digits[] = "0123456789abcdef";
-  std::string out;
-  if (s == nullptr) return out;
-  for (int i = 0; i < s->length; i++) {
-    out += digits[s->data[i] >> 4];
-    out += digits[s->data[i] & 15];
-  }
-  return out;
-}
-
-}  // namespace
 
 bool ServerState::Process(const std::vector<unsigned char>& request, std::vector<unsigned char>& response,
                           std::string& error) {
@@ -44,7 +30,8 @@ bool ServerState::Process(const std::vector<unsigned char>& request, std::vector
     error = "the request is not a DER PKIMessage";
     return false;
   }
-  std::string tid = Hex(OSSL_CMP_HDR_get0_transactionID(OSSL_CMP_MSG_get0_header(req)));
+  const ASN1_OCTET_STRING* tidOs = OSSL_CMP_HDR_get0_transactionID(OSSL_CMP_MSG_get0_header(req));
+  std::string tid = tidOs == nullptr ? std::string() : HexOf(tidOs->data, static_cast<size_t>(tidOs->length));
   std::shared_ptr<Session> s = Acquire(tid, error);
   if (!s) {
     OSSL_CMP_MSG_free(req);

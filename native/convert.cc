@@ -158,6 +158,17 @@ X509NamePtr NameFromJs(const Napi::Value& v, const char* param) {
   return name;
 }
 
+std::string HexOf(const unsigned char* p, size_t n, bool upper, char sep) {
+  const char* digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < n; i++) {
+    if (sep != '\0' && i > 0) out += sep;
+    out += digits[p[i] >> 4];
+    out += digits[p[i] & 15];
+  }
+  return out;
+}
+
 std::string NameToString(const X509_NAME* name) {
   std::string out;
   int prevSet = -1;

@@ -78,6 +78,9 @@ Napi::Value StoreToJs(Napi::Env env, X509_STORE* store);
 Napi::Value KeyToJs(Napi::Env env, const EVP_PKEY* key, bool isPrivate);
 Napi::Value NameToJs(Napi::Env env, const X509_NAME* name);
 std::string NameToString(const X509_NAME* name);
+
+// Bytes as hex digits, lower or upper case, with `sep` between bytes when not '\0'.
+std::string HexOf(const unsigned char* p, size_t n, bool upper = false, char sep = '\0');
 Napi::Value ItavToJs(Napi::Env env, const OSSL_CMP_ITAV* itav);
 Napi::Value ItavsToJs(Napi::Env env, const STACK_OF(OSSL_CMP_ITAV)* itavs);
 std::vector<std::string> FreeTextToStrings(const OSSL_CMP_PKIFREETEXT* text);

@@ -119,9 +119,10 @@ class CtxState : public JsLink {
   std::vector<std::string> notes_;       // likewise
   MessageFiles files_;
   bool jsTransfer_ = false;
+  // Set and taken between transactions; Submit orders them for the worker.
   bool reinitPending_ = false;
-  bool issuedDetails_ = false;                  // set between transactions
-  std::unique_ptr<std::string> issuedKeyPass_;  // likewise  // set and taken between transactions; Submit orders them
+  bool issuedDetails_ = false;
+  std::unique_ptr<std::string> issuedKeyPass_;
   X509_STORE* certConfTrusted_ = nullptr;
   SSL_CTX* tls_ = nullptr;
   std::string tlsHost_;

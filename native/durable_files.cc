@@ -146,7 +146,7 @@ class DurableFiles : public Napi::AsyncWorker {
   ~DurableFiles() override {
     // key files pass through here
     for (Entry& e : entries_) OPENSSL_cleanse(e.data.data(), e.data.size());
-    for (const auto& [dev, anchor] : anchors_) close(anchor.fd);
+    for (const auto& [dev, fd] : anchors_) close(fd);
   }
   Napi::Promise Promise() { return deferred_.Promise(); }
 
@@ -163,8 +163,8 @@ class DurableFiles : public Napi::AsyncWorker {
       SetError("cannot write '" + file + "': " + what + ": " + std::strerror(err));
     };
     for (Entry& e : entries_) {
-      unlink(e.tmp.c_str());  // a leftover of an earlier run
       if (!e.link.empty()) {
+        // a temporary name is new in this process; one left by a crash is swept when the output opens
         if (HardLink(e.link.c_str(), e.tmp.c_str()) == 0) {
           written.push_back(e.tmp);
           continue;
@@ -255,17 +255,14 @@ class DurableFiles : public Napi::AsyncWorker {
     struct stat st;
     if (stat(p.c_str(), &st) != 0) return -1;
     auto it = anchors_.find(st.st_dev);
-    if (it != anchors_.end()) return it->second.fd;
+    if (it != anchors_.end()) return it->second;
     int fd = open(p.c_str(), O_RDONLY | kOpenFlags);
-    if (fd >= 0) anchors_.emplace(st.st_dev, AnchorFd{fd});
+    if (fd >= 0) anchors_.emplace(st.st_dev, fd);
     return fd;
   }
 
-  struct AnchorFd {
-    int fd;
-  };
   const bool syncfs_ = SyncfsReportsErrors();
-  std::map<dev_t, AnchorFd> anchors_;
+  std::map<dev_t, int> anchors_;  // a descriptor per file system, opened before the writes
   Napi::Promise::Deferred deferred_;
   std::vector<Entry> entries_;
   std::vector<std::string> syncPaths_;

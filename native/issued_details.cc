@@ -13,6 +13,8 @@
 #include <ctime>
 #include <memory>
 
+#include "convert.h"
+
 namespace cmp {
 
 namespace {
@@ -36,17 +38,6 @@ bool Name(const X509_NAME* name, std::string* out) {
   return true;
 }
 
-std::string Hex(const unsigned char* p, size_t n, bool colons) {
-  static const char digits[] = "0123456789ABCDEF";
-  std::string s;
-  for (size_t i = 0; i < n; i++) {
-    if (colons && i > 0) s += ':';
-    s += digits[p[i] >> 4];
-    s += digits[p[i] & 15];
-  }
-  return s;
-}
-
 }  // namespace
 
 IssuedDetails IssuedDetails::Of(X509* cert, EVP_PKEY* key, const std::string* keyPass) {
@@ -62,7 +53,7 @@ IssuedDetails IssuedDetails::Of(X509* cert, EVP_PKEY* key, const std::string* ke
   OPENSSL_free(hex);
   if (!Name(X509_get_subject_name(cert), &d.subject) || !Name(X509_get_issuer_name(cert), &d.issuer)) return d;
   const ASN1_OCTET_STRING* akid = X509_get0_authority_key_id(cert);
-  if (akid != nullptr) d.akid = Hex(ASN1_STRING_get0_data(akid), static_cast<size_t>(ASN1_STRING_length(akid)), false);
+  if (akid != nullptr) d.akid = HexOf(ASN1_STRING_get0_data(akid), static_cast<size_t>(ASN1_STRING_length(akid)));
   struct tm tm;
   if (!ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm)) return d;
   char iso[96];
@@ -72,7 +63,7 @@ IssuedDetails IssuedDetails::Of(X509* cert, EVP_PKEY* key, const std::string* ke
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int mdLen = 0;
   if (!X509_digest(cert, EVP_sha256(), md, &mdLen)) return d;
-  d.sha256 = Hex(md, mdLen, true);
+  d.sha256 = HexOf(md, mdLen, true, ':');
   if (key != nullptr) {
     BioPtr out(BIO_new(BIO_s_mem()), BIO_free);
     const EVP_CIPHER* cipher = keyPass != nullptr ? EVP_aes_256_cbc() : nullptr;

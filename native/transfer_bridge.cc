@@ -320,11 +320,8 @@ int Bridges::CertConfJs(OSSL_CMP_CTX* ctx, X509* cert, int failInfo, const char*
         }
         napi_value c = Napi::Buffer<unsigned char>::Copy(env, certDer->data(), certDer->size());
         napi_value t = hasText ? Napi::String::New(env, inText) : env.Null();
-        if (details) {
-          state->CallAsync(env, state->certConfFn, {c, Napi::Number::New(env, failInfo), t, details->ToJs(env)}, r, ToNumber, causeTo);
-        } else {
-          state->CallAsync(env, state->certConfFn, {c, Napi::Number::New(env, failInfo), t}, r, ToNumber, causeTo);
-        }
+        napi_value d = details ? details->ToJs(env) : env.Undefined();
+        state->CallAsync(env, state->certConfFn, {c, Napi::Number::New(env, failInfo), t, d}, r, ToNumber, causeTo);
       },
       timeout, reply);
   if (w != CtxState::Wait::Settled) {

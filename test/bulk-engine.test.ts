@@ -99,6 +99,12 @@ test('subjects with escapes, several values and UTF-8 are written to the manifes
 
 test('implicit confirmation granted: every item persisted, its key file and result key those of its certificate', async () => {
   const server = new CmpServer({ ca: env.ca, ref: REF, secret: SECRET, handlers: env.ca.handlers(), grantImplicitConfirm: true });
+  // the PKIBody choice of every request: ir is 0, certConf 24
+  const bodies: number[] = [];
+  const transfer = (req: Buffer) => {
+    bodies.push(children(req, readTlv(req, 0))[1].tag & 0x1f);
+    return server.transfer(req);
+  };
   try {
     const job = enrollMany(items(3), {
       context: () => {
@@ -106,7 +112,7 @@ test('implicit confirmation granted: every item persisted, its key file and resu
         ctx.setOption(Option.IMPLICIT_CONFIRM, 1);
         return ctx;
       },
-      transfer: server.transfer,
+      transfer,
       outDir: path.join(dir, 'implicit'),
       journal: path.join(dir, 'implicit.db'),
     });
@@ -119,6 +125,7 @@ test('implicit confirmation granted: every item persisted, its key file and resu
       const r = results.find((x) => x.id === line.id)!;
       expect(spki(createPublicKey(r.key!))).toEqual(spki(cert.publicKey));
     }
+    expect(bodies).toEqual([0, 0, 0]); // three IRs and no certConf: the confirmation was implicit
   } finally {
     await server.close();
   }

@@ -75,6 +75,24 @@ test('onTransaction: one event per transaction with its id, messages, sender, st
   }
 });
 
+test('a transactionID set after reinit() is the one the next transaction sends (the reinit does not clear it later)', async () => {
+  const events: TransactionEvent[] = [];
+  const server = new CmpServer({ ref: 'ref', secret: 'sec', ca: await TestCa.create(), onTransaction: (e) => events.push(e) });
+  try {
+    const ctx = client(server);
+    await ctx.execIR();
+    ctx.reinit();
+    const tid = Buffer.alloc(16, 0x7b);
+    ctx.setTransactionID(tid);
+    await ctx.execIR();
+    expect(events.map((e) => e.outcome)).toEqual(['completed', 'completed']);
+    expect(events[0].transactionId).not.toBe(tid.toString('hex'));
+    expect(events[1].transactionId).toBe(tid.toString('hex'));
+  } finally {
+    await server.close();
+  }
+});
+
 test('a transaction left open ends as "abandoned" after the timeout, or when the server closes', async () => {
   const events: TransactionEvent[] = [];
   const server = new CmpServer({ ref: 'ref', secret: 'sec', transactionTimeout: 1, onTransaction: (e) => events.push(e) });

@@ -12,7 +12,7 @@ import { CmpError } from '../errors';
 import { BulkItem, ItemSource, generateKey } from './items';
 import { BulkOptions, asIterator, checkOptions, isTransient } from './options';
 import { Journal, errorFromRecord } from './journal';
-import { Issued, ManifestLine, Output, checkFileId, issuedFromCert } from './output';
+import { Issued, ManifestLine, Output, checkFileId } from './output';
 import { BulkMetrics } from './metrics';
 import { BulkProgress, BulkSummary, Tally } from './progress';
 import { PreparedItem, Slot, nativeKeySpec, prepareItem } from './request';
@@ -280,8 +280,7 @@ export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
       this.#attempts.add(a);
       let der: Uint8Array | null = null;
       try {
-        if (item.operation === 'rr') await pooled.slot.exec('rr', a.abort.signal);
-        else der = await pooled.slot.execRaw(item.operation, a.abort.signal, keySpec);
+        der = await pooled.slot.exec(item.operation, a.abort.signal, keySpec);
       } catch (err) {
         const e = a.persistError ?? (err instanceof CmpError ? err : new CmpError(String(err), { code: 'ERR_CMP_UNKNOWN', cause: err }));
         if (this.#stop.signal.aborted && !a.persistError) return journal.pending(id); // withdrawn; a new run takes it up
@@ -306,15 +305,11 @@ export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
     const { item } = a;
     const line: ManifestLine = { id: item.id, operation: item.operation, attempts };
     let issued: Issued | undefined;
-    if (der && !a.persisted) {
-      // OpenSSL skipped the certConf callback (implicit confirmation): persisted now, with the key
-      // the transaction made read back from the context
-      if (a.keySpec !== null) a.key = ctx.getNewPkey(true);
-      await this.#persist(a, issuedFromCert(new X509Certificate(der)));
-    }
     let key: KeyObject | string | null = a.key;
     if (der) {
-      issued = a.persisted!.cert;
+      // OpenSSL hands every certificate it accepts to the certConf callback, implicit confirmation or not
+      if (!a.persisted) throw new Error(`item '${item.id}': a certificate came without its certConf callback`);
+      issued = a.persisted.cert;
       const files = a.persisted!.files;
       if (item.central) {
         // the context hands out the CA's key only once the transaction is over: it is written now, after certConf;

@@ -203,7 +203,7 @@ export class Journal {
 
   /** Resolves once everything written so far is on disk. */
   durable(): Promise<void> {
-    if (!this.#inTransaction && !this.#unsynced) return this.#nextSync ?? this.#syncing;
+    if (!this.#inTransaction && !this.#unsynced) return this.#lastSync();
     return new Promise((resolve, reject) => {
       this.#waiters.push({ resolve, reject });
       if (!this.#flushScheduled) {
@@ -235,6 +235,11 @@ export class Journal {
     this.#closed = true;
     this.#db.close(); // checkpoints with fsync
     if (this.#wal !== undefined) fs.closeSync(this.#wal);
+  }
+
+  /** The WAL sync that covers every commit so far (the one waiting to start, else the one running). */
+  #lastSync(): Promise<void> {
+    return this.#nextSync ?? this.#syncing;
   }
 
   #syncWal(): Promise<void> {
@@ -281,7 +286,7 @@ export class Journal {
     }
     if (waiters.length) {
       // committed rows are durable once the next sync has run; one under way may have started before them
-      const synced = this.#unsynced ? this.#syncWal() : (this.#nextSync ?? this.#syncing);
+      const synced = this.#unsynced ? this.#syncWal() : this.#lastSync();
       this.#unsynced = false;
       synced.then(
         () => waiters.forEach((w) => w.resolve()),

@@ -186,8 +186,10 @@ export class Output {
     if (this.#manifestError) throw new CmpError(`cannot write the manifest: ${this.#manifestError.message}`, { code: 'ERR_CMP_BULK_OUTPUT' });
   }
 
-  #entry(file: string, data: string | Buffer, mode: number): DurableFile {
-    return { tmp: path.join(this.#partial, `${++tmpCounter}.tmp`), file, data, mode };
+  /** A file for writeFilesDurably: its bytes, or (`link`) a durable file it is a new name of. */
+  #entry(file: string, data: string | Buffer | { link: string }, mode = 0o644): DurableFile {
+    const tmp = path.join(this.#partial, `${++tmpCounter}.tmp`);
+    return typeof data === 'object' && !Buffer.isBuffer(data) ? { tmp, file, link: data.link } : { tmp, file, data, mode };
   }
 
   /**
@@ -267,7 +269,7 @@ export class Output {
     } catch {
       // a chain that could not be shared: a copy of its own
     }
-    return link === undefined ? this.#entry(file, pem, 0o644) : { tmp: path.join(this.#partial, `${++tmpCounter}.tmp`), file, link };
+    return this.#entry(file, link === undefined ? pem : { link });
   }
 }
 

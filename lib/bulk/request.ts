@@ -234,26 +234,11 @@ export class Slot {
   }
 
   /**
-   * A certificate request whose certificate comes back as DER, unparsed, with its new key made on the
-   * transaction's thread when `keySpec` says how (KEY_SPECS).
+   * The item's transaction; a certificate comes back as DER, unparsed (null for a revocation). With
+   * `keySpec` (nativeKeySpec) the new key is made on the transaction's thread.
    */
-  execRaw(op: 'ir' | 'cr' | 'p10cr' | 'kur', signal: AbortSignal, keySpec: string | null): Promise<Uint8Array | null> {
+  exec(op: BulkOperation, signal: AbortSignal, keySpec: string | null = null): Promise<Uint8Array | null> {
+    if (op === 'rr') return this.ctx.execRR({ signal }).then(() => null);
     return this.ctx[kExecWithKey](CERT_REQ_TYPES[op], keySpec, { signal });
-  }
-
-  exec(op: BulkOperation, signal: AbortSignal): Promise<X509Certificate | void> {
-    const opts = { signal };
-    switch (op) {
-      case 'ir':
-        return this.ctx.execIR(opts);
-      case 'cr':
-        return this.ctx.execCR(opts);
-      case 'p10cr':
-        return this.ctx.execP10CR(opts);
-      case 'kur':
-        return this.ctx.execKUR(opts);
-      default:
-        return this.ctx.execRR(opts);
-    }
   }
 }

@@ -320,8 +320,6 @@ export class QueuedBulkJob extends EventEmitter implements AsyncIterable<BulkRes
     }
     if (!out.ok) {
       const err = errorFromRecord(JSON.stringify(out.error));
-      // confirmed at the CA (implicitly) but its result could not be stored: an orphan
-      if (out.orphan) this.#journal.superseded(id, out.orphan.serial, certDer(out.orphan.cert));
       this.#journal.failed(id, err);
       this.#fail(id, op, err, attempts, ms);
       return { job };
@@ -405,14 +403,6 @@ export class QueuedBulkJob extends EventEmitter implements AsyncIterable<BulkRes
         await this.#r(this.#redis.hdel(this.#keys.results, ...gone), 'removing results');
       }
     } while (cursor !== '0' && !this.#stop.signal.aborted);
-  }
-}
-
-function certDer(pem: string): Buffer | null {
-  try {
-    return new X509Certificate(pem).raw;
-  } catch {
-    return null;
   }
 }
 

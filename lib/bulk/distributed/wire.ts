@@ -30,7 +30,7 @@ export interface ResultRecord {
 }
 
 /** A job's return value: which attempt's result the CA saw accepted and the issuing chain it sent (PEM), or the failure. */
-export type JobOutcome = { ok: true; token?: string; serial: string | null; subject?: string | null; chain?: string } | { ok: false; error: Record<string, unknown>; orphan?: { serial: string; cert: string } };
+export type JobOutcome = { ok: true; token?: string; serial: string | null; subject?: string | null; chain?: string } | { ok: false; error: Record<string, unknown> };
 
 function text(v: CsrInput | CertificateInput): string {
   if (v instanceof X509Certificate) return v.toString();

@@ -163,17 +163,11 @@ export class BulkWorker extends EventEmitter {
         const e = err instanceof CmpError ? err : new CmpError(String(err), { code: 'ERR_CMP_BULK_BAD_ITEM', cause: err });
         return { ok: false, error: errorRecord(e) };
       }
-      const cert = await pooled.slot.exec(item.operation, signal ?? new AbortController().signal);
-      if (!cert) return { ok: true, serial: item.oldCert?.serialNumber ?? null, subject: item.oldCert ? `/${item.oldCert.subject.split('\n').join('/')}` : null };
-      if (!a.stored) {
-        // OpenSSL skipped the callback (implicit confirmation): the CA holds the certificate as confirmed already
-        try {
-          await this.#store(a, cert);
-        } catch (err) {
-          const e = err instanceof CmpError ? err : queueError(`cannot store the result in Redis: ${(err as Error).message}`, err);
-          return { ok: false, error: errorRecord(e), orphan: { serial: cert.serialNumber, cert: cert.toString() } };
-        }
-      }
+      const der = await pooled.slot.exec(item.operation, signal ?? new AbortController().signal);
+      if (!der) return { ok: true, serial: item.oldCert?.serialNumber ?? null, subject: item.oldCert ? `/${item.oldCert.subject.split('\n').join('/')}` : null };
+      // OpenSSL hands every certificate it accepts to the certConf callback, implicit confirmation or not
+      if (!a.stored) throw new Error(`item '${item.id}': a certificate came without its certConf callback`);
+      const cert = new X509Certificate(der);
       // the context answers questions only between transactions: the chain travels with the job's outcome
       const chain = chainOf(cert, [...pooled.slot.ctx.getExtraCertsIn(), ...pooled.slot.ctx.getCaPubs()]);
       return { ok: true, token: a.token, serial: cert.serialNumber, chain: chain.map((c) => c.toString()).join('') };
