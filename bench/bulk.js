@@ -18,6 +18,7 @@ const path = require('node:path');
 const { monitorEventLoopDelay } = require('node:perf_hooks');
 const { enrollMany } = require('..');
 const { svgChart } = require('./svg-chart');
+const { childPort } = require('./child-port');
 
 const env = (name, dflt) => Number(process.env[name] || dflt);
 const N_CPU = env('BENCH_N', 2000);
@@ -55,21 +56,12 @@ const procCpuMs = (pid) => {
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-bulk-'));
 const children = [];
 
-function startChild(args, pattern) {
+async function startChild(args, pattern) {
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'ignore'], env: process.env });
   children.push(child);
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = pattern.exec(out);
-      if (m) {
-        pidOf.set(Number(m[1]), child.pid);
-        resolve(Number(m[1]));
-      }
-    });
-    child.once('exit', (c) => reject(new Error(`${args[0]} exited with ${c}`)));
-  });
+  const port = await childPort(child, pattern);
+  pidOf.set(port, child.pid);
+  return port;
 }
 
 const startServer = () =>

@@ -13,6 +13,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { CmpContext, CmpServer, Option, TestCa, opensslVersion } = require('..');
 const cLoop = require('./c-loop');
+const { childPort } = require('./child-port');
 
 const N_OURS = Number(process.env.BENCH_N || 400);
 const N_CLI = Number(process.env.BENCH_N_CLI || 100);
@@ -34,15 +35,7 @@ function makePki(dir) {
 function startMock(dir) {
   const child = spawn('openssl', ['cmp', '-config', '', '-port', '0', '-srv_ref', '1234', '-srv_secret', 'pass:bench',
     '-rsp_cert', 'new.crt', '-grant_implicitconf'], { cwd: dir, stdio: ['ignore', 'pipe', 'ignore'] });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = /ACCEPT \S*:(\d+)/.exec(out);
-      if (m) resolve({ port: Number(m[1]), child });
-    });
-    child.once('exit', (c) => reject(new Error(`mock server exited ${c}`)));
-  });
+  return childPort(child, /ACCEPT \S*:(\d+)/).then((port) => ({ port, child }));
 }
 
 function childCpuMs() {

@@ -10,6 +10,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { CmpContext, Option } = require('..');
+const { childPort } = require('./child-port');
 
 const ROUNDS = Number(process.env.LEAK_ROUNDS || 3000);
 const BOUND_MIB = Number(process.env.LEAK_BOUND_MIB || 8);
@@ -21,14 +22,7 @@ async function main() {
   run(['req', '-x509', '-new', '-key', 'k.key', '-subj', '/CN=k', '-days', '1', '-out', 'k.crt']);
   const mock = spawn('openssl', ['cmp', '-config', '', '-port', '0', '-srv_ref', '1', '-srv_secret', 'pass:s', '-rsp_cert', 'k.crt'],
     { cwd: dir, stdio: ['ignore', 'pipe', 'ignore'] });
-  const port = await new Promise((resolve) => {
-    let out = '';
-    mock.stdout.on('data', (d) => {
-      out += d;
-      const m = /ACCEPT \S*:(\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-  });
+  const port = await childPort(mock, /ACCEPT \S*:(\d+)/);
   const key = fs.readFileSync(path.join(dir, 'k.key'), 'utf8');
   const once = async (i) => {
     const ctx = new CmpContext();

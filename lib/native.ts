@@ -114,6 +114,8 @@ export interface NativeCertReq {
   certReqId: number;
   subject: Buffer | null;
   publicKey: Buffer | null;
+  /** publicKey decodes to a key (checked on the worker). */
+  publicKeyUsable: boolean;
   extensions: Buffer | null;
   csr: Buffer | null;
   oldCertId: { issuer: Buffer | null; serial: Buffer | null } | null;
@@ -171,10 +173,16 @@ export declare class NativeCmpServer {
   close(): void;
 }
 
+/** An issuer's certificate and key, parsed once (certIssuer). */
+export type IssuerHandle = { readonly __issuer: unique symbol };
+
 export interface IssueOptions {
+  issuer?: IssuerHandle;
   issuerCert?: Buffer;
-  issuerKey: Buffer;
+  issuerKey?: Buffer;
   publicKey: Buffer;
+  /** publicKey is a SubjectPublicKeyInfo decoded already: taken over as it is. */
+  keyChecked?: boolean;
   subject: string | Buffer;
   serial: Buffer;
   notBefore: number;
@@ -227,6 +235,7 @@ export interface NativeBinding {
   CmpContext: typeof NativeCmpContext;
   CmpServer: typeof NativeCmpServer;
   issueCertificate(options: IssueOptions): Buffer;
+  certIssuer(issuerCert: Buffer | null, issuerKey: Buffer): IssuerHandle;
   nameFromDer(der: Buffer): string;
   nameToDer(name: string): Buffer;
   issueCrl(options: {

@@ -5,6 +5,12 @@ import type { KeyObject, X509Certificate } from 'node:crypto';
 import type { CertificateInput, CertificateListInput, KeyInput } from './convert';
 import type { Itav, ItavInput } from './context';
 
+/**
+ * Set on the requests CmpServer builds: publicKeyDer decodes to a key (checked
+ * on the worker thread), so a CA can take it over without decoding it again.
+ */
+export const kPublicKeyUsable = Symbol('publicKeyUsable');
+
 /** What a certificate request (IR, CR, P10CR, KUR) asks for. */
 export interface CertRequest {
   type: 'ir' | 'cr' | 'p10cr' | 'kur';

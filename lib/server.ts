@@ -20,6 +20,7 @@ import type { LogEntry } from './native';
 import { CmpError } from './errors';
 import { NativeCertReq, NativeCmpServer, NativeDispatchArgs, NativeServerOptions, binding } from './native';
 import { TestCa } from './test-ca';
+import { kPublicKeyUsable } from './server-handlers';
 import type { CertRequest, CmpServerHandlers, HandlerResult } from './server-handlers';
 
 export type { CertRequest, CmpServerHandlers, HandlerResult, RevocationRequest } from './server-handlers';
@@ -392,25 +393,49 @@ function spkiKey(der: Buffer | null): KeyObject | null {
   }
 }
 
+/** An enumerable property worked out on first read: most handlers read few of them. */
+function lazy<T>(o: object, key: string, make: () => T): void {
+  let done = false;
+  let value: T;
+  Object.defineProperty(o, key, {
+    enumerable: true,
+    configurable: true,
+    get: () => {
+      if (!done) {
+        value = make();
+        done = true;
+      }
+      return value;
+    },
+    set: (v: T) => {
+      value = v;
+      done = true;
+    },
+  });
+}
+
 function certRequest(n: NativeCertReq): CertRequest {
-  return {
+  const req = {
     type: n.type,
     certReqId: n.certReqId,
-    subject: n.subject ? binding.nameFromDer(n.subject) : null,
     subjectDer: n.subject,
-    publicKey: n.centralKeyGen ? null : spkiKey(n.publicKey),
     extensions: n.extensions,
     csr: n.csr,
     oldCertId: n.oldCertId
       ? { issuer: n.oldCertId.issuer ? binding.nameFromDer(n.oldCertId.issuer) : '', serial: bigSerial(n.oldCertId.serial) }
       : null,
-    oldCert: n.oldCert ? new X509Certificate(n.oldCert) : null,
     notBefore: n.notBefore === null ? null : new Date(n.notBefore * 1000),
     notAfter: n.notAfter === null ? null : new Date(n.notAfter * 1000),
     centralKeyGen: n.centralKeyGen,
     publicKeyDer: n.publicKey,
-    generalInfo: n.message ? headerGeneralInfo(n.message) : [],
-  };
+    [kPublicKeyUsable]: n.publicKeyUsable && !n.centralKeyGen,
+  } as unknown as CertRequest;
+  // what costs a decoding on this thread is done when a handler asks for it
+  lazy(req, 'subject', () => (n.subject ? binding.nameFromDer(n.subject) : null));
+  lazy(req, 'publicKey', () => (n.publicKeyUsable && !n.centralKeyGen ? spkiKey(n.publicKey) : null));
+  lazy(req, 'oldCert', () => (n.oldCert ? new X509Certificate(n.oldCert) : null));
+  lazy(req, 'generalInfo', () => (n.message ? headerGeneralInfo(n.message) : []));
+  return req;
 }
 
 function normalize(r: HandlerResult | void | undefined): Record<string, unknown> {

@@ -8,8 +8,10 @@ import { children, oidDer, oidText, readTlv, sequenceOf, timeOf, tlv } from './d
 import { OID } from './oids';
 import type { Itav, ItavInput } from './context';
 import { FailInfo, PKIStatus } from './constants';
+import { kPublicKeyUsable } from './server-handlers';
 import type { CertRequest, CmpServerHandlers, HandlerResult, RevocationRequest } from './server-handlers';
 import { binding } from './native';
+import type { IssuerHandle } from './native';
 
 const generate = promisify(generateKeyPair);
 
@@ -50,12 +52,16 @@ export class TestCa {
   /** This CA's certificate and those above it, up to the root. */
   readonly chain: readonly X509Certificate[];
   readonly #sendChain: boolean;
-  // keyed by the serial as serialHex spells it, so lookups need no scan
-  readonly #issued = new Map<string, X509Certificate>();
+  // keyed by the serial as serialHex spells it, so lookups need no scan; DER until asked for
+  readonly #issued = new Map<string, X509Certificate | Buffer>();
   // serial (as serialHex spells it) -> revocation time, seconds since the epoch
   readonly #revoked = new Map<string, number>();
   // worked out once: issuing, KUR checks and genm answers are per request
   readonly #keyDer: Buffer;
+  readonly #issuer: IssuerHandle;
+  // what every certificate response carries, as DER
+  readonly #chainDer: Buffer[];
+  readonly #rootDer: Buffer;
   readonly #subjectLine: string;
   readonly #certReqTemplate: Buffer;
   #crl: { der: Buffer; thisUpdate: number; number: number } | undefined;
@@ -70,6 +76,9 @@ export class TestCa {
     this.#sendChain = sendChain;
     this.#certReqTemplate = certReqTemplateDer(template);
     this.#keyDer = key.export({ format: 'der', type: 'pkcs8' });
+    this.#issuer = binding.certIssuer(cert.raw, this.#keyDer);
+    this.#chainDer = this.chain.map((c) => c.raw);
+    this.#rootDer = this.#chainDer[this.#chainDer.length - 1];
     this.#subjectLine = binding.nameFromDer(subjectDerOf(cert));
   }
 
@@ -105,24 +114,33 @@ export class TestCa {
     notBefore?: Date | null;
     notAfter?: Date | null;
   }): X509Certificate {
+    const { der, serial } = this.#issueDer(req);
+    const cert = new X509Certificate(der);
+    this.#issued.set(serialHex(serial), cert);
+    return cert;
+  }
+
+  /** Issues and records a certificate; the record stays DER until someone asks for it. */
+  #issueDer(
+    req: { publicKey: KeyObject | Buffer; keyChecked?: boolean; subject: string | Buffer; extensions?: Buffer | null; days?: number; notBefore?: Date | null; notAfter?: Date | null },
+  ): { der: Buffer; serial: Buffer } {
     const spki = req.publicKey instanceof KeyObject ? req.publicKey.export({ format: 'der', type: 'spki' }) : req.publicKey;
     const now = Math.floor(Date.now() / 1000);
     const from = req.notBefore ? Math.floor(req.notBefore.getTime() / 1000) : now - 60;
     const until = req.notAfter ? Math.floor(req.notAfter.getTime() / 1000) : from + 60 + (req.days ?? this.days) * DAY;
-    const cert = new X509Certificate(
-      binding.issueCertificate({
-        issuerCert: this.cert.raw,
-        issuerKey: this.#keyDer,
-        publicKey: spki,
-        subject: req.subject,
-        serial: TestCa.#newSerial(),
-        notBefore: from,
-        notAfter: until,
-        extensions: req.extensions ?? null,
-      }),
-    );
-    this.#issued.set(serialHex(cert.serialNumber), cert);
-    return cert;
+    const serial = TestCa.#newSerial();
+    const der = binding.issueCertificate({
+      issuer: this.#issuer,
+      publicKey: spki,
+      keyChecked: req.keyChecked,
+      subject: req.subject,
+      serial,
+      notBefore: from,
+      notAfter: until,
+      extensions: req.extensions ?? null,
+    });
+    this.#issued.set(serialHex(serial), der);
+    return { der, serial };
   }
 
   /**
@@ -145,7 +163,12 @@ export class TestCa {
 
   /** The certificate this CA issued with that serial number, if any. */
   certificate(serial: Buffer | bigint | string): X509Certificate | undefined {
-    return this.#issued.get(serialHex(serial));
+    const key = serialHex(serial);
+    const found = this.#issued.get(key);
+    if (!Buffer.isBuffer(found)) return found;
+    const cert = new X509Certificate(found);
+    this.#issued.set(key, cert);
+    return cert;
   }
 
   /** Revokes a certificate this CA issued; false when unknown or revoked already. */
@@ -217,7 +240,9 @@ export class TestCa {
   async #certReq(req: CertRequest): Promise<HandlerResult> {
     const reject = (bit: number, text: string): HandlerResult => ({ status: PKIStatus.rejection, failInfo: 1 << bit, text });
     let generated: KeyObject | undefined;
-    let publicKey = req.publicKey;
+    // a request from CmpServer says whether its key decodes; the key then goes into the certificate as sent
+    const checked = (req as { [kPublicKeyUsable]?: boolean })[kPublicKeyUsable];
+    let publicKey: KeyObject | Buffer | null = checked ? req.publicKeyDer : checked === undefined ? req.publicKey : null;
     if (req.centralKeyGen) {
       const pair = await newKeyPair(requestedKeyType(req.publicKeyDer));
       generated = pair.privateKey;
@@ -235,9 +260,9 @@ export class TestCa {
       subject ??= subjectDerOf(old);
     }
     if (!subject) return reject(FailInfo.badCertTemplate, 'no subject in the request');
-    const cert = this.issue({ publicKey, subject, extensions: req.extensions, notBefore: req.notBefore, notAfter: req.notAfter });
-    const chain = this.#sendChain ? [...this.chain] : undefined;
-    const caPubs = [this.chain[this.chain.length - 1]]; // the root
+    const cert = this.#issueDer({ publicKey, keyChecked: Buffer.isBuffer(publicKey), subject, extensions: req.extensions, notBefore: req.notBefore, notAfter: req.notAfter }).der;
+    const chain = this.#sendChain ? this.#chainDer : undefined;
+    const caPubs = [this.#rootDer];
     return generated ? { cert, chain, caPubs, key: generated } : { cert, chain, caPubs };
   }
 

@@ -29,6 +29,7 @@ Addon::Addon(Napi::Env env, Napi::Object exports) : executor(Executor::Create(en
       {"setMaxThreads", cmp::Marked<SetMaxThreads>},
       {"getMaxThreads", cmp::Marked<GetMaxThreads>},
       {"issueCertificate", cmp::Marked<IssueCertificate>},
+      {"certIssuer", cmp::Marked<CertIssuer>},
       {"nameFromDer", cmp::Marked<NameFromDer>},
       {"nameToDer", cmp::Marked<NameToDer>},
       {"issueCrl", cmp::Marked<IssueCrl>},

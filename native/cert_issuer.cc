@@ -1,6 +1,11 @@
 #include "cert_issuer.h"
 
+#include <algorithm>
+#include <memory>
+
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
 #include "convert.h"
@@ -10,6 +15,63 @@
 namespace cmp {
 
 namespace {
+
+// An issuer's certificate and key, parsed once for every certificate it signs.
+struct IssuerCreds {
+  X509Ptr cert;  // null: self-signed
+  PkeyPtr key;
+};
+
+// The parameters of an AlgorithmIdentifier as X509_PUBKEY_set0_param takes them, copied.
+bool CopyAlgParam(const X509_ALGOR* alg, ASN1_OBJECT*& obj, int& ptype, void*& pval) {
+  const ASN1_OBJECT* o = nullptr;
+  const void* v = nullptr;
+  X509_ALGOR_get0(&o, &ptype, &v, alg);
+  obj = OBJ_dup(o);
+  pval = nullptr;
+  bool absent = ptype == V_ASN1_UNDEF || ptype == V_ASN1_NULL;
+  if (ptype == V_ASN1_OBJECT) {
+    pval = OBJ_dup(static_cast<const ASN1_OBJECT*>(v));
+  } else if (!absent && ptype != V_ASN1_BOOLEAN) {
+    pval = ASN1_STRING_dup(static_cast<const ASN1_STRING*>(v));
+  }
+  bool ok = obj != nullptr && (absent || pval != nullptr);
+  if (!ok) {
+    ASN1_OBJECT_free(obj);
+    if (ptype == V_ASN1_OBJECT) {
+      ASN1_OBJECT_free(static_cast<ASN1_OBJECT*>(pval));
+    } else {
+      ASN1_STRING_free(static_cast<ASN1_STRING*>(pval));
+    }
+  }
+  return ok;
+}
+
+// Puts a SubjectPublicKeyInfo, checked by whoever read the request, into the
+// certificate as it is: X509_set_pubkey would decode and encode the key again.
+bool SetPublicKeyDer(X509* cert, const std::vector<unsigned char>& spki) {
+  const unsigned char* p = spki.data();
+  long len = 0;
+  int tag = 0, cls = 0;
+  if ((ASN1_get_object(&p, &len, &tag, &cls, static_cast<long>(spki.size())) & 0x80) != 0 || tag != V_ASN1_SEQUENCE) return false;
+  const unsigned char* end = p + len;
+  std::unique_ptr<X509_ALGOR, decltype(&X509_ALGOR_free)> alg(d2i_X509_ALGOR(nullptr, &p, end - p), X509_ALGOR_free);
+  std::unique_ptr<ASN1_BIT_STRING, decltype(&ASN1_BIT_STRING_free)> bits(alg ? d2i_ASN1_BIT_STRING(nullptr, &p, end - p) : nullptr,
+                                                                         ASN1_BIT_STRING_free);
+  if (!bits || p != end) return false;
+  ASN1_OBJECT* obj = nullptr;
+  int ptype = 0;
+  void* pval = nullptr;
+  if (!CopyAlgParam(alg.get(), obj, ptype, pval)) return false;
+  int n = ASN1_STRING_length(bits.get());
+  auto* enc = static_cast<unsigned char*>(OPENSSL_malloc(n > 0 ? n : 1));
+  if (enc == nullptr) {
+    ASN1_OBJECT_free(obj);
+    return false;
+  }
+  std::copy(ASN1_STRING_get0_data(bits.get()), ASN1_STRING_get0_data(bits.get()) + n, enc);
+  return X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(cert), obj, ptype, pval, enc, n) == 1;
+}
 
 void AddExt(Napi::Env env, X509* cert, X509V3_CTX* v3, int nid, const char* value) {
   X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, v3, nid, value);
@@ -27,9 +89,25 @@ Napi::Value IssueCertificate(const Napi::CallbackInfo& info) {
   if (!info[0].IsObject()) ThrowType(env, "options must be an object");
   Napi::Object o = info[0].As<Napi::Object>();
 
-  X509Ptr issuer = Nullish(o.Get("issuerCert")) ? nullptr : CertFromJs(o.Get("issuerCert"), "issuerCert");
-  PkeyPtr issuerKey = KeyFromJs(o.Get("issuerKey"), true, "issuerKey");
-  PkeyPtr publicKey = KeyFromJs(o.Get("publicKey"), false, "publicKey");
+  Napi::Value creds = o.Get("issuer");
+  X509Ptr ownIssuer;
+  PkeyPtr ownKey;
+  X509* issuer = nullptr;
+  EVP_PKEY* issuerKey = nullptr;
+  if (creds.IsExternal()) {
+    const IssuerCreds* c = creds.As<Napi::External<IssuerCreds>>().Data();
+    issuer = c->cert.get();
+    issuerKey = c->key.get();
+  } else {
+    if (!Nullish(o.Get("issuerCert"))) ownIssuer = CertFromJs(o.Get("issuerCert"), "issuerCert");
+    ownKey = KeyFromJs(o.Get("issuerKey"), true, "issuerKey");
+    issuer = ownIssuer.get();
+    issuerKey = ownKey.get();
+  }
+  // a key the request reader checked already goes in as sent; any other is read (and so checked) here
+  bool keyChecked = o.Get("keyChecked").ToBoolean();
+  std::vector<unsigned char> spki = keyChecked ? BytesFromJs(o.Get("publicKey"), "publicKey") : std::vector<unsigned char>();
+  PkeyPtr publicKey = keyChecked ? nullptr : KeyFromJs(o.Get("publicKey"), false, "publicKey");
   X509NamePtr subject;
   Napi::Value subj = o.Get("subject");
   if (subj.IsString()) {
@@ -50,10 +128,10 @@ Napi::Value IssueCertificate(const Napi::CallbackInfo& info) {
   ASN1_INTEGER* sn = IntegerFromBytes(serial);
   bool ok = cert && sn != nullptr && X509_set_version(cert.get(), 2) && X509_set_serialNumber(cert.get(), sn) &&
             X509_set_subject_name(cert.get(), subject.get()) &&
-            X509_set_issuer_name(cert.get(), issuer ? X509_get_subject_name(issuer.get()) : subject.get()) &&
+            X509_set_issuer_name(cert.get(), issuer ? X509_get_subject_name(issuer) : subject.get()) &&
             X509_time_adj_ex(X509_getm_notBefore(cert.get()), 0, 0, &notBefore) != nullptr &&
             X509_time_adj_ex(X509_getm_notAfter(cert.get()), 0, 0, &notAfter) != nullptr &&
-            X509_set_pubkey(cert.get(), publicKey.get());
+            (keyChecked ? SetPublicKeyDer(cert.get(), spki) : X509_set_pubkey(cert.get(), publicKey.get()) == 1);
   ASN1_INTEGER_free(sn);
   if (!ok) ThrowOssl(env, "Cannot fill in the certificate");
 
@@ -76,16 +154,27 @@ Napi::Value IssueCertificate(const Napi::CallbackInfo& info) {
     sk_X509_EXTENSION_pop_free(list, X509_EXTENSION_free);
   }
   X509V3_CTX v3;
-  X509V3_set_ctx(&v3, issuer ? issuer.get() : cert.get(), cert.get(), nullptr, nullptr, 0);
+  X509V3_set_ctx(&v3, issuer ? issuer : cert.get(), cert.get(), nullptr, nullptr, 0);
   AddExt(env, cert.get(), &v3, NID_basic_constraints, ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
   if (ca) AddExt(env, cert.get(), &v3, NID_key_usage, "critical,keyCertSign,cRLSign,digitalSignature");
   AddExt(env, cert.get(), &v3, NID_subject_key_identifier, "hash");
   AddExt(env, cert.get(), &v3, NID_authority_key_identifier, "keyid:always");
 
-  int type = EVP_PKEY_get_base_id(issuerKey.get());
+  int type = EVP_PKEY_get_base_id(issuerKey);
   const EVP_MD* md = (type == EVP_PKEY_ED25519 || type == EVP_PKEY_ED448) ? nullptr : EVP_sha256();
-  if (X509_sign(cert.get(), issuerKey.get(), md) <= 0) ThrowOssl(env, "Cannot sign the certificate");
+  if (X509_sign(cert.get(), issuerKey, md) <= 0) ThrowOssl(env, "Cannot sign the certificate");
   return CertToJs(env, cert.get());
+}
+
+Napi::Value CertIssuer(const Napi::CallbackInfo& info) {
+  auto creds = std::make_unique<IssuerCreds>();
+  if (!Nullish(info[0])) creds->cert = CertFromJs(info[0], "issuerCert");
+  creds->key = KeyFromJs(info[1], true, "issuerKey");
+  if (creds->cert && X509_check_private_key(creds->cert.get(), creds->key.get()) != 1) {
+    ERR_clear_error();
+    ThrowType(info.Env(), "issuerKey is not the key of issuerCert");
+  }
+  return Napi::External<IssuerCreds>::New(info.Env(), creds.release(), [](Napi::Env, IssuerCreds* c) { delete c; });
 }
 
 Napi::Value NameFromDer(const Napi::CallbackInfo& info) {

@@ -5,10 +5,14 @@
 
 namespace cmp {
 
-// issueCertificate({ issuerCert?, issuerKey, publicKey, subject, serial,
-//   notBefore, notAfter, extensions?, ca? }) -> DER certificate.
+// issueCertificate({ issuer | (issuerCert?, issuerKey), publicKey, keyChecked?,
+//   subject, serial, notBefore, notAfter, extensions?, ca? }) -> DER certificate.
 // issuerCert absent: self-signed. subject: one-line string or DER name.
+// keyChecked: publicKey is a SubjectPublicKeyInfo someone decoded already,
+// taken over as it is.
 Napi::Value IssueCertificate(const Napi::CallbackInfo& info);
+// certIssuer(issuerCert | null, issuerKey) -> the pair parsed once, for `issuer`.
+Napi::Value CertIssuer(const Napi::CallbackInfo& info);
 // nameFromDer(der) -> the one-line form "/CN=a/O=b".
 Napi::Value NameFromDer(const Napi::CallbackInfo& info);
 // nameToDer("/CN=a/O=b") -> DER name.

@@ -70,9 +70,10 @@ std::string StringFromJs(const Napi::Value& v, const char* param) {
   return v.As<Napi::String>().Utf8Value();
 }
 
+X509Ptr CertFromDer(const std::vector<unsigned char>& der) { return X509Ptr(DecodeWhole<X509, d2i_X509>(der)); }
+
 X509Ptr CertFromJs(const Napi::Value& v, const char* param) {
-  std::vector<unsigned char> der = BytesFromJs(v, param);
-  X509Ptr cert(DecodeWhole<X509, d2i_X509>(der));
+  X509Ptr cert = CertFromDer(BytesFromJs(v, param));
   if (!cert) ThrowOssl(v.Env(), Param(param, "is not a valid certificate"));
   return cert;
 }

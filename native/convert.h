@@ -61,6 +61,8 @@ std::vector<unsigned char> BytesFromJs(const Napi::Value& v, const char* param);
 std::string StringFromJs(const Napi::Value& v, const char* param);
 
 X509Ptr CertFromJs(const Napi::Value& v, const char* param);
+// Any thread: the certificate, or null (with OpenSSL's reason queued) when `der` is not exactly one.
+X509Ptr CertFromDer(const std::vector<unsigned char>& der);
 X509StackPtr CertsFromJs(const Napi::Value& v, const char* param);
 X509StorePtr StoreFromJs(const Napi::Value& v, const char* param);
 X509ReqPtr CsrFromJs(const Napi::Value& v, const char* param);

@@ -133,7 +133,9 @@ std::shared_ptr<CertReqInfo> ReadCertReq(const OSSL_CMP_MSG* req, int certReqId,
   if (p10cr != nullptr) {
     in->csr = Der([&](unsigned char** out) { return i2d_X509_REQ(const_cast<X509_REQ*>(p10cr), out); });
     in->subject = NameDer(X509_REQ_get_subject_name(p10cr));
-    in->publicKey = Der([&](unsigned char** out) { return i2d_PUBKEY(X509_REQ_get0_pubkey(const_cast<X509_REQ*>(p10cr)), out); });
+    EVP_PKEY* key = X509_REQ_get0_pubkey(const_cast<X509_REQ*>(p10cr));
+    in->publicKeyUsable = key != nullptr;
+    in->publicKey = Der([&](unsigned char** out) { return i2d_PUBKEY(key, out); });
     STACK_OF(X509_EXTENSION)* exts = X509_REQ_get_extensions(const_cast<X509_REQ*>(p10cr));
     if (exts != nullptr) {
       in->extensions = Der([&](unsigned char** out) { return i2d_X509_EXTENSIONS(exts, out); });
@@ -145,6 +147,18 @@ std::shared_ptr<CertReqInfo> ReadCertReq(const OSSL_CMP_MSG* req, int certReqId,
     std::vector<unsigned char> t =
         Der([&](unsigned char** out) { return i2d_OSSL_CRMF_CERTTEMPLATE(const_cast<OSSL_CRMF_CERTTEMPLATE*>(tmpl), out); });
     in->publicKey = TemplatePublicKey(t);
+    // checked here, on the worker, so that the main thread can take the key over as it is
+    if (!in->publicKey.empty() && !in->centralKeyGen) {
+      if (f.tmpl_get0_publicKey != nullptr) {
+        // 3.2+: the key OpenSSL decoded when it read the request
+        in->publicKeyUsable = X509_PUBKEY_get0(f.tmpl_get0_publicKey(tmpl)) != nullptr;
+      } else {
+        const unsigned char* p = in->publicKey.data();
+        EVP_PKEY* key = d2i_PUBKEY(nullptr, &p, static_cast<long>(in->publicKey.size()));
+        in->publicKeyUsable = key != nullptr;
+        EVP_PKEY_free(key);
+      }
+    }
     TemplateValidity(t, in->notBefore, in->notAfter);
     X509_EXTENSIONS* exts = OSSL_CRMF_CERTTEMPLATE_get0_extensions(tmpl);
     if (exts != nullptr) {

@@ -23,6 +23,7 @@ Features::Features() {
   Find(get1_crlUpdate, OSSL_CMP_get1_crlUpdate);
   Find(centralkeygen_requested, OSSL_CRMF_MSG_centralkeygen_requested);
   Find(get0_validatedSrvCert, OSSL_CMP_CTX_get0_validatedSrvCert);
+  Find(tmpl_get0_publicKey, OSSL_CRMF_CERTTEMPLATE_get0_publicKey);
   Find(set1_serialNumber, OSSL_CMP_CTX_set1_serialNumber);
   Find(get0_geninfo_ITAVs, OSSL_CMP_CTX_get0_geninfo_ITAVs);
   // OSSL_CMP_OPT_NO_CACHE_EXTRACERTS came with 3.1, like the functions above

@@ -20,6 +20,7 @@ struct Features {
   // 3.5: its presence stands for central key generation as a whole
   int (*centralkeygen_requested)(const OSSL_CRMF_MSG*, const X509_REQ*) = nullptr;
   X509* (*get0_validatedSrvCert)(const OSSL_CMP_CTX*) = nullptr;
+  X509_PUBKEY* (*tmpl_get0_publicKey)(const OSSL_CRMF_CERTTEMPLATE*) = nullptr;  // 3.2
   int (*set1_serialNumber)(OSSL_CMP_CTX*, const ASN1_INTEGER*) = nullptr;
   const STACK_OF(OSSL_CMP_ITAV)* (*get0_geninfo_ITAVs)(const OSSL_CMP_CTX*) = nullptr;
   bool noCacheExtraCerts = false;

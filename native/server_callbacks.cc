@@ -3,6 +3,8 @@
 #include <openssl/err.h>
 
 #include <functional>
+#include <map>
+#include <mutex>
 
 #include "crmf_reader.h"
 #include "features.h"
@@ -14,11 +16,15 @@ namespace {
 
 constexpr int kHandlerTimeout = 120;  // seconds a JS handler may take
 
-// What a JS handler decided, converted on the main thread.
+// What a JS handler decided, converted on the main thread; certificates cross
+// as DER and are read on the worker (ReadAnswerCerts).
 struct Decision {
   int status = OSSL_CMP_PKISTATUS_accepted;
   int failInfo = 0;
   std::string text;
+  std::vector<unsigned char> certDer;
+  std::vector<std::vector<unsigned char>> chainDer, caPubsDer;
+  bool hasChain = false, hasCaPubs = false;
   X509Ptr cert;
   X509StackPtr chain, caPubs;
   PkeyPtr key;  // central key generation: the private key to return, encrypted
@@ -33,6 +39,7 @@ Napi::Object CertReqToJs(Napi::Env env, const CertReqInfo& in) {
   o.Set("certReqId", in.certReqId);
   o.Set("subject", BytesOrNull(env, in.subject));
   o.Set("publicKey", BytesOrNull(env, in.publicKey));
+  o.Set("publicKeyUsable", in.publicKeyUsable);
   o.Set("extensions", BytesOrNull(env, in.extensions));
   o.Set("csr", BytesOrNull(env, in.csr));
   if (!in.oldIssuer.empty() || !in.oldSerial.empty()) {
@@ -71,11 +78,15 @@ bool ToDecision(Napi::Value v, JsReply& r, std::string& problem) {
   if (o.Get("text").IsString()) d->text = o.Get("text").As<Napi::String>().Utf8Value();
   if (o.Has("accept")) d->accept = o.Get("accept").ToBoolean();
   Napi::Value cert = o.Get("cert");
-  if (!cert.IsUndefined() && !cert.IsNull()) d->cert = CertFromJs(cert, "cert");
-  Napi::Value chain = o.Get("chain");
-  if (chain.IsArray()) d->chain = CertsFromJs(chain, "chain");
-  Napi::Value caPubs = o.Get("caPubs");
-  if (caPubs.IsArray()) d->caPubs = CertsFromJs(caPubs, "caPubs");
+  if (!cert.IsUndefined() && !cert.IsNull()) d->certDer = BytesFromJs(cert, "cert");
+  auto list = [](Napi::Value v, const char* name, std::vector<std::vector<unsigned char>>& out) {
+    Napi::Array arr = v.As<Napi::Array>();
+    for (uint32_t i = 0; i < arr.Length(); i++) out.push_back(BytesFromJs(arr.Get(i), name));
+  };
+  d->hasChain = o.Get("chain").IsArray();
+  if (d->hasChain) list(o.Get("chain"), "chain[]", d->chainDer);
+  d->hasCaPubs = o.Get("caPubs").IsArray();
+  if (d->hasCaPubs) list(o.Get("caPubs"), "caPubs[]", d->caPubsDer);
   Napi::Value key = o.Get("key");
   if (!key.IsUndefined() && !key.IsNull()) d->key = KeyFromJs(key, true, "key");
   Napi::Value itavs = o.Get("itavs");
@@ -113,6 +124,57 @@ std::shared_ptr<Decision> Ask(ServerState* server, const char* kind, std::functi
   return std::static_pointer_cast<Decision>(reply->payload);
 }
 
+// A handler's chain and caPubs are the same in most answers: read once, kept
+// by their DER (a few, process-wide; X509 objects are shared read-only).
+X509Ptr RepeatedCert(const std::vector<unsigned char>& der) {
+  static std::mutex mu;
+  static std::map<std::vector<unsigned char>, X509Ptr> known;
+  constexpr size_t kKept = 32;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = known.find(der);
+    if (it != known.end() && X509_up_ref(it->second.get()) == 1) return X509Ptr(it->second.get());
+  }
+  X509Ptr cert = CertFromDer(der);
+  if (cert && X509_up_ref(cert.get()) == 1) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (known.size() >= kKept) known.clear();
+    known.emplace(der, X509Ptr(cert.get()));
+  }
+  return cert;
+}
+
+// Worker thread: the certificates of an answer, from their DER; false with `problem` for one that is not.
+bool ReadAnswerCerts(Decision& d, std::string& problem) {
+  if (!d.certDer.empty()) {
+    d.cert = CertFromDer(d.certDer);
+    if (!d.cert) {
+      problem = "cert is not a valid certificate";
+      return false;
+    }
+    d.certDer.clear();
+  }
+  auto list = [&](std::vector<std::vector<unsigned char>>& ders, X509StackPtr& out, const char* name) {
+    out.reset(sk_X509_new_null());
+    if (!out) return false;
+    for (size_t i = 0; i < ders.size(); i++) {
+      X509Ptr cert = RepeatedCert(ders[i]);
+      if (!cert) {
+        problem = std::string(name) + "[" + std::to_string(i) + "] is not a valid certificate";
+        return false;
+      }
+      if (!sk_X509_push(out.get(), cert.get())) return false;
+      cert.release();
+    }
+    ders.clear();
+    return true;
+  };
+  if (d.hasChain && !list(d.chainDer, d.chain, "chain")) return false;
+  if (d.hasCaPubs && !list(d.caPubsDer, d.caPubs, "caPubs")) return false;
+  d.hasChain = d.hasCaPubs = false;
+  return true;
+}
+
 Session* SessionOf(OSSL_CMP_SRV_CTX* srv) { return static_cast<Session*>(OSSL_CMP_SRV_CTX_get0_custom_ctx(srv)); }
 
 OSSL_CMP_PKISI* StatusOf(const Decision& d) {
@@ -147,6 +209,12 @@ OSSL_CMP_PKISI* CertReqCb(OSSL_CMP_SRV_CTX* srv, const OSSL_CMP_MSG* req, int ce
   }
   OSSL_CMP_MSG_free(s->pendingRequest);
   s->pendingRequest = nullptr;
+  std::string problem;
+  if (!ReadAnswerCerts(*d, problem)) {
+    if (problem.empty()) problem = "out of memory";
+    ERR_raise_data(ERR_LIB_CMP, CMP_R_ERROR_PROCESSING_MESSAGE, "certReq handler: %s", problem.c_str());
+    return nullptr;
+  }
   if (d->cert && X509_up_ref(d->cert.get()) == 1) *certOut = d->cert.get();
   if (d->chain) *chainOut = X509_chain_up_ref(d->chain.get());
   if (d->caPubs) *caPubs = X509_chain_up_ref(d->caPubs.get());
