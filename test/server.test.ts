@@ -3,7 +3,7 @@ import { X509Certificate, createPublicKey, generateKeyPairSync } from 'node:cryp
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { CertReqType, CmpContext, CmpError, CmpServer, FailInfo, Option, PKIStatus, TestCa } from '../lib';
+import { CertReqType, CmpContext, CmpError, CmpServer, FailInfo, Option, PKIStatus, PopoMethod, TestCa } from '../lib';
 import { closeAll, track } from './helpers/context';
 import { Pki, makePki, removePki } from './helpers/pki';
 
@@ -393,6 +393,40 @@ describe('hostile input', () => {
     const err: CmpError = await server.handle(evil).catch((e) => e);
     expect(err.code).toBe('ERR_CMP_BAD_REQUEST');
     expect(err.message).toMatch(/CVE-2026-63076/);
+  });
+
+  test('a template key that does not decode is refused as no public key, not issued as sent', async () => {
+    const srv = new CmpServer({ ca, acceptUnprotected: true, acceptRaVerified: true });
+    try {
+      const ctx = track(new CmpContext());
+      const key = newKey();
+      ctx.setNewPkey(key);
+      ctx.setSubjectName('/CN=off-curve');
+      ctx.setOption(Option.UNPROTECTED_SEND, 1);
+      ctx.setOption(Option.POPO_METHOD, PopoMethod.RAVERIFIED); // raVerified: the server does not check a signature with the key
+      ctx.setOption(Option.UNPROTECTED_ERRORS, 1);
+      ctx.setTrustedStore(ca.cert);
+      // the EC point as the key exports it, the last 65 bytes of its SubjectPublicKeyInfo
+      const point = createPublicKey(key).export({ type: 'spki', format: 'der' }).subarray(-65);
+      let sent = 0;
+      ctx.setTransferCallback(async (req) => {
+        const at = req.indexOf(point);
+        if (at >= 0) {
+          req = Buffer.from(req);
+          req[at + 64] ^= 0x01; // no longer on the curve
+          sent++;
+        }
+        return srv.handle(req);
+      });
+      const err: CmpError = await ctx.execIR().catch((e) => e);
+      expect(sent).toBe(1);
+      expect(err).toBeInstanceOf(CmpError);
+      expect(err.pkiStatus).toBe(PKIStatus.rejection);
+      expect(err.failInfo).toContain('badCertTemplate');
+      expect(err.statusString!.join(' ')).toMatch(/no public key in the request/);
+    } finally {
+      await srv.close();
+    }
   });
 
   test('a flood of requests with unique extraCerts leaves nothing retained (CVE-2026-63074)', async () => {
