@@ -4,7 +4,8 @@
 // certConf), beside the C reference loop (bench/c-loop.c, built by c-loop.js) and
 // `openssl cmp` spawned once per enrollment (xargs -P), all in one run.
 //   1. CPU per enrollment on loopback.
-//   2. Network-bound: through a proxy adding 25 ms each way, against the bound.
+//   2. Network-bound: through a proxy adding 25 ms each way (bench/delay-proxy.c), against the
+//      bound, with the C loop on the same path beside it.
 //   3. Memory: RSS after 10% of the items and at the end.
 //   4. Chart (bench/bulk-chart.svg): throughput and p99 latency against concurrency.
 // Event-loop lag p99 is printed for 1 and 2, beside that of an idle process running meanwhile.
@@ -56,8 +57,8 @@ const procCpuMs = (pid) => {
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-bulk-'));
 const children = [];
 
-async function startChild(args, pattern) {
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'ignore'], env: process.env });
+async function startChild(args, pattern, command = process.execPath) {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'ignore'], env: process.env });
   children.push(child);
   const port = await childPort(child, pattern);
   pidOf.set(port, child.pid);
@@ -74,7 +75,7 @@ function startLagProbe() {
   children.push(child);
   return { read: () => new Promise((resolve) => { child.once('message', resolve); child.send(0); }) };
 }
-const startProxy = (port) => startChild([path.join(__dirname, 'delay-proxy.js'), String(port), String(DELAY_MS)], /PROXY (\d+)/);
+const startProxy = (port) => startChild([String(port), String(DELAY_MS)], /PROXY (\d+)/, require('./delay-proxy').build());
 
 const cpuMs = () => {
   const u = process.cpuUsage();
@@ -202,7 +203,7 @@ async function main() {
   await ours(port, 200, CONC); // warm-up
   if (ONLY.includes('1')) await cpuSection(port, caFile);
   let proxy;
-  if (ONLY.includes('2')) proxy = await networkSection(port);
+  if (ONLY.includes('2')) proxy = await networkSection(port, caFile);
   if (ONLY.includes('3')) {
     console.log(`\n3. Memory, ${N_MEM} items, journal on, server in its own process`);
     const m = await memory(port, N_MEM);
@@ -225,7 +226,7 @@ async function cpuSection(port, caFile) {
 /** The server's maximum now: enrollMany without files, 32 in flight on loopback. */
 const serverNow = async (port) => (await ours(port, Math.min(N_CPU, 1000), 32, { bare: true })).perSec;
 
-async function networkSection(port) {
+async function networkSection(port, caFile) {
   console.log(`\n2. Network-bound: proxy adding ${DELAY_MS} ms each way`);
   const proxy = await startProxy(port);
   const single = await ours(proxy, 20, 1);
@@ -241,10 +242,14 @@ async function networkSection(port) {
   console.log(`   server maximum (enrollMany without files, 32 in flight, loopback): ${fmt(before)} IR/s before, ${fmt(after)} IR/s after`);
   const bound = Math.min(NET_CONC / netTime, serverMax);
   row(`enrollMany, ${NET_CONC} in flight (${N_NET})`, net);
+  // the reference on the same path: what a client with no files or journal reaches on this machine
+  const cnet = cLoop(proxy, Math.min(N_NET, 4000), NET_CONC, caFile);
+  row(`C loop, ${NET_CONC} threads`, cnet);
   const xnet = xargs(proxy, Math.min(N_CLI, 200), NET_CONC);
   row(`xargs -P ${NET_CONC} openssl cmp`, xnet);
   console.log(`   network time per enrollment ${fmt(netTime * 1000, 0)} ms; bound min(${NET_CONC}/${fmt(netTime, 3)} s, server ${fmt(serverMax)}/s) = ${fmt(bound)}/s; `
-    + `enrollMany reaches ${fmt(net.perSec / bound, 2)}x of it (goal >= 0.9x); event-loop lag p99 ${fmt(net.lagP99)} ms (an idle process beside it: ${fmt(net.idleLagP99)} ms)`);
+    + `enrollMany reaches ${fmt(net.perSec / bound, 2)}x of it (goal >= 0.9x), the C loop ${cnet ? fmt(cnet.perSec / bound, 2) + 'x' : '—'}; `
+    + `event-loop lag p99 ${fmt(net.lagP99)} ms (an idle process beside it: ${fmt(net.idleLagP99)} ms)`);
   // on a machine where client, server and proxy share the cores, the run is bound by their CPU together
   console.log(`   CPU ms per enrollment during that run: enrollMany ${fmt(net.cpuMs, 2)}, server ${fmt(serverMs, 2)}, proxy ${fmt(proxyMs, 2)}; `
     + `together ${fmt(net.cpuMs + serverMs + proxyMs, 2)} on ${os.cpus().length} cores`);

@@ -43,19 +43,23 @@ function toolchain(s) {
   return { cflags: ['-I', path.join(tree, 'include')], libs: [lib], inputs: [lib], label: path.basename(tree) };
 }
 
-function build(version = process.versions.openssl) {
-  const s = series(version);
-  const tc = toolchain(s);
-  const out = path.join(root, 'build', 'bench', `c-loop-${s}`);
-  const newest = Math.max(...[source, ...tc.inputs].map((f) => fs.statSync(f).mtimeMs));
+/** Compiles `src` into build/bench/`name` unless the binary is newer than it and `inputs`; returns its path. */
+function compile(src, name, { cflags = [], libs = [], inputs = [] } = {}) {
+  const out = path.join(root, 'build', 'bench', name);
+  const newest = Math.max(...[src, ...inputs].map((f) => fs.statSync(f).mtimeMs));
   if (fs.existsSync(out) && fs.statSync(out).mtimeMs >= newest) return out;
   fs.mkdirSync(path.dirname(out), { recursive: true });
-  execFileSync('cc', ['-O2', '-std=c11', '-Wall', '-Wextra', '-Werror', ...tc.cflags, '-o', out, source, ...tc.libs,
-    '-lpthread', '-ldl'], { stdio: 'inherit' });
+  execFileSync('cc', ['-O2', '-std=c11', '-Wall', '-Wextra', '-Werror', ...cflags, '-o', out, src, ...libs], { stdio: 'inherit' });
   return out;
 }
 
-module.exports = { build, series };
+function build(version = process.versions.openssl) {
+  const s = series(version);
+  const tc = toolchain(s);
+  return compile(source, `c-loop-${s}`, { cflags: tc.cflags, libs: [...tc.libs, '-lpthread', '-ldl'], inputs: tc.inputs });
+}
+
+module.exports = { build, compile, series };
 
 if (require.main === module) {
   try {

@@ -1,28 +1,14 @@
 #!/usr/bin/env node
-// A loopback TCP proxy that delays every chunk by DELAY ms in each direction,
-// as a remote CA's network would: `node delay-proxy.js TARGET_PORT DELAY_MS`.
-// Prints "PROXY <port>" once listening.
+// Builds the delay proxy (bench/delay-proxy.c: a loopback TCP proxy that
+// holds every chunk DELAY_MS in each direction, as a remote CA's network
+// would) and prints its path; require('./delay-proxy').build() returns it.
+// Run it as `delay-proxy TARGET_PORT DELAY_MS`; it prints "PROXY <port>".
 'use strict';
-const net = require('node:net');
+const path = require('node:path');
+const { compile } = require('./c-loop');
 
-const [target, delay] = process.argv.slice(2).map(Number);
+const build = () => compile(path.join(__dirname, 'delay-proxy.c'), 'delay-proxy');
 
-function delayed(from, to) {
-  // chunks keep their order: each is released DELAY ms after it arrived
-  from.on('data', (chunk) => {
-    setTimeout(() => {
-      if (!to.destroyed) to.write(chunk);
-    }, delay);
-  });
-  // a close is passed on after the data before it, never ahead of it
-  from.on('end', () => setTimeout(() => to.end(), delay));
-  from.on('close', () => setTimeout(() => to.end(), delay));
-  from.on('error', () => setTimeout(() => to.destroy(), delay));
-}
+module.exports = { build };
 
-const server = net.createServer({ noDelay: true }, (client) => {
-  const upstream = net.connect({ port: target, host: '127.0.0.1', noDelay: true });
-  delayed(client, upstream);
-  delayed(upstream, client);
-});
-server.listen(0, '127.0.0.1', () => console.log(`PROXY ${server.address().port}`));
+if (require.main === module) console.log(build());
