@@ -19,7 +19,7 @@ import type { TransferCallback } from './context';
 import type { LogEntry } from './native';
 import { CmpError } from './errors';
 import { NativeCertReq, NativeCmpServer, NativeDispatchArgs, NativeServerOptions, binding } from './native';
-import { TestCa } from './test-ca';
+import { TestCa, kDerHandlers } from './test-ca';
 import { kPublicKeyUsable } from './server-handlers';
 import type { CertRequest, CmpServerHandlers, HandlerResult } from './server-handlers';
 
@@ -173,7 +173,7 @@ export class CmpServer {
     let handlers = this.#options.handlers;
     if (!handlers) {
       this.#ca ??= await TestCa.create();
-      handlers = this.#ca.handlers();
+      handlers = this.#ca[kDerHandlers]();
     }
     // clients holding certificates from the issuing CA are trusted unless told otherwise
     if (this.#ca) {

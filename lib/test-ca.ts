@@ -15,6 +15,9 @@ import type { IssuerHandle } from './native';
 
 const generate = promisify(generateKeyPair);
 
+/** @internal The handlers that answer certificates as DER (see TestCa). */
+export const kDerHandlers = Symbol('derHandlers');
+
 export interface TestCaOptions {
   subject?: string;
   keyType?: 'ec' | 'rsa' | 'ed25519';
@@ -210,8 +213,20 @@ export class TestCa {
 
   /** The server handlers that make a CmpServer issue from this CA. */
   handlers(): CmpServerHandlers {
+    return this.#handlers(false);
+  }
+
+  /**
+   * @internal As handlers(), with certificates answered as DER: a server that only passes them on
+   * makes no X509Certificate of each (the CmpServer default and the CLI's mock server).
+   */
+  [kDerHandlers](): CmpServerHandlers {
+    return this.#handlers(true);
+  }
+
+  #handlers(der: boolean): CmpServerHandlers {
     return {
-      certReq: (req) => this.#certReq(req),
+      certReq: (req) => this.#certReq(req, der),
       rr: (req) => this.#rr(req),
       genm: ({ itavs }) => itavs.map((itav) => this.#genm(itav)),
     };
@@ -237,7 +252,7 @@ export class TestCa {
     }
   }
 
-  async #certReq(req: CertRequest): Promise<HandlerResult> {
+  async #certReq(req: CertRequest, der: boolean): Promise<HandlerResult> {
     const reject = (bit: number, text: string): HandlerResult => ({ status: PKIStatus.rejection, failInfo: 1 << bit, text });
     let generated: KeyObject | undefined;
     // a request from CmpServer says whether its key decodes; the key then goes into the certificate as sent
@@ -260,9 +275,10 @@ export class TestCa {
       subject ??= subjectDerOf(old);
     }
     if (!subject) return reject(FailInfo.badCertTemplate, 'no subject in the request');
-    const cert = this.#issueDer({ publicKey, keyChecked: Buffer.isBuffer(publicKey), subject, extensions: req.extensions, notBefore: req.notBefore, notAfter: req.notAfter }).der;
-    const chain = this.#sendChain ? this.#chainDer : undefined;
-    const caPubs = [this.#rootDer];
+    const issued = this.#issueDer({ publicKey, keyChecked: Buffer.isBuffer(publicKey), subject, extensions: req.extensions, notBefore: req.notBefore, notAfter: req.notAfter });
+    const cert = der ? issued.der : this.certificate(issued.serial)!;
+    const chain = this.#sendChain ? (der ? this.#chainDer : [...this.chain]) : undefined;
+    const caPubs = der ? [this.#rootDer] : [this.chain[this.chain.length - 1]]; // the root
     return generated ? { cert, chain, caPubs, key: generated } : { cert, chain, caPubs };
   }
 

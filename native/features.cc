@@ -6,6 +6,14 @@
 // The addon's own OpenSSL (3.5 headers): every function is linked in. A
 // lookup by name would find the Node process's copy instead, or nothing.
 #define Find(fn, symbol) fn = reinterpret_cast<decltype(fn)>(&symbol)
+// Deprecated since 3.0 and so left out of the headers this builds with (OPENSSL_NO_DEPRECATED); still in
+// the library, and wanted here on purpose (GenerateKey).
+extern "C" {
+struct ec_key_st* EC_KEY_new_by_curve_name(int nid);
+int EC_KEY_generate_key(struct ec_key_st* key);
+void EC_KEY_free(struct ec_key_st* key);
+int EVP_PKEY_assign(EVP_PKEY* pkey, int type, void* key);
+}
 #else
 #include <dlfcn.h>
 #define Find(fn, symbol) fn = reinterpret_cast<decltype(fn)>(dlsym(RTLD_DEFAULT, #symbol))
@@ -24,6 +32,10 @@ Features::Features() {
   Find(centralkeygen_requested, OSSL_CRMF_MSG_centralkeygen_requested);
   Find(get0_validatedSrvCert, OSSL_CMP_CTX_get0_validatedSrvCert);
   Find(tmpl_get0_publicKey, OSSL_CRMF_CERTTEMPLATE_get0_publicKey);
+  Find(ec_key_new_by_curve_name, EC_KEY_new_by_curve_name);
+  Find(ec_key_generate_key, EC_KEY_generate_key);
+  Find(ec_key_free, EC_KEY_free);
+  Find(pkey_assign, EVP_PKEY_assign);
   Find(set1_serialNumber, OSSL_CMP_CTX_set1_serialNumber);
   Find(get0_geninfo_ITAVs, OSSL_CMP_CTX_get0_geninfo_ITAVs);
   // OSSL_CMP_OPT_NO_CACHE_EXTRACERTS came with 3.1, like the functions above

@@ -24,6 +24,12 @@ struct Features {
   int (*set1_serialNumber)(OSSL_CMP_CTX*, const ASN1_INTEGER*) = nullptr;
   const STACK_OF(OSSL_CMP_ITAV)* (*get0_geninfo_ITAVs)(const OSSL_CMP_CTX*) = nullptr;
   bool noCacheExtraCerts = false;
+  // deprecated since 3.0, still built into Node's OpenSSL and the bundled one: keys made as an EC_KEY (GenerateKey)
+  // (struct ec_key_st is EC_KEY, whose typedef headers built without deprecated names leave out)
+  struct ec_key_st* (*ec_key_new_by_curve_name)(int) = nullptr;
+  int (*ec_key_generate_key)(struct ec_key_st*) = nullptr;
+  void (*ec_key_free)(struct ec_key_st*) = nullptr;
+  int (*pkey_assign)(EVP_PKEY*, int, void*) = nullptr;
 
   Features();
   Napi::Object ToJs(Napi::Env env) const;

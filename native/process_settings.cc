@@ -4,6 +4,8 @@
 #include <openssl/provider.h>
 #include <openssl/rand.h>
 
+#include <atomic>
+
 #include "convert.h"
 #include "ossl_error.h"
 
@@ -22,8 +24,15 @@ Napi::Value SetProviderSearchPath(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+namespace {
+std::atomic<bool> propertiesChanged{false};
+}  // namespace
+
+bool PropertiesChanged() { return propertiesChanged.load(std::memory_order_relaxed); }
+
 Napi::Value SetDefaultProperties(const Napi::CallbackInfo& info) {
   std::string query = StringFromJs(info[0], "query");
+  propertiesChanged = true;
   if (!EVP_set_default_properties(nullptr, query.c_str())) ThrowOssl(info.Env(), "cannot set property query " + query);
   return info.Env().Undefined();
 }

@@ -9,7 +9,7 @@ import { sequenceOf, tlv } from '../der';
 import { binding } from '../native';
 import { OID } from '../oids';
 import { CmpServer, CmpServerHandlers, CmpServerOptions, HandlerResult } from '../server';
-import { TestCa } from '../test-ca';
+import { TestCa, kDerHandlers } from '../test-ca';
 import { CliError, loadBytes, loadCert, loadCerts, loadKey } from '../options/files';
 import type { Opts } from '../options/setup';
 import type { CliIo } from './io';
@@ -60,7 +60,7 @@ export async function mockServer(o: Opts, extra: Partial<CmpServerOptions> = {},
   const expectedIssuer = expected && binding.nameFromDer(certIssuerDer(expected));
   const notRef = (issuer: string, serial: bigint) =>
     expected !== undefined && ((issuer !== '' && issuer !== expectedIssuer) || BigInt(`0x${expected.serialNumber}`) !== serial);
-  const base: CmpServerHandlers | undefined = rspCert ? undefined : (await TestCa.create()).handlers();
+  const base: CmpServerHandlers | undefined = rspCert ? undefined : (await TestCa.create())[kDerHandlers]();
   const handlers: CmpServerHandlers = {
     certReq: async (req) => {
       if (polls > 0) {
