@@ -86,6 +86,23 @@ const childCpuMs = () => {
   return ((Number(f[13]) + Number(f[14])) * 1000) / CLK_TCK;
 };
 
+/**
+ * CPU per file created, written and renamed, as the output does it. On ext4 without a journal (this
+ * machine's root) every new inode passes over the ones freed in the last 1 to 6 minutes, so the cost
+ * depends on what was deleted lately; the files stay until the end, like the runs'.
+ */
+function fileCreationUs(n = 500) {
+  const dir = path.join(work, 'probe');
+  fs.mkdirSync(dir);
+  const c0 = process.cpuUsage();
+  for (let i = 0; i < n; i++) {
+    fs.writeFileSync(path.join(dir, `${i}.tmp`), 'x'.repeat(700));
+    fs.renameSync(path.join(dir, `${i}.tmp`), path.join(dir, `${i}.pem`));
+  }
+  const c = process.cpuUsage(c0);
+  return (c.user + c.system) / n;
+}
+
 let runNo = 0;
 let probe;
 /** enrollMany over n items; files and journal on unless `bare`. */
@@ -199,6 +216,9 @@ async function main() {
   idle.disable();
   const idleLag = idle.percentile(99) / 1e6;
   console.log(`event-loop lag p99 of this process idle for 3 s: ${fmt(idleLag)} ms (load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')})`);
+  const create = fileCreationUs();
+  console.log(`creating a file in ${os.tmpdir()} costs ${fmt(create, 0)} µs of CPU now`
+    + (create > 60 ? ' (high: an ext4 without a journal passes over inodes freed in the last minutes; files+journal figures suffer)' : ''));
 
   await ours(port, 200, CONC); // warm-up
   if (ONLY.includes('1')) await cpuSection(port, caFile);

@@ -225,7 +225,9 @@ export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
       return this.#fail(id, err, 0, undefined);
     }
     const id = item.id;
-    const row = journal.lookup(id);
+    // a new journal takes an item in one statement; anything else is looked at first
+    const claimed = journal.claimFirstAttempt(id, item.operation);
+    const row = claimed ? undefined : journal.lookup(id);
     if (row) {
       if (row.run === journal.run) {
         return this.#fail(id, new CmpError(`item '${id}' appears twice in the input`, { code: 'ERR_CMP_BULK_DUPLICATE_ID' }), 0, undefined);
@@ -241,18 +243,19 @@ export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
         return this.#fail(id, errorFromRecord(row.error), 0, undefined, item.operation);
       }
     }
-    journal.claim(id, item.operation);
+    if (!claimed) journal.claim(id, item.operation);
     this.#tally.inFlight++;
     this.#metrics?.inFlight(1);
     try {
-      await this.#enroll(slot, item, started);
+      await this.#enroll(slot, item, started, claimed);
     } finally {
       this.#tally.inFlight--;
       this.#metrics?.inFlight(-1);
     }
   }
 
-  async #enroll(pooled: Pooled, item: PreparedItem, started: number): Promise<void> {
+  /** `counted`: the journal counted the first attempt when it took the item in. */
+  async #enroll(pooled: Pooled, item: PreparedItem, started: number, counted: boolean): Promise<void> {
     const journal = this.#journal;
     const id = item.id;
     let key: KeyObject | null = null;
@@ -263,7 +266,7 @@ export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
     const retries = this.#o.retries ?? 4;
     for (let attempt = 1; ; attempt++) {
       if (!(await this.#startSlot())) return journal.pending(id);
-      journal.attempt(id);
+      if (attempt > 1 || !counted) journal.attempt(id);
       this.#tally.attempts++;
       if (attempt > 1) this.#metrics?.retry();
       const a: Attempt = { item, key, keySpec, abort: new AbortController(), persisting: false };

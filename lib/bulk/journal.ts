@@ -82,6 +82,8 @@ CREATE TABLE IF NOT EXISTS runs (run INTEGER PRIMARY KEY AUTOINCREMENT, started 
 
 export class Journal {
   readonly run: number;
+  /** The journal held no item when opened: an item's first claim needs no lookup (claimFirstAttempt). */
+  readonly #fresh: boolean;
   readonly #db: Database;
   readonly #s: Record<string, Statement>;
   #inTransaction = false;
@@ -111,6 +113,7 @@ export class Journal {
       this.#db.exec(`BEGIN IMMEDIATE; ${SCHEMA}`);
       this.#db.prepare('INSERT INTO runs (started) VALUES (?)').run(Date.now());
       this.run = Number((this.#db.prepare('SELECT max(run) AS run FROM runs').get() as { run: number }).run);
+      this.#fresh = this.#db.prepare('SELECT 1 FROM items LIMIT 1').get() === undefined;
       this.#db.exec('COMMIT');
       if (file !== undefined && file !== ':memory:') {
         this.#walPath = `${file}-wal`;
@@ -127,6 +130,7 @@ export class Journal {
       claim: p(`INSERT INTO items (id, state, operation, run, updated) VALUES (?, 'pending', ?, ?, ?)
                 ON CONFLICT (id) DO UPDATE SET state = 'pending', operation = excluded.operation, run = excluded.run, updated = excluded.updated`),
       attempt: p(`UPDATE items SET state = 'inflight', attempts = attempts + 1, updated = ? WHERE id = ?`),
+      firstAttempt: p(`INSERT INTO items (id, state, operation, run, updated, attempts) VALUES (?, 'inflight', ?, ?, ?, 1)`),
       written: p(`UPDATE items SET state = 'written', serial = ?, subject = ?, not_after = ?, fingerprint = ?, files = ?, error = NULL, updated = ? WHERE id = ?`),
       issued: p('INSERT OR IGNORE INTO issued (serial, id, run, at, cert) VALUES (?, ?, ?, ?, ?)'),
       revoked: p('UPDATE issued SET revoked = ? WHERE serial = ?'),
@@ -148,6 +152,21 @@ export class Journal {
   /** Takes an item into this run (a second claim of one id in a run is a duplicate, seen by lookup). */
   claim(id: string, operation: string): void {
     this.#write(() => this.#s.claim.run(id, operation, this.run, Date.now()));
+  }
+
+  /**
+   * Claim and first attempt in one statement, for a journal that was empty when opened; false, with
+   * nothing written, when it cannot be used or the id is there already (a duplicate, for lookup to tell).
+   */
+  claimFirstAttempt(id: string, operation: string): boolean {
+    if (!this.#fresh) return false;
+    try {
+      this.#write(() => this.#s.firstAttempt.run(id, operation, this.run, Date.now()));
+      return true;
+    } catch (err) {
+      if (/constraint/i.test((err as Error).message)) return false;
+      throw err;
+    }
   }
 
   attempt(id: string): void {
