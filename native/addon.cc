@@ -18,7 +18,7 @@
 
 namespace cmp {
 
-Addon::Addon(Napi::Env env, Napi::Object exports) : executor(Executor::Create(env)) {
+Addon::Addon(Napi::Env env, Napi::Object exports) : executor(Executor::Create(env)), relay(std::make_unique<AsyncRelay>(env)) {
   exports.Set("CmpContext", CmpContext::Define(env));
   exports.Set("CmpServer", CmpServer::Define(env));
   using Fn = Napi::Value (*)(const Napi::CallbackInfo&);

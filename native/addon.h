@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "executor.h"
+#include "js_link.h"
 #include "ossl_error.h"
 
 namespace cmp {
@@ -18,6 +19,7 @@ class Addon : public Napi::Addon<Addon> {
 
   Napi::FunctionReference errorClass;
   std::shared_ptr<Executor> executor;
+  std::unique_ptr<AsyncRelay> relay;
 };
 
 }  // namespace cmp

@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "addon.h"
 #include "executor.h"
 #include "ossl_error.h"
 
@@ -94,42 +95,81 @@ void CauseSlot::Keep(Napi::Value value) {
 
 Napi::Value CauseSlot::Get() { return cause.Value().As<Napi::Object>().Get("value"); }
 
+namespace {
+
+// One CallAsync waiting for its promise; freed with the token that carries it.
+struct PendingCall {
+  std::shared_ptr<JsLink> link;
+  std::shared_ptr<JsReply> reply;
+  JsLink::Convert convert;
+  std::weak_ptr<CauseSlot> causeTo;
+};
+
+void Fail(PendingCall& p, Napi::Value cause, std::string problem) {
+  // Settled already (timed out, aborted): the transaction has moved on and
+  // this cause belongs to no error any more.
+  std::shared_ptr<CauseSlot> slot = p.causeTo.lock();
+  if (slot && !p.link->IsSettled(p.reply)) {
+    try {
+      slot->Keep(cause);
+    } catch (const Napi::Error&) {
+      // the cause is lost, the failure is not
+    }
+  }
+  p.link->Settle(p.reply, false, std::move(problem));
+}
+
+// settle(token, ok, value): what the relay calls when the promise settles.
+Napi::Value SettleCall(const Napi::CallbackInfo& info) {
+  PendingCall& p = *info[0].As<Napi::External<PendingCall>>().Data();
+  if (!info[1].ToBoolean()) {
+    Fail(p, info[2], "the callback failed");
+    return info.Env().Undefined();
+  }
+  ErrorQueueMark mark;
+  try {
+    std::string problem;
+    if (!p.convert(info[2], *p.reply, problem)) {
+      Fail(p, info[2], problem);
+    } else {
+      p.link->Settle(p.reply, true);
+    }
+  } catch (const Napi::Error& e) {
+    Fail(p, e.Value(), e.Message());
+  }
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+AsyncRelay::AsyncRelay(Napi::Env env) {
+  // Two closures in JS and one token per call, where two native functions per call would cost a
+  // FunctionTemplate instantiation each: this runs for every callback of every transaction.
+  Napi::Value relay = env.RunScript("(function (p, t, s) { p.then(function (v) { s(t, true, v); }, function (e) { s(t, false, e); }); })");
+  relay_ = Napi::Persistent(relay.As<Napi::Function>());
+  settle_ = Napi::Persistent(Napi::Function::New(env, SettleCall, "settle"));
+}
+
+void AsyncRelay::Relay(Napi::Env env, Napi::Value promise, void* token, void (*free)(void*)) {
+  Napi::Value t = Napi::External<void>::New(env, token, [free](Napi::Env, void* data) { free(data); });
+  relay_.Call({promise, t, settle_.Value()});
+}
+
 void JsLink::CallAsync(Napi::Env env, Napi::FunctionReference& fn, std::vector<napi_value> args,
                        const std::shared_ptr<JsReply>& reply, Convert convert, std::weak_ptr<CauseSlot> causeTo) {
-  std::shared_ptr<JsLink> self = shared_from_this();
-  auto fail = [self, reply, causeTo](Napi::Value cause, std::string problem) {
-    // Settled already (timed out, aborted): the transaction has moved on and
-    // this cause belongs to no error any more.
-    std::shared_ptr<CauseSlot> slot = causeTo.lock();
-    if (slot && !self->IsSettled(reply)) {
-      try {
-        slot->Keep(cause);
-      } catch (const Napi::Error&) {
-        // the cause is lost, the failure is not
-      }
-    }
-    self->Settle(reply, false, std::move(problem));
-  };
+  auto pending = std::make_unique<PendingCall>(PendingCall{shared_from_this(), reply, std::move(convert), std::move(causeTo)});
   try {
     Napi::Value result = fn.Call(args);
-    if (!result.IsPromise()) return fail(result, "the callback did not return a promise");
-    Napi::Object promise = result.As<Napi::Object>();
-    Napi::Function onOk = Napi::Function::New(env, [self, reply, convert, fail](const Napi::CallbackInfo& info) {
-      ErrorQueueMark mark;
-      try {
-        std::string problem;
-        if (!convert(info[0], *reply, problem)) return fail(info[0], problem);
-        self->Settle(reply, true);
-      } catch (const Napi::Error& e) {
-        fail(e.Value(), e.Message());
-      }
-    });
-    Napi::Function onErr = Napi::Function::New(env, [fail](const Napi::CallbackInfo& info) {
-      fail(info[0], "the callback failed");
-    });
-    promise.Get("then").As<Napi::Function>().Call(promise, {onOk, onErr});
+    if (!result.IsPromise()) return Fail(*pending, result, "the callback did not return a promise");
+    PendingCall* raw = pending.release();
+    try {
+      env.GetInstanceData<Addon>()->relay->Relay(env, result, raw, [](void* d) { delete static_cast<PendingCall*>(d); });
+    } catch (const Napi::Error& e) {
+      // the token, if made, frees the call; the failure settles it now
+      Fail(*raw, e.Value(), "the callback threw");
+    }
   } catch (const Napi::Error& e) {
-    fail(e.Value(), "the callback threw");
+    if (pending) Fail(*pending, e.Value(), "the callback threw");
   }
 }
 

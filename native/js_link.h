@@ -45,6 +45,17 @@ struct CauseSlot {
   Napi::Value Get();
 };
 
+// Per environment: settles a worker's reply when a JS promise settles (JsLink::CallAsync).
+class AsyncRelay {
+ public:
+  explicit AsyncRelay(Napi::Env env);
+  // Main thread: calls free(token) once nothing can settle with it any more.
+  void Relay(Napi::Env env, Napi::Value promise, void* token, void (*free)(void*));
+
+ private:
+  Napi::FunctionReference relay_, settle_;
+};
+
 class JsLink : public std::enable_shared_from_this<JsLink> {
  public:
   explicit JsLink(Executor* executor) : executor_(executor) {}
