@@ -114,7 +114,7 @@ export interface NativeCertReq {
   certReqId: number;
   subject: Buffer | null;
   publicKey: Buffer | null;
-  /** publicKey decodes to a key (checked on the worker). */
+  /** publicKey decodes to the key the certificate is for (checked on the worker; never with centralKeyGen). */
   publicKeyUsable: boolean;
   extensions: Buffer | null;
   csr: Buffer | null;
@@ -239,7 +239,7 @@ export interface NativeBinding {
   nameFromDer(der: Buffer): string;
   nameToDer(name: string): Buffer;
   issueCrl(options: {
-    issuerCert: Der; issuerKey: Der; thisUpdate: number; nextUpdate: number; crlNumber: number;
+    issuer: IssuerHandle; thisUpdate: number; nextUpdate: number; crlNumber: number;
     revoked: Array<{ serial: Buffer; date: number }>;
   }): Buffer;
   readConfig(path: string): Record<string, Record<string, string>>;

@@ -428,11 +428,11 @@ function certRequest(n: NativeCertReq): CertRequest {
     notAfter: n.notAfter === null ? null : new Date(n.notAfter * 1000),
     centralKeyGen: n.centralKeyGen,
     publicKeyDer: n.publicKey,
-    [kPublicKeyUsable]: n.publicKeyUsable && !n.centralKeyGen,
+    [kPublicKeyUsable]: n.publicKeyUsable,
   } as unknown as CertRequest;
   // what costs a decoding on this thread is done when a handler asks for it
   lazy(req, 'subject', () => (n.subject ? binding.nameFromDer(n.subject) : null));
-  lazy(req, 'publicKey', () => (n.publicKeyUsable && !n.centralKeyGen ? spkiKey(n.publicKey) : null));
+  lazy(req, 'publicKey', () => (n.publicKeyUsable ? spkiKey(n.publicKey) : null));
   lazy(req, 'oldCert', () => (n.oldCert ? new X509Certificate(n.oldCert) : null));
   lazy(req, 'generalInfo', () => (n.message ? headerGeneralInfo(n.message) : []));
   return req;

@@ -60,7 +60,6 @@ export class TestCa {
   // serial (as serialHex spells it) -> revocation time, seconds since the epoch
   readonly #revoked = new Map<string, number>();
   // worked out once: issuing, KUR checks and genm answers are per request
-  readonly #keyDer: Buffer;
   readonly #issuer: IssuerHandle;
   // what every certificate response carries, as DER
   readonly #chainDer: Buffer[];
@@ -78,8 +77,7 @@ export class TestCa {
     this.days = days;
     this.#sendChain = sendChain;
     this.#certReqTemplate = certReqTemplateDer(template);
-    this.#keyDer = key.export({ format: 'der', type: 'pkcs8' });
-    this.#issuer = binding.certIssuer(cert.raw, this.#keyDer);
+    this.#issuer = binding.certIssuer(cert.raw, key.export({ format: 'der', type: 'pkcs8' }));
     this.#chainDer = this.chain.map((c) => c.raw);
     this.#rootDer = this.#chainDer[this.#chainDer.length - 1];
     this.#subjectLine = binding.nameFromDer(subjectDerOf(cert));
@@ -90,7 +88,7 @@ export class TestCa {
     const now = Math.floor(Date.now() / 1000);
     const issuer = options.issuer;
     const der = binding.issueCertificate({
-      ...(issuer ? { issuerCert: issuer.cert.raw, issuerKey: issuer.#keyDer } : { issuerKey: pair.privateKey.export({ format: 'der', type: 'pkcs8' }) }),
+      ...(issuer ? { issuer: issuer.#issuer } : { issuerKey: pair.privateKey.export({ format: 'der', type: 'pkcs8' }) }),
       publicKey: pair.publicKey.export({ format: 'der', type: 'spki' }),
       subject: options.subject ?? '/CN=openssl-cmp Test CA',
       serial: TestCa.#newSerial(),
@@ -194,8 +192,7 @@ export class TestCa {
       const thisUpdate = Math.max(Math.floor(Date.now() / 1000), (this.#crl?.thisUpdate ?? 0) + 1);
       const number = (this.#crl?.number ?? 0) + 1;
       const der = binding.issueCrl({
-        issuerCert: this.cert.raw,
-        issuerKey: this.#keyDer,
+        issuer: this.#issuer,
         thisUpdate,
         nextUpdate: thisUpdate + 7 * DAY,
         crlNumber: number,

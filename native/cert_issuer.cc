@@ -22,6 +22,28 @@ struct IssuerCreds {
   PkeyPtr key;
 };
 
+// Who signs: the `issuer` handle (certIssuer), else issuerCert (absent: self-signed) and issuerKey,
+// parsed now into `own`.
+struct Signer {
+  X509* cert = nullptr;
+  EVP_PKEY* key = nullptr;
+  IssuerCreds own;
+};
+
+void SignerFromJs(const Napi::Object& o, Signer& s) {
+  Napi::Value handle = o.Get("issuer");
+  if (handle.IsExternal()) {
+    const IssuerCreds* c = handle.As<Napi::External<IssuerCreds>>().Data();
+    s.cert = c->cert.get();
+    s.key = c->key.get();
+    return;
+  }
+  if (!Nullish(o.Get("issuerCert"))) s.own.cert = CertFromJs(o.Get("issuerCert"), "issuerCert");
+  s.own.key = KeyFromJs(o.Get("issuerKey"), true, "issuerKey");
+  s.cert = s.own.cert.get();
+  s.key = s.own.key.get();
+}
+
 // The parameters of an AlgorithmIdentifier as X509_PUBKEY_set0_param takes them, copied.
 bool CopyAlgParam(const X509_ALGOR* alg, ASN1_OBJECT*& obj, int& ptype, void*& pval) {
   const ASN1_OBJECT* o = nullptr;
@@ -89,21 +111,10 @@ Napi::Value IssueCertificate(const Napi::CallbackInfo& info) {
   if (!info[0].IsObject()) ThrowType(env, "options must be an object");
   Napi::Object o = info[0].As<Napi::Object>();
 
-  Napi::Value creds = o.Get("issuer");
-  X509Ptr ownIssuer;
-  PkeyPtr ownKey;
-  X509* issuer = nullptr;
-  EVP_PKEY* issuerKey = nullptr;
-  if (creds.IsExternal()) {
-    const IssuerCreds* c = creds.As<Napi::External<IssuerCreds>>().Data();
-    issuer = c->cert.get();
-    issuerKey = c->key.get();
-  } else {
-    if (!Nullish(o.Get("issuerCert"))) ownIssuer = CertFromJs(o.Get("issuerCert"), "issuerCert");
-    ownKey = KeyFromJs(o.Get("issuerKey"), true, "issuerKey");
-    issuer = ownIssuer.get();
-    issuerKey = ownKey.get();
-  }
+  Signer signer;
+  SignerFromJs(o, signer);
+  X509* issuer = signer.cert;
+  EVP_PKEY* issuerKey = signer.key;
   // a key the request reader checked already goes in as sent; any other is read (and so checked) here
   bool keyChecked = o.Get("keyChecked").ToBoolean();
   std::vector<unsigned char> spki = keyChecked ? BytesFromJs(o.Get("publicKey"), "publicKey") : std::vector<unsigned char>();
@@ -196,8 +207,11 @@ Napi::Value IssueCrl(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsObject()) ThrowType(env, "options must be an object");
   Napi::Object o = info[0].As<Napi::Object>();
-  X509Ptr issuer = CertFromJs(o.Get("issuerCert"), "issuerCert");
-  PkeyPtr issuerKey = KeyFromJs(o.Get("issuerKey"), true, "issuerKey");
+  Signer signer;
+  SignerFromJs(o, signer);
+  if (signer.cert == nullptr) ThrowType(env, "a CRL needs its issuer's certificate");
+  X509* issuer = signer.cert;
+  EVP_PKEY* issuerKey = signer.key;
   if (!o.Get("thisUpdate").IsNumber() || !o.Get("nextUpdate").IsNumber() || !o.Get("crlNumber").IsNumber()) {
     ThrowType(env, "thisUpdate, nextUpdate and crlNumber must be numbers");
   }
@@ -209,7 +223,7 @@ Napi::Value IssueCrl(const Napi::CallbackInfo& info) {
   ASN1_TIME* last = ASN1_TIME_adj(nullptr, thisUpdate, 0, 0);
   ASN1_TIME* next = ASN1_TIME_adj(nullptr, nextUpdate, 0, 0);
   bool ok = crl && last != nullptr && next != nullptr && X509_CRL_set_version(crl.get(), X509_CRL_VERSION_2) &&
-            X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(issuer.get())) &&
+            X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(issuer)) &&
             X509_CRL_set1_lastUpdate(crl.get(), last) && X509_CRL_set1_nextUpdate(crl.get(), next);
   ASN1_TIME_free(last);
   ASN1_TIME_free(next);
@@ -239,14 +253,14 @@ Napi::Value IssueCrl(const Napi::CallbackInfo& info) {
        X509_CRL_add1_ext_i2d(crl.get(), NID_crl_number, number, 0, 0) == 1;
   ASN1_INTEGER_free(number);
   X509V3_CTX v3;
-  X509V3_set_ctx(&v3, issuer.get(), nullptr, nullptr, crl.get(), 0);
+  X509V3_set_ctx(&v3, issuer, nullptr, nullptr, crl.get(), 0);
   X509_EXTENSION* aki = ok ? X509V3_EXT_conf_nid(nullptr, &v3, NID_authority_key_identifier, "keyid:always") : nullptr;
   ok = aki != nullptr && X509_CRL_add_ext(crl.get(), aki, -1);
   X509_EXTENSION_free(aki);
   if (!ok) ThrowOssl(env, "Cannot add CRL extensions");
-  int type = EVP_PKEY_get_base_id(issuerKey.get());
+  int type = EVP_PKEY_get_base_id(issuerKey);
   const EVP_MD* md = (type == EVP_PKEY_ED25519 || type == EVP_PKEY_ED448) ? nullptr : EVP_sha256();
-  if (X509_CRL_sign(crl.get(), issuerKey.get(), md) <= 0) ThrowOssl(env, "Cannot sign the CRL");
+  if (X509_CRL_sign(crl.get(), issuerKey, md) <= 0) ThrowOssl(env, "Cannot sign the CRL");
   unsigned char* der = nullptr;
   int len = i2d_X509_CRL(crl.get(), &der);
   return DerToJs(env, len, der);

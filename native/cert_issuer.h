@@ -17,7 +17,7 @@ Napi::Value CertIssuer(const Napi::CallbackInfo& info);
 Napi::Value NameFromDer(const Napi::CallbackInfo& info);
 // nameToDer("/CN=a/O=b") -> DER name.
 Napi::Value NameToDer(const Napi::CallbackInfo& info);
-// issueCrl({ issuerCert, issuerKey, thisUpdate, nextUpdate, crlNumber,
+// issueCrl({ issuer | (issuerCert, issuerKey), thisUpdate, nextUpdate, crlNumber,
 //   revoked: [{ serial, date }] }) -> DER CRL (v2, with CRL number and AKI).
 Napi::Value IssueCrl(const Napi::CallbackInfo& info);
 

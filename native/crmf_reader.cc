@@ -134,7 +134,7 @@ std::shared_ptr<CertReqInfo> ReadCertReq(const OSSL_CMP_MSG* req, int certReqId,
     in->csr = Der([&](unsigned char** out) { return i2d_X509_REQ(const_cast<X509_REQ*>(p10cr), out); });
     in->subject = NameDer(X509_REQ_get_subject_name(p10cr));
     EVP_PKEY* key = X509_REQ_get0_pubkey(const_cast<X509_REQ*>(p10cr));
-    in->publicKeyUsable = key != nullptr;
+    in->publicKeyUsable = key != nullptr && !in->centralKeyGen;
     in->publicKey = Der([&](unsigned char** out) { return i2d_PUBKEY(key, out); });
     STACK_OF(X509_EXTENSION)* exts = X509_REQ_get_extensions(const_cast<X509_REQ*>(p10cr));
     if (exts != nullptr) {
@@ -155,7 +155,7 @@ std::shared_ptr<CertReqInfo> ReadCertReq(const OSSL_CMP_MSG* req, int certReqId,
       } else {
         const unsigned char* p = in->publicKey.data();
         EVP_PKEY* key = d2i_PUBKEY(nullptr, &p, static_cast<long>(in->publicKey.size()));
-        in->publicKeyUsable = key != nullptr;
+        in->publicKeyUsable = key != nullptr && !in->centralKeyGen;
         EVP_PKEY_free(key);
       }
     }

@@ -22,7 +22,7 @@ struct CertReqInfo {
   double notBefore = 0, notAfter = 0;  // seconds since the epoch; 0: not requested
   std::vector<unsigned char> oldCert;  // KUR: the certificate being updated, when the request carries it
   bool centralKeyGen = false;          // no POPO and no (or an empty) public key: the server makes the key
-  bool publicKeyUsable = false;        // publicKey decodes to a key
+  bool publicKeyUsable = false;        // publicKey decodes to a key the certificate is for (never with centralKeyGen)
   std::vector<unsigned char> message;  // the whole request as received, for what the fields above leave out
 };
 

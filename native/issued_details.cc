@@ -116,17 +116,21 @@ bool LegacyEcAllowed() {
   if (f.ec_key_new_by_curve_name == nullptr || f.ec_key_generate_key == nullptr || f.ec_key_free == nullptr || f.pkey_assign == nullptr) {
     return false;
   }
-  if (PropertiesChanged() || EVP_default_properties_is_fips_enabled(nullptr) != 0) return false;
-  bool onlyDefault = true;
-  OSSL_PROVIDER_do_all(
-      nullptr,
-      [](OSSL_PROVIDER* p, void* arg) {
-        const char* name = OSSL_PROVIDER_get0_name(p);
-        if (std::strcmp(name, "default") != 0 && std::strcmp(name, "base") != 0) *static_cast<bool*>(arg) = false;
-        return 1;
-      },
-      &onlyDefault);
-  return onlyDefault;
+  // the providers an OpenSSL configuration loaded, looked at once; later ones come through loadProvider
+  static const bool onlyDefault = [] {
+    bool only = true;
+    OSSL_PROVIDER_do_all(
+        nullptr,
+        [](OSSL_PROVIDER* p, void* arg) {
+          const char* name = OSSL_PROVIDER_get0_name(p);
+          if (std::strcmp(name, "default") != 0 && std::strcmp(name, "base") != 0) *static_cast<bool*>(arg) = false;
+          return 1;
+        },
+        &only);
+    return only;
+  }();
+  // FIPS can be switched on at any time (crypto.setFips): asked each time
+  return onlyDefault && !ProvidersTouched() && EVP_default_properties_is_fips_enabled(nullptr) == 0;
 }
 
 EVP_PKEY* LegacyEcKey(int nid) {

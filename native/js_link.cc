@@ -145,31 +145,24 @@ Napi::Value SettleCall(const Napi::CallbackInfo& info) {
 AsyncRelay::AsyncRelay(Napi::Env env) {
   // Two closures in JS and one token per call, where two native functions per call would cost a
   // FunctionTemplate instantiation each: this runs for every callback of every transaction.
-  Napi::Value relay = env.RunScript("(function (p, t, s) { p.then(function (v) { s(t, true, v); }, function (e) { s(t, false, e); }); })");
-  relay_ = Napi::Persistent(relay.As<Napi::Function>());
-  settle_ = Napi::Persistent(Napi::Function::New(env, SettleCall, "settle"));
-}
-
-void AsyncRelay::Relay(Napi::Env env, Napi::Value promise, void* token, void (*free)(void*)) {
-  Napi::Value t = Napi::External<void>::New(env, token, [free](Napi::Env, void* data) { free(data); });
-  relay_.Call({promise, t, settle_.Value()});
+  relay = Napi::Persistent(env.RunScript("(function (p, t, s) { p.then(function (v) { s(t, true, v); }, function (e) { s(t, false, e); }); })")
+                               .As<Napi::Function>());
+  settle = Napi::Persistent(Napi::Function::New(env, SettleCall, "settle"));
 }
 
 void JsLink::CallAsync(Napi::Env env, Napi::FunctionReference& fn, std::vector<napi_value> args,
                        const std::shared_ptr<JsReply>& reply, Convert convert, std::weak_ptr<CauseSlot> causeTo) {
-  auto pending = std::make_unique<PendingCall>(PendingCall{shared_from_this(), reply, std::move(convert), std::move(causeTo)});
+  auto owned = std::make_unique<PendingCall>(PendingCall{shared_from_this(), reply, std::move(convert), std::move(causeTo)});
+  PendingCall* pending = owned.get();  // owned here, then by the token (freed by GC, never during this call)
   try {
     Napi::Value result = fn.Call(args);
     if (!result.IsPromise()) return Fail(*pending, result, "the callback did not return a promise");
-    PendingCall* raw = pending.release();
-    try {
-      env.GetInstanceData<Addon>()->relay->Relay(env, result, raw, [](void* d) { delete static_cast<PendingCall*>(d); });
-    } catch (const Napi::Error& e) {
-      // the token, if made, frees the call; the failure settles it now
-      Fail(*raw, e.Value(), "the callback threw");
-    }
+    Napi::Value token = Napi::External<PendingCall>::New(env, pending, [](Napi::Env, PendingCall* p) { delete p; });
+    owned.release();
+    AsyncRelay& r = *env.GetInstanceData<Addon>()->relay;
+    r.relay.Call({result, token, r.settle.Value()});
   } catch (const Napi::Error& e) {
-    if (pending) Fail(*pending, e.Value(), "the callback threw");
+    Fail(*pending, e.Value(), "the callback threw");
   }
 }
 

@@ -45,15 +45,11 @@ struct CauseSlot {
   Napi::Value Get();
 };
 
-// Per environment: settles a worker's reply when a JS promise settles (JsLink::CallAsync).
-class AsyncRelay {
- public:
+// Per environment: what JsLink::CallAsync follows a JS promise with, made once.
+struct AsyncRelay {
   explicit AsyncRelay(Napi::Env env);
-  // Main thread: calls free(token) once nothing can settle with it any more.
-  void Relay(Napi::Env env, Napi::Value promise, void* token, void (*free)(void*));
-
- private:
-  Napi::FunctionReference relay_, settle_;
+  Napi::FunctionReference relay;   // (promise, token, settle): calls settle(token, ok, value) when it settles
+  Napi::FunctionReference settle;  // native, takes the token CallAsync made
 };
 
 class JsLink : public std::enable_shared_from_this<JsLink> {

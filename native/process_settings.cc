@@ -11,8 +11,15 @@
 
 namespace cmp {
 
+namespace {
+std::atomic<bool> providersTouched{false};
+}  // namespace
+
+bool ProvidersTouched() { return providersTouched.load(std::memory_order_relaxed); }
+
 Napi::Value LoadProvider(const Napi::CallbackInfo& info) {
   std::string name = StringFromJs(info[0], "name");
+  providersTouched = true;
   // Kept loaded for the life of the process, as the apps keep theirs.
   if (OSSL_PROVIDER_load(nullptr, name.c_str()) == nullptr) ThrowOssl(info.Env(), "unable to load provider " + name);
   return info.Env().Undefined();
@@ -24,15 +31,9 @@ Napi::Value SetProviderSearchPath(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-namespace {
-std::atomic<bool> propertiesChanged{false};
-}  // namespace
-
-bool PropertiesChanged() { return propertiesChanged.load(std::memory_order_relaxed); }
-
 Napi::Value SetDefaultProperties(const Napi::CallbackInfo& info) {
   std::string query = StringFromJs(info[0], "query");
-  propertiesChanged = true;
+  providersTouched = true;
   if (!EVP_set_default_properties(nullptr, query.c_str())) ThrowOssl(info.Env(), "cannot set property query " + query);
   return info.Env().Undefined();
 }

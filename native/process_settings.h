@@ -11,7 +11,7 @@ Napi::Value SetProviderSearchPath(const Napi::CallbackInfo& info);  // (path) ->
 Napi::Value SetDefaultProperties(const Napi::CallbackInfo& info);   // (query) -> void, throws
 Napi::Value RandLoadFile(const Napi::CallbackInfo& info);           // (path) -> boolean
 Napi::Value RandWriteFile(const Napi::CallbackInfo& info);          // (path) -> boolean
-// Any thread: whether setDefaultProperties was ever called in this process.
-bool PropertiesChanged();
+// Any thread: whether loadProvider or setDefaultProperties was ever called in this process.
+bool ProvidersTouched();
 
 }  // namespace cmp
