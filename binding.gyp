@@ -53,6 +53,7 @@
         "native/message_check.cc",
         "native/object_names.cc",
         "native/transfer_bridge.cc",
+        "native/read_ahead.cc",
         "native/ossl_error.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -9,6 +9,7 @@
 #include "issued_details.h"
 #include "message_check.h"
 #include "platform.h"
+#include "read_ahead.h"
 
 namespace cmp {
 
@@ -183,7 +184,8 @@ BIO* Bridges::Http(BIO* bio, void* arg, int connect, int detail) {
     self->httpFd_ = fd;
   }
   SSL_CTX* tls = static_cast<SSL_CTX*>(arg);
-  if (tls == nullptr || !detail) return bio;
+  if (tls == nullptr) return PushReadAhead(bio);
+  if (!detail) return bio;
   const std::string& host = self->tlsHost_.empty() ? self->server_ : self->tlsHost_;
   BIO* sbio = BIO_new_ssl(tls, 1);
   SSL* ssl = nullptr;

@@ -363,6 +363,37 @@ describe('over HTTP', () => {
     expect(results.filter(Boolean)).toHaveLength(64);
   }, 60000);
 
+  test("OpenSSL's HTTP client reads a response a few read(2) calls at a time, not the header lines a byte per call", async () => {
+    // In a process of its own, so that only the client's read(2) calls count (Linux: /proc/self/io).
+    // OpenSSL 3.5 serves BIO_gets on a socket one byte per read(2): ~300 calls per IR and certConf.
+    const script = `
+      const { CmpContext } = require(${JSON.stringify(path.join(__dirname, '..'))});
+      const { generateKeyPairSync } = require('node:crypto');
+      const reads = () => Number(/^syscr: (\\d+)$/m.exec(require('node:fs').readFileSync('/proc/self/io', 'utf8'))[1]);
+      (async () => {
+        const ctx = new CmpContext();
+        ctx.setServer('127.0.0.1:${port}');
+        ctx.setServerPath('pkix/');
+        ctx.setReferenceValue('ref');
+        ctx.setSecretValue('sec');
+        ctx.setTrustedStore(process.env.TRUSTED_PEM);
+        ctx.setSubjectName('/CN=reads');
+        ctx.setNewPkey(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey);
+        await ctx.execIR(); // whatever a first transaction reads once
+        const before = reads();
+        for (let i = 0; i < 10; i++) {
+          ctx.reinit();
+          await ctx.execIR();
+        }
+        process.stdout.write(String((reads() - before) / 10));
+        ctx.close();
+      })();`;
+    const { stdout } = await run(process.execPath, ['-e', script], { env: { ...process.env, TRUSTED_PEM: ca.cert.toString() } });
+    const perIr = Number(stdout);
+    expect(perIr).toBeGreaterThan(0);
+    expect(perIr).toBeLessThan(40);
+  });
+
   test('bad HTTP requests get HTTP errors', async () => {
     const post = (body: Buffer, type = 'application/pkixcmp', p = '/pkix/') =>
       fetch(`http://127.0.0.1:${port}${p}`, { method: 'POST', headers: { 'content-type': type }, body });
