@@ -206,20 +206,25 @@ export class Output {
         return;
       }
       this.#queued = true;
-      this.#writing = this.#writing.then(() => this.#gather()).then(() => this.#writeBatch());
+      const first = performance.now();
+      this.#writing = this.#writing.then(() => this.#gather(first)).then(() => this.#writeBatch());
     });
   }
 
-  /** Resolves when the queued batch should be written: after lingerMs, or once nobody else could join. */
-  #gather(): Promise<void> {
+  /**
+   * Resolves when the queued batch should be written: lingerMs after its first item came (time
+   * spent waiting for the batch before it counts), or once nobody else could join.
+   */
+  #gather(first: number): Promise<void> {
     return new Promise<void>((resolve) => {
-      if (this.#lingerMs <= 0 || this.#queue.length >= this.#couldJoin()) return setImmediate(resolve);
+      const linger = this.#lingerMs - (performance.now() - first);
+      if (linger <= 0 || this.#queue.length >= this.#couldJoin()) return setImmediate(resolve);
       const done = () => {
         clearTimeout(timer);
         this.#release = undefined;
         resolve();
       };
-      const timer = setTimeout(done, this.#lingerMs);
+      const timer = setTimeout(done, linger);
       this.#release = done;
     });
   }
