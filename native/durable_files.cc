@@ -251,18 +251,23 @@ class DurableFiles : public Napi::AsyncWorker {
   }
 
   // The descriptor kept for the file system `p` is on (opened now if none is); -1 if p cannot be opened.
+  // A batch's entries share a few directories: each is looked up once.
   int Anchor(const std::string& p) {
+    auto known = byPath_.find(p);
+    if (known != byPath_.end()) return known->second;
     struct stat st;
     if (stat(p.c_str(), &st) != 0) return -1;
     auto it = anchors_.find(st.st_dev);
-    if (it != anchors_.end()) return it->second;
-    int fd = open(p.c_str(), O_RDONLY | kOpenFlags);
-    if (fd >= 0) anchors_.emplace(st.st_dev, fd);
+    int fd = it != anchors_.end() ? it->second : open(p.c_str(), O_RDONLY | kOpenFlags);
+    if (fd < 0) return -1;
+    anchors_.emplace(st.st_dev, fd);
+    byPath_.emplace(p, fd);
     return fd;
   }
 
   const bool syncfs_ = SyncfsReportsErrors();
   std::map<dev_t, int> anchors_;  // a descriptor per file system, opened before the writes
+  std::map<std::string, int> byPath_;  // the directories looked up so far, and their file system's descriptor
   Napi::Promise::Deferred deferred_;
   std::vector<Entry> entries_;
   std::vector<std::string> syncPaths_;

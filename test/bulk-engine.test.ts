@@ -79,6 +79,30 @@ test('enrolls every item: key and certificate files that belong together, chain,
   expect(fs.readdirSync(path.join(dir, 'out', '.partial'))).toEqual([]);
 });
 
+test('file name templates with directories of their own: the directories are made, every file lands whole', async () => {
+  const out = path.join(dir, 'tree');
+  const job = enrollMany(items(6, () => ({ key: { type: 'ec' as const } })), {
+    context: env.context,
+    transfer: env.server.transfer,
+    concurrency: 3,
+    outDir: out,
+    names: { key: 'keys/{id}/device.key', cert: 'certs/{id}.pem', chain: 'chains/{id}/chain.pem' },
+  });
+  expect(await job.done).toMatchObject({ confirmed: 6, failed: 0 });
+  const lines = manifest(out);
+  expect(lines).toHaveLength(6);
+  for (const line of lines) {
+    expect(line.files).toEqual({
+      key: path.join(out, 'keys', line.id, 'device.key'),
+      cert: path.join(out, 'certs', `${line.id}.pem`),
+      chain: path.join(out, 'chains', line.id, 'chain.pem'),
+    });
+    expect(checkPair(line).checkIssued(env.ca.cert)).toBe(true);
+    expect(new X509Certificate(fs.readFileSync(line.files.chain)).raw.equals(env.ca.cert.raw)).toBe(true);
+  }
+  expect(fs.readdirSync(path.join(out, '.partial'))).toEqual([]);
+});
+
 test('subjects with escapes, several values and UTF-8 are written to the manifest as Node prints them', async () => {
   const subjects = ['/CN=a\\,b+serialNumber=7/O=Fac"tory', '/CN=d\u00e9vice \u2603/OU=#x/OU=second', '/C=DE/ST=  spaced  /CN=x;y<z>'];
   const job = enrollMany(subjects.map((subject, i) => ({ id: `s${i}`, subject })), {
