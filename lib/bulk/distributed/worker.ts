@@ -108,6 +108,10 @@ export class BulkWorker extends EventEmitter {
     // one warning per outage, not one per reconnect attempt
     let down = false;
     worker.on('error', (err) => {
+      // a job whose lock ran out (its heartbeat came later than lockDuration): Redis is there, the job goes to a worker again
+      if (/missing lock|lock mismatch/i.test(err.message)) {
+        return this.emit('warning', `a job's lock expired before it finished (${err.message}); the queue runs it again, and a certificate issued meanwhile is an orphan: raise -lock_duration on a machine this loaded`);
+      }
       if (!down) this.emit('warning', `lost Redis at ${this.#address.label} (${err.message}); reconnecting`);
       down = true;
     });
