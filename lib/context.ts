@@ -33,6 +33,8 @@ export type TransferCallback = (request: Buffer) => Buffer | Uint8Array | Promis
 export const kExecWithKey = Symbol('execWithKey');
 /** @internal */
 export const kCertConfDetails = Symbol('certConfDetails');
+/** @internal */
+export const kAbort = Symbol('abort');
 
 /** OSSL_CMP_certConf_cb_t: 0 accepts the new certificate, failure bits reject it. */
 export type CertConfCallback = (cert: X509Certificate, failInfo: number, text: string | null) => number | Promise<number>;
@@ -518,6 +520,14 @@ export class CmpContext {
   [kExecWithKey](type: number, keySpec: string | null, opts?: TransactionOptions): Promise<Uint8Array | null> {
     checkType(type);
     return this.#run(opts, () => this.#native.execCertReq(type, null, keySpec));
+  }
+
+  /**
+   * @internal Aborts the transaction in flight, as an aborted `signal` would, for a caller that
+   * keeps no AbortSignal per transaction; nothing when none is running.
+   */
+  [kAbort](): void {
+    this.#native.abort();
   }
 
   /**

@@ -183,6 +183,8 @@ export interface IssueOptions {
   publicKey: Buffer;
   /** publicKey is a SubjectPublicKeyInfo decoded already: taken over as it is. */
   keyChecked?: boolean;
+  /** The certificate goes into a CmpServer answer: kept, so that the thread sending it need not parse it again. */
+  handOver?: boolean;
   subject: string | Buffer;
   serial: Buffer;
   notBefore: number;

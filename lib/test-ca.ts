@@ -123,7 +123,7 @@ export class TestCa {
 
   /** Issues and records a certificate; the record stays DER until someone asks for it. */
   #issueDer(
-    req: { publicKey: KeyObject | Buffer; keyChecked?: boolean; subject: string | Buffer; extensions?: Buffer | null; days?: number; notBefore?: Date | null; notAfter?: Date | null },
+    req: { publicKey: KeyObject | Buffer; keyChecked?: boolean; handOver?: boolean; subject: string | Buffer; extensions?: Buffer | null; days?: number; notBefore?: Date | null; notAfter?: Date | null },
   ): { der: Buffer; serial: Buffer } {
     const spki = req.publicKey instanceof KeyObject ? req.publicKey.export({ format: 'der', type: 'spki' }) : req.publicKey;
     const now = Math.floor(Date.now() / 1000);
@@ -134,6 +134,7 @@ export class TestCa {
       issuer: this.#issuer,
       publicKey: spki,
       keyChecked: req.keyChecked,
+      handOver: req.handOver,
       subject: req.subject,
       serial,
       notBefore: from,
@@ -272,7 +273,9 @@ export class TestCa {
       subject ??= subjectDerOf(old);
     }
     if (!subject) return reject(FailInfo.badCertTemplate, 'no subject in the request');
-    const issued = this.#issueDer({ publicKey, keyChecked: Buffer.isBuffer(publicKey), subject, extensions: req.extensions, notBefore: req.notBefore, notAfter: req.notAfter });
+    const issued = this.#issueDer({
+      publicKey, keyChecked: Buffer.isBuffer(publicKey), handOver: der, subject, extensions: req.extensions, notBefore: req.notBefore, notAfter: req.notAfter,
+    });
     const cert = der ? issued.der : this.certificate(issued.serial)!;
     const chain = this.#sendChain ? (der ? this.#chainDer : [...this.chain]) : undefined;
     const caPubs = der ? [this.#rootDer] : [this.chain[this.chain.length - 1]]; // the root

@@ -1,7 +1,11 @@
 #include "cert_issuer.h"
 
 #include <algorithm>
+#include <deque>
 #include <memory>
+#include <mutex>
+#include <utility>
+#include <vector>
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -15,6 +19,42 @@
 namespace cmp {
 
 namespace {
+
+// Certificates issued for a CmpServer answer (handOver), kept until the worker
+// thread that sends the answer takes them by their DER: parsing that DER again
+// costs about 100 µs on OpenSSL 3.0. Entries nobody takes (a handler that
+// issued and answered otherwise) leave when kKept newer ones have come.
+class Handover {
+ public:
+  static constexpr size_t kKept = 256;
+
+  void Put(std::vector<unsigned char> der, X509Ptr cert) {
+    std::lock_guard<std::mutex> lock(mu_);
+    kept_.emplace_back(std::move(der), std::move(cert));
+    if (kept_.size() > kKept) kept_.pop_front();
+  }
+
+  X509Ptr Take(const std::vector<unsigned char>& der) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto it = kept_.begin(); it != kept_.end(); ++it) {
+      if (it->first == der) {
+        X509Ptr cert = std::move(it->second);
+        kept_.erase(it);
+        return cert;
+      }
+    }
+    return nullptr;
+  }
+
+ private:
+  std::mutex mu_;
+  std::deque<std::pair<std::vector<unsigned char>, X509Ptr>> kept_;
+};
+
+Handover& Issued() {
+  static Handover* h = new Handover();  // never destroyed: worker threads may outlive static destruction
+  return *h;
+}
 
 // An issuer's certificate and key, parsed once for every certificate it signs.
 struct IssuerCreds {
@@ -174,8 +214,15 @@ Napi::Value IssueCertificate(const Napi::CallbackInfo& info) {
   int type = EVP_PKEY_get_base_id(issuerKey);
   const EVP_MD* md = (type == EVP_PKEY_ED25519 || type == EVP_PKEY_ED448) ? nullptr : EVP_sha256();
   if (X509_sign(cert.get(), issuerKey, md) <= 0) ThrowOssl(env, "Cannot sign the certificate");
-  return CertToJs(env, cert.get());
+  if (!o.Get("handOver").ToBoolean()) return CertToJs(env, cert.get());
+  std::vector<unsigned char> der = Der([&](unsigned char** out) { return i2d_X509(cert.get(), out); });
+  if (der.empty()) ThrowOssl(env, "Cannot encode the certificate");
+  Napi::Buffer<unsigned char> out = Napi::Buffer<unsigned char>::Copy(env, der.data(), der.size());
+  Issued().Put(std::move(der), std::move(cert));
+  return out;
 }
+
+X509Ptr TakeIssued(const std::vector<unsigned char>& der) { return Issued().Take(der); }
 
 Napi::Value CertIssuer(const Napi::CallbackInfo& info) {
   auto creds = std::make_unique<IssuerCreds>();

@@ -108,6 +108,21 @@ std::vector<unsigned char> FindOldCert(const std::vector<unsigned char>& msg, co
   return {};
 }
 
+// CertReqMsg ::= SEQUENCE { certReq CertRequest, popo ProofOfPossession OPTIONAL, ... }, where
+// ProofOfPossession ::= CHOICE { raVerified [0], signature [1], keyEncipherment [2], keyAgreement [3] }
+bool SignaturePopo(const OSSL_CRMF_MSG* crm) {
+  std::vector<unsigned char> der = Der([&](unsigned char** out) { return i2d_OSSL_CRMF_MSG(const_cast<OSSL_CRMF_MSG*>(crm), out); });
+  const unsigned char* p = der.data();
+  long len = 0;
+  int tag = 0, cls = 0;
+  if ((ASN1_get_object(&p, &len, &tag, &cls, static_cast<long>(der.size())) & 0x80) != 0) return false;
+  const unsigned char* end = p + len;
+  if ((ASN1_get_object(&p, &len, &tag, &cls, end - p) & 0x80) != 0) return false;  // certReq
+  p += len;
+  if (p >= end || (ASN1_get_object(&p, &len, &tag, &cls, end - p) & 0x80) != 0) return false;
+  return cls == V_ASN1_CONTEXT_SPECIFIC && tag == 1;
+}
+
 const char* BodyName(int type) {
   switch (type) {
     case OSSL_CMP_IR: return "ir";
@@ -152,6 +167,9 @@ std::shared_ptr<CertReqInfo> ReadCertReq(const OSSL_CMP_MSG* req, int certReqId,
       if (f.tmpl_get0_publicKey != nullptr) {
         // 3.2+: the key OpenSSL decoded when it read the request
         in->publicKeyUsable = X509_PUBKEY_get0(f.tmpl_get0_publicKey(tmpl)) != nullptr;
+      } else if (SignaturePopo(crm)) {
+        // older: OpenSSL verified the POPO signature with this very key before asking (ossl_cmp_verify_popo)
+        in->publicKeyUsable = true;
       } else {
         const unsigned char* p = in->publicKey.data();
         EVP_PKEY* key = d2i_PUBKEY(nullptr, &p, static_cast<long>(in->publicKey.size()));

@@ -6,6 +6,7 @@
 #include <map>
 #include <mutex>
 
+#include "cert_issuer.h"
 #include "crmf_reader.h"
 #include "features.h"
 #include "ossl_error.h"
@@ -147,7 +148,8 @@ X509Ptr RepeatedCert(const std::vector<unsigned char>& der) {
 // Worker thread: the certificates of an answer, from their DER; false with `problem` for one that is not.
 bool ReadAnswerCerts(Decision& d, std::string& problem) {
   if (!d.certDer.empty()) {
-    d.cert = CertFromDer(d.certDer);
+    d.cert = TakeIssued(d.certDer);  // one the server's own CA issued just now, unless a handler made its own
+    if (!d.cert) d.cert = CertFromDer(d.certDer);
     if (!d.cert) {
       problem = "cert is not a valid certificate";
       return false;

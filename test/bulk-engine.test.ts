@@ -286,6 +286,27 @@ test('a signal stops the job cleanly; running it again with the journal finishes
   expect(second.orphans).toEqual([]);
 });
 
+test('stop() withdraws transactions still waiting for their server; their items stay pending for the next run', async () => {
+  const journal = path.join(dir, 'job.db');
+  let hung = 0;
+  let allHung!: () => void;
+  const waiting = new Promise<void>((resolve) => (allHung = resolve));
+  // every IR waits for an answer that never comes: only a withdrawal ends those transactions
+  const hang = (req: Buffer): Promise<Buffer> => {
+    if (bodyType(req) !== 0) return env.server.transfer(req);
+    if (++hung === 2) allHung();
+    return new Promise<Buffer>(() => {});
+  };
+  const job = enrollMany(items(2), { context: env.context, transfer: hang, concurrency: 2, journal, retries: 0 });
+  await waiting;
+  job.stop();
+  const s = await job.done;
+  expect(s).toMatchObject({ stopped: true, confirmed: 0, failed: 0 });
+  expect(journalRows(journal).map((r) => r.state)).toEqual(['pending', 'pending']);
+  const again = await enrollMany(items(2), { context: env.context, transfer: env.server.transfer, journal }).done;
+  expect(again).toMatchObject({ confirmed: 2, orphans: [] });
+});
+
 test('a certificate persisted but never confirmed is reported as an orphan and enrolled again', async () => {
   const journal = path.join(dir, 'job.db');
   let dropConf = true;

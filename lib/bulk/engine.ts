@@ -34,7 +34,7 @@ interface Attempt {
   key: KeyObject | null;
   /** The transaction makes the key (nativeKeySpec); its PEM comes with the certificate. */
   keySpec: string | null;
-  abort: AbortController;
+  slot: Slot;
   persisting: boolean;
   persisted?: { cert: Issued; files: Record<string, string>; chain: boolean };
   persistError?: CmpError;
@@ -80,7 +80,7 @@ export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
   stop(): void {
     if (this.#stop.signal.aborted) return;
     this.#stop.abort();
-    for (const a of this.#attempts) if (!a.persisting) a.abort.abort();
+    for (const a of this.#attempts) if (!a.persisting) a.slot.withdraw();
   }
 
   get progress(): BulkProgress {
@@ -269,7 +269,7 @@ export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
       if (attempt > 1 || !counted) journal.attempt(id);
       this.#tally.attempts++;
       if (attempt > 1) this.#metrics?.retry();
-      const a: Attempt = { item, key, keySpec, abort: new AbortController(), persisting: false };
+      const a: Attempt = { item, key, keySpec, slot: pooled.slot, persisting: false };
       try {
         pooled.slot.configure(item, key, keySpec !== null);
       } catch (err) {
@@ -283,7 +283,7 @@ export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
       this.#attempts.add(a);
       let der: Uint8Array | null = null;
       try {
-        der = await pooled.slot.exec(item.operation, a.abort.signal, keySpec);
+        der = await pooled.slot.exec(item.operation, undefined, keySpec);
       } catch (err) {
         const e = a.persistError ?? (err instanceof CmpError ? err : new CmpError(String(err), { code: 'ERR_CMP_UNKNOWN', cause: err }));
         if (this.#stop.signal.aborted && !a.persistError) return journal.pending(id); // withdrawn; a new run takes it up

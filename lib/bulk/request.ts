@@ -6,7 +6,7 @@
 import { KeyObject, X509Certificate, createPrivateKey } from 'node:crypto';
 import { isIP } from 'node:net';
 import { CertReqType, PopoMethod, Option } from '../constants';
-import { CmpContext, kExecWithKey } from '../context';
+import { CmpContext, kAbort, kExecWithKey } from '../context';
 import { binding } from '../native';
 import { CertificateInput, CsrInput, KeyInput, toPrivateKeyDer } from '../convert';
 import { children, oidDer, readTlv, sequenceOf, tlv } from '../der';
@@ -237,8 +237,14 @@ export class Slot {
    * The item's transaction; a certificate comes back as DER, unparsed (null for a revocation). With
    * `keySpec` (nativeKeySpec) the new key is made on the transaction's thread.
    */
-  exec(op: BulkOperation, signal: AbortSignal, keySpec: string | null = null): Promise<Uint8Array | null> {
-    if (op === 'rr') return this.ctx.execRR({ signal }).then(() => null);
-    return this.ctx[kExecWithKey](CERT_REQ_TYPES[op], keySpec, { signal });
+  exec(op: BulkOperation, signal?: AbortSignal, keySpec: string | null = null): Promise<Uint8Array | null> {
+    const opts = signal && { signal };
+    if (op === 'rr') return this.ctx.execRR(opts).then(() => null);
+    return this.ctx[kExecWithKey](CERT_REQ_TYPES[op], keySpec, opts);
+  }
+
+  /** Withdraws the transaction in flight (without an AbortSignal: one per item costs the main thread ~40 µs). */
+  withdraw(): void {
+    this.ctx[kAbort]();
   }
 }

@@ -167,7 +167,7 @@ export class BulkWorker extends EventEmitter {
         const e = err instanceof CmpError ? err : new CmpError(String(err), { code: 'ERR_CMP_BULK_BAD_ITEM', cause: err });
         return { ok: false, error: errorRecord(e) };
       }
-      const der = await pooled.slot.exec(item.operation, signal ?? new AbortController().signal);
+      const der = await pooled.slot.exec(item.operation, signal);
       if (!der) return { ok: true, serial: item.oldCert?.serialNumber ?? null, subject: item.oldCert ? `/${item.oldCert.subject.split('\n').join('/')}` : null };
       // OpenSSL hands every certificate it accepts to the certConf callback, implicit confirmation or not
       if (!a.stored) throw new Error(`item '${item.id}': a certificate came without its certConf callback`);
