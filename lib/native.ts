@@ -224,6 +224,9 @@ export interface IssuedDetails {
   keyPem?: string;
 }
 
+/** What a writeFilesDurably call left unflushed, and the descriptors its flushes go through. */
+export type FlushToken = { readonly __flushToken: unique symbol };
+
 /** One file of writeFilesDurably: its bytes, or a durable file to hard-link. */
 export interface DurableFile {
   tmp: string;
@@ -257,6 +260,10 @@ export interface NativeBinding {
   createPkcs12(key: Buffer, cert: Buffer, chain: Buffer[], passphrase: string, name?: string): Promise<Buffer>;
   /** Writes each entry under `tmp`, flushes, renames to `file`, flushes again with syncPaths. */
   writeFilesDurably(entries: DurableFile[], syncPaths: string[]): Promise<void>;
+  /** As above, the renames and syncPaths left unflushed: the token's next call flushes them with its own data. */
+  writeFilesDurably(entries: DurableFile[], syncPaths: string[], pending: FlushToken | null, leave: true): Promise<FlushToken>;
+  /** `pending`'s renames are flushed by this call's first flush (with no entries, by its only one). */
+  writeFilesDurably(entries: DurableFile[], syncPaths: string[], pending: FlushToken | null, leave?: false): Promise<void>;
   opensslVersion: string;
   features: Features;
   setErrorClass(cls: new (message: string) => Error): void;

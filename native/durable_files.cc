@@ -10,6 +10,13 @@
 // directory is fsync'ed (on Windows every file is committed and every rename
 // written through). A file system job: it runs on libuv's pool, like
 // node:fs, and never waits for JS.
+//
+// Batches one after the other can share a flush: a call asked to leave its
+// renames unflushed resolves to a token instead, and the next call's first
+// flush (after its own writes, before its renames) covers them as well; a
+// call with no entries only flushes what the token left. The token keeps the
+// descriptors the flushes go through, so a write-back error in between is
+// reported by the flush that covers it.
 #include "durable_files.h"
 
 #include <fcntl.h>
@@ -34,6 +41,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <map>
+#include <memory>
 #include <cstring>
 #include <set>
 #include <string>
@@ -98,6 +106,18 @@ struct Entry {
   int mode = 0644;
 };
 
+// The descriptors flushes go through, and what a call left unflushed (the
+// directories of its renames, its further paths).
+struct FlushState {
+  std::map<dev_t, int> anchors;        // a descriptor per file system, opened before the writes
+  std::map<std::string, int> byPath;   // the directories looked up so far, and their file system's descriptor
+  std::vector<std::string> unflushed;  // renamed into, or further paths, not flushed since
+  ~FlushState() {
+    for (const auto& [dev, fd] : anchors) close(fd);
+  }
+};
+using FlushToken = std::shared_ptr<FlushState>;
+
 std::string Dirname(const std::string& p) {
 #ifdef _WIN32
   size_t slash = p.find_last_of("/\\");
@@ -138,15 +158,16 @@ bool MakeDirs(const std::string& dir) {
 
 class DurableFiles : public Napi::AsyncWorker {
  public:
-  DurableFiles(Napi::Env env, std::vector<Entry> entries, std::vector<std::string> syncPaths)
+  DurableFiles(Napi::Env env, std::vector<Entry> entries, std::vector<std::string> syncPaths, FlushToken state, bool leave)
       : Napi::AsyncWorker(env, "openssl-cmp:writeFilesDurably"),
         deferred_(Napi::Promise::Deferred::New(env)),
         entries_(std::move(entries)),
-        syncPaths_(std::move(syncPaths)) {}
+        syncPaths_(std::move(syncPaths)),
+        state_(state ? std::move(state) : std::make_shared<FlushState>()),
+        leave_(leave) {}
   ~DurableFiles() override {
     // key files pass through here
     for (Entry& e : entries_) OPENSSL_cleanse(e.data.data(), e.data.size());
-    for (const auto& [dev, fd] : anchors_) close(fd);
   }
   Napi::Promise Promise() { return deferred_.Promise(); }
 
@@ -156,6 +177,16 @@ class DurableFiles : public Napi::AsyncWorker {
       // write-back error since, even one another caller has seen already.
       for (const Entry& e : entries_) Anchor(Dirname(e.tmp)), Anchor(Dirname(e.file));
       for (const std::string& p : syncPaths_) Anchor(p);
+    }
+    if (entries_.empty()) {
+      // what an earlier call left, and the further paths
+      std::vector<std::string> dirs = state_->unflushed;
+      dirs.insert(dirs.end(), syncPaths_.begin(), syncPaths_.end());
+      int err = 0;
+      std::string where;
+      if (!Flush(dirs, &err, &where)) return SetError("cannot flush '" + where + "' to disk: " + std::strerror(err));
+      state_->unflushed.clear();
+      return;
     }
     std::vector<std::string> written;
     auto fail = [&](const std::string& what, const std::string& file, int err) {
@@ -193,11 +224,13 @@ class DurableFiles : public Napi::AsyncWorker {
       }
       if (close(fd) != 0) return fail("close", e.file, errno);
     }
-    std::vector<std::string> tmpDirs;
+    // this batch's data, and the renames an earlier call left unflushed
+    std::vector<std::string> tmpDirs = state_->unflushed;
     for (const Entry& e : entries_) tmpDirs.push_back(Dirname(e.tmp));
     int err = 0;
     std::string where;
     if (!Flush(tmpDirs, &err, &where)) return fail("flush", where, err);
+    state_->unflushed.clear();
     std::vector<std::string> dirs;
     for (const Entry& e : entries_) {
       if (Replace(e.tmp.c_str(), e.file.c_str()) != 0) {
@@ -210,9 +243,16 @@ class DurableFiles : public Napi::AsyncWorker {
     }
     written.clear();
     for (const std::string& p : syncPaths_) dirs.push_back(p);
+    if (leave_) {
+      state_->unflushed = std::move(dirs);  // the next call's first flush, or one of its own
+      return;
+    }
     if (!Flush(dirs, &err, &where)) SetError("cannot flush '" + where + "' to disk: " + std::strerror(err));
   }
-  void OnOK() override { deferred_.Resolve(Env().Undefined()); }
+  void OnOK() override {
+    if (!leave_) return deferred_.Resolve(Env().Undefined());
+    deferred_.Resolve(Napi::External<FlushToken>::New(Env(), new FlushToken(state_), [](Napi::Env, FlushToken* t) { delete t; }));
+  }
   void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
 
  private:
@@ -253,24 +293,24 @@ class DurableFiles : public Napi::AsyncWorker {
   // The descriptor kept for the file system `p` is on (opened now if none is); -1 if p cannot be opened.
   // A batch's entries share a few directories: each is looked up once.
   int Anchor(const std::string& p) {
-    auto known = byPath_.find(p);
-    if (known != byPath_.end()) return known->second;
+    auto known = state_->byPath.find(p);
+    if (known != state_->byPath.end()) return known->second;
     struct stat st;
     if (stat(p.c_str(), &st) != 0) return -1;
-    auto it = anchors_.find(st.st_dev);
-    int fd = it != anchors_.end() ? it->second : open(p.c_str(), O_RDONLY | kOpenFlags);
+    auto it = state_->anchors.find(st.st_dev);
+    int fd = it != state_->anchors.end() ? it->second : open(p.c_str(), O_RDONLY | kOpenFlags);
     if (fd < 0) return -1;
-    anchors_.emplace(st.st_dev, fd);
-    byPath_.emplace(p, fd);
+    state_->anchors.emplace(st.st_dev, fd);
+    state_->byPath.emplace(p, fd);
     return fd;
   }
 
   const bool syncfs_ = SyncfsReportsErrors();
-  std::map<dev_t, int> anchors_;  // a descriptor per file system, opened before the writes
-  std::map<std::string, int> byPath_;  // the directories looked up so far, and their file system's descriptor
   Napi::Promise::Deferred deferred_;
   std::vector<Entry> entries_;
   std::vector<std::string> syncPaths_;
+  FlushToken state_;  // shared with the token this call or an earlier one resolved to
+  bool leave_;        // the renames stay unflushed: resolves to a token for the next call
 };
 
 }  // namespace
@@ -311,7 +351,14 @@ Napi::Value WriteFilesDurably(const Napi::CallbackInfo& info) {
   Napi::Array paths = info[1].As<Napi::Array>();
   std::vector<std::string> syncPaths;
   for (uint32_t i = 0; i < paths.Length(); i++) syncPaths.push_back(StringFromJs(paths.Get(i), "syncPaths[]"));
-  auto* worker = new DurableFiles(env, std::move(entries), std::move(syncPaths));
+  FlushToken state;
+  if (!Nullish(info[2])) {
+    if (!info[2].IsExternal()) ThrowType(env, "pending must be a token from an earlier writeFilesDurably");
+    state = *info[2].As<Napi::External<FlushToken>>().Data();
+  }
+  bool leave = info[3].ToBoolean();
+  if (leave && entries.empty()) ThrowType(env, "a call without entries has nothing to leave unflushed");
+  auto* worker = new DurableFiles(env, std::move(entries), std::move(syncPaths), std::move(state), leave);
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { BulkResult, CmpContext, CmpError, CmpServer, FailInfo, Option, PKIStatus, TestCa, enrollMany, features, readItems } from '../lib';
 import { binding } from '../lib/native';
 import { children, readTlv } from '../lib/der';
+import { kCertConfDetails } from '../lib/context';
 import { BulkCa, REF, SECRET, bulkCa, checkPair, journalRows, manifest, tmpDir } from './helpers/bulk';
 
 let env: BulkCa;
@@ -505,4 +506,79 @@ test('outTrusted: a new certificate that does not chain to these anchors is refu
   expect(await job.done).toMatchObject({ confirmed: 0, failed: 2 });
   expect(errors.map((e) => e.code)).toEqual(['ERR_OSSL_CMP_CERTIFICATE_NOT_ACCEPTED', 'ERR_OSSL_CMP_CERTIFICATE_NOT_ACCEPTED']);
   expect(fs.readdirSync(path.join(dir, 'bad')).filter((f) => f.endsWith('.pem'))).toEqual([]);
+});
+
+test('writeFilesDurably: a call can leave its renames for the next call to flush, or for a call of their own', async () => {
+  const partial = path.join(dir, '.partial');
+  fs.mkdirSync(partial);
+  const entry = (name: string, data: string) => ({ tmp: path.join(partial, `${name}.tmp`), file: path.join(dir, name), data });
+  const first = await binding.writeFilesDurably([entry('a.pem', 'A')], [], null, true);
+  expect(fs.readFileSync(path.join(dir, 'a.pem'), 'utf8')).toBe('A');
+  // the next batch's first flush covers the renames the first one left
+  await binding.writeFilesDurably([entry('b.pem', 'B')], [], first);
+  expect(fs.readFileSync(path.join(dir, 'b.pem'), 'utf8')).toBe('B');
+  // a batch that fails before its first flush leaves what it was given to flush: a call of its own still can
+  const left = await binding.writeFilesDurably([entry('c.pem', 'C')], [], null, true);
+  const missing = { tmp: path.join(dir, 'no-such-dir', 'x.tmp'), file: path.join(dir, 'x.pem'), data: 'X' };
+  await expect(binding.writeFilesDurably([missing], [], left, true)).rejects.toThrow(/cannot write '.*x\.pem': open/);
+  await binding.writeFilesDurably([], [], left);
+  expect(fs.readdirSync(partial)).toEqual([]);
+  expect(() => binding.writeFilesDurably([entry('d.pem', 'D')], [], {} as never)).toThrow(/pending must be a token/);
+  expect(() => binding.writeFilesDurably([], [], null, true)).toThrow(/nothing to leave unflushed/);
+});
+
+test('batches written one after the other share a flush: the batch after a busy one covers its renames', async () => {
+  const calls: Array<{ files: number; pending: boolean; leave: boolean }> = [];
+  const original = binding.writeFilesDurably;
+  let releaseFirst!: () => void;
+  const firstHeld = new Promise<void>((resolve) => (releaseFirst = resolve));
+  let startFirst!: () => void;
+  const firstStarted = new Promise<void>((resolve) => (startFirst = resolve));
+  let asked = 0;
+  let persisting = 0;
+  // The first item's files go alone; the other IRs are answered once that batch is being written, and
+  // its write waits until every item's certConf callback has asked for its files, which queue behind it.
+  binding.writeFilesDurably = ((entries: never[], sync: string[], pending?: unknown, leave?: boolean) => {
+    calls.push({ files: entries.length, pending: pending != null, leave: leave === true });
+    const go = () => (original as (...a: unknown[]) => Promise<unknown>).call(binding, entries, sync, pending, leave);
+    if (calls.length > 1) return go();
+    startFirst();
+    return firstHeld.then(go);
+  }) as typeof binding.writeFilesDurably;
+  try {
+    const job = enrollMany(items(6), {
+      context: () => {
+        const ctx = env.context();
+        const set = ctx[kCertConfDetails].bind(ctx);
+        // the engine's callback queues the item's files before it returns
+        ctx[kCertConfDetails] = (fn, passphrase) =>
+          set(fn && ((...args) => {
+            const accepted = fn(...args);
+            if (++persisting === 6) releaseFirst();
+            return accepted;
+          }), passphrase);
+        return ctx;
+      },
+      transfer: async (req: Buffer) => {
+        if (bodyType(req) === 0 && asked++ > 0) await firstStarted;
+        return env.server.transfer(req);
+      },
+      concurrency: 6,
+      outDir: path.join(dir, 'out'),
+      journal: path.join(dir, 'job.db'),
+    });
+    const s = await job.done;
+    expect(s.confirmed).toBe(6);
+  } finally {
+    binding.writeFilesDurably = original;
+  }
+  const batches = calls.filter((c) => c.files > 0 && c.leave);
+  expect(batches.length).toBeGreaterThanOrEqual(2);
+  // the second batch flushed the first one's renames with its own data
+  expect(batches[1].pending).toBe(true);
+  const flushes = batches.length + calls.filter((c) => c.files === 0).length;
+  expect(flushes).toBeLessThan(2 * batches.length);
+  const lines = manifest(path.join(dir, 'out'));
+  expect(lines).toHaveLength(6);
+  for (const l of lines) checkPair(l);
 });

@@ -6,7 +6,7 @@ import { KeyObject, X509Certificate, createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CmpError } from '../errors';
-import { DurableFile, IssuedDetails, binding } from '../native';
+import { DurableFile, FlushToken, IssuedDetails, binding } from '../native';
 import { JournalRow } from './journal';
 
 /** An issued certificate as the output and the journal keep it: its DER and what was read from it. */
@@ -61,6 +61,9 @@ export function checkFileId(id: string): string | undefined {
   return undefined;
 }
 
+/** Files of an item waiting for a batch, and how to tell it they are durable. */
+type Queued = { entries: DurableFile[]; resolve: () => void; reject: (err: unknown) => void };
+
 export class Output {
   readonly dir: string;
   readonly #partial: string;
@@ -73,7 +76,9 @@ export class Output {
   #manifestError: Error | undefined;
   #lines = '';
   #linesTimer: NodeJS.Timeout | undefined;
-  #queue: { entries: DurableFile[]; resolve: () => void; reject: (err: unknown) => void }[] = [];
+  #queue: Queued[] = [];
+  /** The batch written last, its renames not yet flushed: the next batch's first flush covers them. */
+  #unflushed: { token: FlushToken; batch: Queued[] } | undefined;
   #queued = false;
   #writing: Promise<void> = Promise.resolve();
   #flushWith: () => string[] = () => [];
@@ -218,7 +223,8 @@ export class Output {
   #gather(first: number): Promise<void> {
     return new Promise<void>((resolve) => {
       const linger = this.#lingerMs - (performance.now() - first);
-      if (linger <= 0 || this.#queue.length >= this.#couldJoin()) return setImmediate(resolve);
+      // the batch before waits for this one's first flush: no lingering then
+      if (linger <= 0 || this.#unflushed || this.#queue.length >= this.#couldJoin()) return setImmediate(resolve);
       const done = () => {
         clearTimeout(timer);
         this.#release = undefined;
@@ -229,23 +235,50 @@ export class Output {
     });
   }
 
+  /**
+   * Batches in a row share flushes: a batch's renames stay unflushed while another batch is waiting,
+   * whose first flush (after its writes, before its renames) covers them; the last of a row is
+   * flushed on its own. So a row of n batches costs n + 1 flushes, not 2n.
+   */
   async #writeBatch(): Promise<void> {
     const batch = this.#queue;
     this.#queue = [];
     this.#queued = false;
+    const before = this.#unflushed;
+    this.#unflushed = undefined;
     let sync: string[];
     try {
       sync = this.#flushWith();
     } catch (err) {
+      if (before) await this.#flush(before);
       return batch.forEach((b) => b.reject(err));
     }
     try {
-      await binding.writeFilesDurably(batch.flatMap((b) => b.entries), sync);
-      return batch.forEach((b) => b.resolve());
+      const token = await binding.writeFilesDurably(batch.flatMap((b) => b.entries), sync, before?.token ?? null, true);
+      before?.batch.forEach((b) => b.resolve());
+      this.#unflushed = { token, batch };
     } catch (err) {
+      // what the batch before left is flushed on its own, and this batch tried again item by item
+      if (before) await this.#flush(before);
       if (batch.length === 1) return batch[0].reject(outputError(null, err));
+      await Promise.all(batch.map((b) => binding.writeFilesDurably(b.entries, sync).then(b.resolve, (e) => b.reject(outputError(null, e)))));
+      return;
     }
-    await Promise.all(batch.map((b) => binding.writeFilesDurably(b.entries, sync).then(b.resolve, (err) => b.reject(outputError(null, err)))));
+    if (this.#queue.length === 0) {
+      const last = this.#unflushed!;
+      this.#unflushed = undefined;
+      await this.#flush(last);
+    }
+  }
+
+  /** Flushes what a batch left, and settles its items. */
+  async #flush(left: { token: FlushToken; batch: Queued[] }): Promise<void> {
+    try {
+      await binding.writeFilesDurably([], [], left.token);
+      left.batch.forEach((b) => b.resolve());
+    } catch (err) {
+      left.batch.forEach((b) => b.reject(outputError(null, err)));
+    }
   }
 
   /**
