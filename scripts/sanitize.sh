@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The sanitizer job: the addon's Debug build with ASan and UBSan (binding.gyp's
-# Debug configuration), loaded by the native-heavy tests and a short fuzz run;
+# Debug configuration), loaded by the native-heavy tests (the bulk engine's file
+# writer among them) and a short fuzz run;
 # fails on any sanitizer report. Node itself is not instrumented, so the ASan
 # runtime is preloaded; leak detection stays off (Node frees little at exit).
 #   scripts/sanitize.sh [FUZZ_N]
@@ -30,7 +31,7 @@ status=0
 run node node_modules/jest/bin/jest.js --runInBand \
   test/lifecycle-exit.test.ts test/exec-concurrency.test.ts test/concurrency-js-transport.test.ts \
   test/transfer-callback.test.ts test/certconf-log.test.ts test/cve-protection.test.ts test/server.test.ts \
-  test/cli-server.test.ts || status=1
+  test/cli-server.test.ts test/bulk-engine.test.ts || status=1
 run node scripts/fuzz.js "${1:-500}" 1 || status=1
 reports=$(grep -cE "ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer" "$log" || true)
 grep -E "^(Tests:|\{\"client\")" "$log" || true
