@@ -112,8 +112,12 @@ struct FlushState {
   std::map<dev_t, int> anchors;        // a descriptor per file system, opened before the writes
   std::map<std::string, int> byPath;   // the directories looked up so far, and their file system's descriptor
   std::vector<std::string> unflushed;  // renamed into, or further paths, not flushed since
-  ~FlushState() {
+  ~FlushState() { Close(); }
+  // At the end of a row of batches: its descriptors are not kept until the token is collected.
+  void Close() {
     for (const auto& [dev, fd] : anchors) close(fd);
+    anchors.clear();
+    byPath.clear();
   }
 };
 using FlushToken = std::shared_ptr<FlushState>;
@@ -172,6 +176,12 @@ class DurableFiles : public Napi::AsyncWorker {
   Napi::Promise Promise() { return deferred_.Promise(); }
 
   void Execute() override {
+    // directories are looked up once per call (a template with a directory per item makes many)
+    state_->byPath.clear();
+    Run();
+    if (!leave_) state_->Close();
+  }
+  void Run() {
     if (syncfs_) {
       // Descriptors opened before anything is written: syncfs on them reports every
       // write-back error since, even one another caller has seen already.
