@@ -112,6 +112,9 @@ struct FlushState {
   std::map<dev_t, int> anchors;        // a descriptor per file system, opened before the writes
   std::map<std::string, int> byPath;   // the directories looked up so far, and their file system's descriptor
   std::vector<std::string> unflushed;  // renamed into, or further paths, not flushed since
+  // A flush that failed: its error is reported once, and the descriptors would not report it again,
+  // so every later call on this state fails with it rather than flush and succeed.
+  std::string flushError;
   ~FlushState() { Close(); }
   // At the end of a row of batches: its descriptors are not kept until the token is collected.
   void Close() {
@@ -121,6 +124,8 @@ struct FlushState {
   }
 };
 using FlushToken = std::shared_ptr<FlushState>;
+// Tells a token from the addon's other externals (an issuer handle, say).
+constexpr napi_type_tag kFlushTokenTag = {0x6f70656e73736c2dULL, 0x636d70666c757368ULL};
 
 std::string Dirname(const std::string& p) {
 #ifdef _WIN32
@@ -182,6 +187,7 @@ class DurableFiles : public Napi::AsyncWorker {
     if (!leave_) state_->Close();
   }
   void Run() {
+    if (!state_->flushError.empty()) return SetError(state_->flushError);
     if (syncfs_) {
       // Descriptors opened before anything is written: syncfs on them reports every
       // write-back error since, even one another caller has seen already.
@@ -194,7 +200,7 @@ class DurableFiles : public Napi::AsyncWorker {
       dirs.insert(dirs.end(), syncPaths_.begin(), syncPaths_.end());
       int err = 0;
       std::string where;
-      if (!Flush(dirs, &err, &where)) return SetError("cannot flush '" + where + "' to disk: " + std::strerror(err));
+      if (!Flush(dirs, &err, &where)) return FlushFailed(where, err);
       state_->unflushed.clear();
       return;
     }
@@ -239,7 +245,11 @@ class DurableFiles : public Napi::AsyncWorker {
     for (const Entry& e : entries_) tmpDirs.push_back(Dirname(e.tmp));
     int err = 0;
     std::string where;
-    if (!Flush(tmpDirs, &err, &where)) return fail("flush", where, err);
+    if (!Flush(tmpDirs, &err, &where)) {
+      fail("flush", where, err);
+      state_->flushError = "cannot flush '" + where + "' to disk: " + std::strerror(err);
+      return;
+    }
     state_->unflushed.clear();
     std::vector<std::string> dirs;
     for (const Entry& e : entries_) {
@@ -257,11 +267,17 @@ class DurableFiles : public Napi::AsyncWorker {
       state_->unflushed = std::move(dirs);  // the next call's first flush, or one of its own
       return;
     }
-    if (!Flush(dirs, &err, &where)) SetError("cannot flush '" + where + "' to disk: " + std::strerror(err));
+    if (!Flush(dirs, &err, &where)) FlushFailed(where, err);
+  }
+  void FlushFailed(const std::string& where, int err) {
+    state_->flushError = "cannot flush '" + where + "' to disk: " + std::strerror(err);
+    SetError(state_->flushError);
   }
   void OnOK() override {
     if (!leave_) return deferred_.Resolve(Env().Undefined());
-    deferred_.Resolve(Napi::External<FlushToken>::New(Env(), new FlushToken(state_), [](Napi::Env, FlushToken* t) { delete t; }));
+    auto token = Napi::External<FlushToken>::New(Env(), new FlushToken(state_), [](Napi::Env, FlushToken* t) { delete t; });
+    token.TypeTag(&kFlushTokenTag);
+    deferred_.Resolve(token);
   }
   void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
 
@@ -363,7 +379,9 @@ Napi::Value WriteFilesDurably(const Napi::CallbackInfo& info) {
   for (uint32_t i = 0; i < paths.Length(); i++) syncPaths.push_back(StringFromJs(paths.Get(i), "syncPaths[]"));
   FlushToken state;
   if (!Nullish(info[2])) {
-    if (!info[2].IsExternal()) ThrowType(env, "pending must be a token from an earlier writeFilesDurably");
+    if (!info[2].IsExternal() || !info[2].As<Napi::External<FlushToken>>().CheckTypeTag(&kFlushTokenTag)) {
+      ThrowType(env, "pending must be a token from an earlier writeFilesDurably");
+    }
     state = *info[2].As<Napi::External<FlushToken>>().Data();
   }
   bool leave = info[3].ToBoolean();

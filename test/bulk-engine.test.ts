@@ -524,6 +524,9 @@ test('writeFilesDurably: a call can leave its renames for the next call to flush
   await binding.writeFilesDurably([], [], left);
   expect(fs.readdirSync(partial)).toEqual([]);
   expect(() => binding.writeFilesDurably([entry('d.pem', 'D')], [], {} as never)).toThrow(/pending must be a token/);
+  // another of the addon's handles is not taken for one
+  const issuerKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'der', type: 'pkcs8' });
+  expect(() => binding.writeFilesDurably([entry('d.pem', 'D')], [], binding.certIssuer(null, issuerKey) as never)).toThrow(/pending must be a token/);
   expect(() => binding.writeFilesDurably([], [], null, true)).toThrow(/nothing to leave unflushed/);
 });
 
@@ -538,9 +541,15 @@ test('batches written one after the other share a flush: the batch after a busy 
   let persisting = 0;
   // The first item's files go alone; the other IRs are answered once that batch is being written, and
   // its write waits until every item's certConf callback has asked for its files, which queue behind it.
+  const events: string[] = [];
   binding.writeFilesDurably = ((entries: never[], sync: string[], pending?: unknown, leave?: boolean) => {
     calls.push({ files: entries.length, pending: pending != null, leave: leave === true });
-    const go = () => (original as (...a: unknown[]) => Promise<unknown>).call(binding, entries, sync, pending, leave);
+    const n = calls.length;
+    const go = () =>
+      (original as (...a: unknown[]) => Promise<unknown>).call(binding, entries, sync, pending, leave).then((r) => {
+        events.push(`write ${n} done`);
+        return r;
+      });
     if (calls.length > 1) return go();
     startFirst();
     return firstHeld.then(go);
@@ -560,6 +569,7 @@ test('batches written one after the other share a flush: the batch after a busy 
         return ctx;
       },
       transfer: async (req: Buffer) => {
+        if (bodyType(req) === 24) events.push('certConf');
         if (bodyType(req) === 0 && asked++ > 0) await firstStarted;
         return env.server.transfer(req);
       },
@@ -574,8 +584,9 @@ test('batches written one after the other share a flush: the batch after a busy 
   }
   const batches = calls.filter((c) => c.files > 0 && c.leave);
   expect(batches.length).toBeGreaterThanOrEqual(2);
-  // the second batch flushed the first one's renames with its own data
+  // the second batch flushed the first one's renames with its own data, and no item was confirmed before that
   expect(batches[1].pending).toBe(true);
+  expect(events.indexOf('certConf')).toBeGreaterThan(events.indexOf('write 2 done'));
   const flushes = batches.length + calls.filter((c) => c.files === 0).length;
   expect(flushes).toBeLessThan(2 * batches.length);
   const lines = manifest(path.join(dir, 'out'));
