@@ -247,7 +247,7 @@ class DurableFiles : public Napi::AsyncWorker {
     std::string where;
     if (!Flush(tmpDirs, &err, &where)) {
       fail("flush", where, err);
-      state_->flushError = "cannot flush '" + where + "' to disk: " + std::strerror(err);
+      state_->flushError = FlushMessage(where, err);
       return;
     }
     state_->unflushed.clear();
@@ -269,8 +269,12 @@ class DurableFiles : public Napi::AsyncWorker {
     }
     if (!Flush(dirs, &err, &where)) FlushFailed(where, err);
   }
+  static std::string FlushMessage(const std::string& where, int err) {
+    return "cannot flush '" + where + "' to disk: " + std::strerror(err);
+  }
+  // Every later call on this state fails with it too.
   void FlushFailed(const std::string& where, int err) {
-    state_->flushError = "cannot flush '" + where + "' to disk: " + std::strerror(err);
+    state_->flushError = FlushMessage(where, err);
     SetError(state_->flushError);
   }
   void OnOK() override {
