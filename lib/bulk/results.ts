@@ -13,6 +13,11 @@ export class ResultQueue {
   #finished = false;
   #failure: Error | undefined;
 
+  /** Someone iterates the results: only then are they worth making. */
+  get reading(): boolean {
+    return this.#reading;
+  }
+
   push(r: BulkResult): void {
     if (!this.#reading) return;
     this.#results.push(r);
