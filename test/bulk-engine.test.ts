@@ -72,7 +72,12 @@ test('enrolls every item: key and certificate files that belong together, chain,
     expect(r.cert!.fingerprint256).toBe(line.sha256);
     expect(line.notAfter).toBe(new Date(r.cert!.validTo).toISOString());
     expect(spki(createPublicKey(r.key!))).toEqual(spki(r.cert!.publicKey));
+    // each result's own: read once, kept; and listed like the other fields
+    expect(r.cert).toBe(r.cert);
+    expect(r.key).toBe(r.key);
+    expect(Object.keys(r)).toEqual(['id', 'ok', 'attempts', 'serial', 'cert', 'key']);
   }
+  expect(results[0].cert).not.toBe(results[1].cert);
   const types = lines.map((l) => checkPair(l).publicKey.asymmetricKeyType).sort();
   expect(new Set(types)).toEqual(new Set(['ec', 'ed25519', 'rsa']));
   const rows = journalRows(path.join(dir, 'job.db'));
