@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BulkResult, CmpContext, CmpError, CmpServer, FailInfo, Option, PKIStatus, TestCa, enrollMany, features, readItems } from '../lib';
 import { binding } from '../lib/native';
+import { Output, issuedFromCert } from '../lib/bulk/output';
 import { children, readTlv } from '../lib/der';
 import { kCertConfDetails } from '../lib/context';
 import { BulkCa, REF, SECRET, bulkCa, checkPair, journalRows, manifest, tmpDir } from './helpers/bulk';
@@ -598,3 +599,19 @@ test('batches written one after the other share a flush: the batch after a busy 
   expect(lines).toHaveLength(6);
   for (const l of lines) checkPair(l);
 });
+
+test('a batch lingers no longer than writing a batch lately took, whatever the cap', async () => {
+  const out = new Output(path.join(dir, 'linger'));
+  await out.open([]);
+  const issued = issuedFromCert(env.ca.cert);
+  let could = 1;
+  // a cap no test waits for; the first batch goes at once, as nobody else could join it
+  out.batching({ lingerMs: 60_000, couldJoin: () => could });
+  await out.persist('first', out.files('first', false), null, issued);
+  could = 2; // from now on a lone item waits for another, up to what writing a batch took
+  const t0 = performance.now();
+  await out.persist('second', out.files('second', false), null, issued);
+  expect(performance.now() - t0).toBeLessThan(10_000);
+  await out.close();
+  expect(fs.readFileSync(path.join(dir, 'linger', 'second.cert.pem'), 'utf8')).toBe(env.ca.cert.toString());
+}, 30_000);

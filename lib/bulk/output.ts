@@ -83,6 +83,8 @@ export class Output {
   #writing: Promise<void> = Promise.resolve();
   #flushWith: () => string[] = () => [];
   #lingerMs = 0;
+  /** Wall time of a batch's write (writes, flush, renames), a moving average: how long a batch lingers at most. */
+  #batchMs: number | undefined;
   #couldJoin: () => number = () => 1;
   #release: (() => void) | undefined;
 
@@ -148,7 +150,8 @@ export class Output {
   /**
    * How batches form. `paths()` runs just before a batch is written (a journal commits there
    * and names its WAL, which the batch's flush covers). A batch waits up to `lingerMs` for more
-   * items, unless as many are waiting as `couldJoin()` says could come (those in flight).
+   * items, and no longer than writing a batch lately took, unless as many are waiting as
+   * `couldJoin()` says could come (those in flight).
    */
   batching(o: { paths?: () => string[]; lingerMs?: number; couldJoin?: () => number }): void {
     if (o.paths) this.#flushWith = o.paths;
@@ -222,7 +225,9 @@ export class Output {
    */
   #gather(first: number): Promise<void> {
     return new Promise<void>((resolve) => {
-      const linger = this.#lingerMs - (performance.now() - first);
+      // Lingering longer than writing a batch takes would cost the items waiting more than the
+      // flush it may save costs them; while flushes are slow (a busy disk) batches grow.
+      const linger = Math.min(this.#lingerMs, this.#batchMs ?? this.#lingerMs) - (performance.now() - first);
       // the batch before waits for this one's first flush: no lingering then
       if (linger <= 0 || this.#unflushed || this.#queue.length >= this.#couldJoin()) return setImmediate(resolve);
       const done = () => {
@@ -254,7 +259,10 @@ export class Output {
       return batch.forEach((b) => b.reject(err));
     }
     try {
+      const started = performance.now();
       const token = await binding.writeFilesDurably(batch.flatMap((b) => b.entries), sync, before?.token ?? null, true);
+      const ms = performance.now() - started;
+      this.#batchMs = this.#batchMs === undefined ? ms : 0.8 * this.#batchMs + 0.2 * ms;
       before?.batch.forEach((b) => b.resolve());
       this.#unflushed = { token, batch };
     } catch (err) {

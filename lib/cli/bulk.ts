@@ -334,6 +334,8 @@ export async function bulkMain(argv: string[], io: CliIo, tty = !!process.stderr
             reqExtensions,
             metrics: metrics?.registry,
           });
+    // read from now on: results that come while the rows are counted are shown too
+    const results = job[Symbol.asyncIterator]();
     display = new Display(io, !!bulk.get('json'), tty, tty ? await countRows(input) : undefined);
     const d = display;
     job.on('progress', (p) => d.progress(p));
@@ -342,7 +344,7 @@ export async function bulkMain(argv: string[], io: CliIo, tty = !!process.stderr
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
     try {
-      for await (const r of job) d.result(r);
+      for await (const r of { [Symbol.asyncIterator]: () => results }) d.result(r);
       const summary = await job.done;
       d.end(summary);
       return summary.stopped ? EXIT.stopped : summary.failed > 0 ? EXIT.partial : EXIT.ok;
