@@ -188,8 +188,8 @@ async function memory(port, n) {
   }
   const job = enrollMany(items(), { options: { server: `127.0.0.1:${port}/pkix/`, ref: REF, secret: 'env:BENCH_SECRET' },
     concurrency: 16, journal: path.join(dir, 'journal.sqlite') });
-  // RSS, and the part of it V8's young generation takes: V8 grows that to a cap of its own (on Node 24 it
-  // reaches 128 MiB on a machine this size), a fixed cost rather than anything kept per item
+  // RSS, and the part of it V8's young generation takes: V8 grows that (up to 128 MiB on Node 24 on a
+  // machine this size) when much of what the job allocates outlives minor collections
   const sample = () => ({ rss: process.memoryUsage().rss / 2 ** 20, young: youngMiB() });
   let early;
   let third;

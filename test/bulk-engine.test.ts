@@ -605,13 +605,12 @@ test('a batch lingers no longer than writing a batch lately took, whatever the c
   await out.open([]);
   const issued = issuedFromCert(env.ca.cert);
   let could = 1;
-  // a cap no test waits for; the first batch goes at once, as nobody else could join it
-  out.batching({ lingerMs: 60_000, couldJoin: () => could });
+  // a cap of an hour, which the test's deadline does not wait for; the first batch goes at once,
+  // as nobody else could join it
+  out.batching({ lingerMs: 3_600_000, couldJoin: () => could });
   await out.persist('first', out.files('first', false), null, issued);
   could = 2; // from now on a lone item waits for another, up to what writing a batch took
-  const t0 = performance.now();
   await out.persist('second', out.files('second', false), null, issued);
-  expect(performance.now() - t0).toBeLessThan(10_000);
   await out.close();
   expect(fs.readFileSync(path.join(dir, 'linger', 'second.cert.pem'), 'utf8')).toBe(env.ca.cert.toString());
 }, 30_000);

@@ -35,8 +35,6 @@ interface Attempt {
   /** The transaction makes the key (nativeKeySpec); its PEM comes with the certificate. */
   keySpec: string | null;
   slot: Slot;
-  /** Its transaction is under way: stop() withdraws it unless it is persisting. */
-  running: boolean;
   persisting: boolean;
   persisted?: { cert: Issued; files: Record<string, string>; chain: boolean };
   persistError?: CmpError;
@@ -88,7 +86,7 @@ export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
   stop(): void {
     if (this.#stop.signal.aborted) return;
     this.#stop.abort();
-    for (const { attempt: a } of this.#pooled) if (a?.running && !a.persisting) a.slot.withdraw();
+    for (const { attempt: a } of this.#pooled) if (a && !a.persisting) a.slot.withdraw();
   }
 
   get progress(): BulkProgress {
@@ -277,7 +275,7 @@ export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
       if (attempt > 1 || !counted) journal.attempt(id);
       this.#tally.attempts++;
       if (attempt > 1) this.#metrics?.retry();
-      const a: Attempt = { item, key, keySpec, slot: pooled.slot, running: false, persisting: false };
+      const a: Attempt = { item, key, keySpec, slot: pooled.slot, persisting: false };
       try {
         pooled.slot.configure(item, key, keySpec !== null);
       } catch (err) {
@@ -288,7 +286,6 @@ export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
         return this.#fail(id, e, attempt, started, item.operation);
       }
       pooled.attempt = a;
-      a.running = true;
       let der: Uint8Array | null = null;
       try {
         der = await pooled.slot.exec(item.operation, undefined, keySpec);
@@ -306,7 +303,7 @@ export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
           return this.#fail(id, e, attempt, started, item.operation);
         }
       } finally {
-        a.running = false;
+        pooled.attempt = undefined;
       }
       return this.#finish(pooled.slot.ctx, a, der, attempt, started);
     }
