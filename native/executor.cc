@@ -1,5 +1,9 @@
 #include "executor.h"
 
+#ifdef __linux__
+#include <pthread.h>
+#endif
+
 #include <system_error>
 #include <thread>
 
@@ -103,6 +107,10 @@ void Executor::Release(Napi::Env env, Job* job) {
 }
 
 void Executor::WorkerLoop() {
+#ifdef __linux__
+  // what top -H, perf and /proc/PID/task show: the transactions' threads apart from libuv's
+  pthread_setname_np(pthread_self(), "openssl-cmp");
+#endif
   std::unique_lock<std::mutex> lock(mu_);
   idle_--;
   for (;;) {

@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import { CmpError } from '../lib';
 import { closeAll, pbmContext, refusedContext as refused } from './helpers/context';
 import { MockServer, startMock } from './helpers/mock-server';
@@ -68,3 +69,16 @@ test('64 transactions parked in a JS transport at once: far more than the libuv 
     expect((r as PromiseRejectedResult).reason).toMatchObject({ name: 'CmpError', code: 'ERR_CMP_TRANSFER_FAILED' });
   }
 }, 30000);
+
+test("a transaction runs on a thread named openssl-cmp, told apart from libuv's in top -H, perf and /proc", async () => {
+  const names = () => fs.readdirSync('/proc/self/task').map((t) => fs.readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim());
+  let seen: string[] = [];
+  const ctx = refused(pki);
+  // the names are read while the transaction's thread waits for this transport
+  ctx.setTransferCallback(async () => {
+    seen = names();
+    throw new Error('enough');
+  });
+  await expect(ctx.execGENM()).rejects.toMatchObject({ code: 'ERR_CMP_TRANSFER_FAILED' });
+  expect(seen).toContain('openssl-cmp');
+});
