@@ -22,7 +22,7 @@ import {
 import { CertReqType, Option } from './constants';
 import { CmpError } from './errors';
 import { oidDer, tlv } from './der';
-import { ExecTemporaries, IssuedDetails, LogEntry, MessageFiles, NativeCmpContext, NativeItav, binding } from './native';
+import { IssuedDetails, LogEntry, MessageFiles, NativeCmpContext, NativeItav, binding } from './native';
 import { applyOptions, optionMap } from './options/setup';
 
 export type { LogEntry, MessageFiles } from './native';
@@ -515,12 +515,11 @@ export class CmpContext {
 
   /**
    * @internal A certificate request whose new key is made on the transaction's thread
-   * (`keySpec`, e.g. "EC:P-256"); resolves to the certificate's DER, unparsed. With `temporaries`
-   * (and IssuedDetails on) the certConf callback writes the certificate's and key's PEM there first.
+   * (`keySpec`, e.g. "EC:P-256"); resolves to the certificate's DER, unparsed.
    */
-  [kExecWithKey](type: number, keySpec: string | null, opts?: TransactionOptions, temporaries?: ExecTemporaries): Promise<Uint8Array | null> {
+  [kExecWithKey](type: number, keySpec: string | null, opts?: TransactionOptions): Promise<Uint8Array | null> {
     checkType(type);
-    return this.#run(opts, () => this.#native.execCertReq(type, null, keySpec, temporaries));
+    return this.#run(opts, () => this.#native.execCertReq(type, null, keySpec));
   }
 
   /**

@@ -78,7 +78,7 @@ export declare class NativeCmpContext {
   setMessageFiles(opts: MessageFiles): void;
   setTls(opts: { cert?: Der; key?: Der; extra?: Der[]; trusted?: Der[]; host?: string } | null): void;
   /** keySpec: a new key made on the transaction's thread ("EC:P-256", "RSA:2048", "ED25519"). */
-  execCertReq(type: number, crm: Der | null, keySpec?: string | null, temporaries?: ExecTemporaries | null): Promise<Uint8Array | null>;
+  execCertReq(type: number, crm: Der | null, keySpec?: string | null): Promise<Uint8Array | null>;
   tryCertReq(type: number, crm: Der | null): Promise<{ done: boolean; cert?: Uint8Array | null; checkAfter?: number }>;
   execRR(): Promise<void>;
   execGENM(): Promise<NativeItav[]>;
@@ -222,19 +222,6 @@ export interface IssuedDetails {
   notAfter: string;
   sha256: string;
   keyPem?: string;
-  /** The PEM is in the transaction's temporary file for the certificate (ExecTemporaries.cert). */
-  certWritten?: boolean;
-  /** keyPem is in the temporary file for the key (ExecTemporaries.key). */
-  keyWritten?: boolean;
-}
-
-/**
- * Temporary files the certConf callback writes the issued certificate's PEM and the new key's
- * PEM to on the transaction's thread, for writeFilesDurably entries marked `ready`.
- */
-export interface ExecTemporaries {
-  cert?: string;
-  key?: string;
 }
 
 /** What a writeFilesDurably call left unflushed, and the descriptors its flushes go through. */
@@ -247,8 +234,6 @@ export interface DurableFile {
   data?: Uint8Array | string;
   link?: string;
   mode?: number;
-  /** tmp holds the bytes already (IssuedDetails.certWritten, keyWritten): renamed, not written. */
-  ready?: boolean;
 }
 
 export interface NativeBinding {

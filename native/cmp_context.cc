@@ -436,12 +436,6 @@ Napi::Value CmpContext::ExecCertReq(const Napi::CallbackInfo& info) {
   in.reqType = IntArg(info, 0, "type");
   if (!Nullish(info[1])) in.crm = CrmFromJs(info[1], "crm");
   if (!Nullish(info[2])) in.keySpec = StringFromJs(info[2], "keySpec");
-  if (!Nullish(info[3])) {
-    if (!info[3].IsObject()) ThrowType(info.Env(), "temporaries must be an object");
-    Napi::Object t = info[3].As<Napi::Object>();
-    if (!Nullish(t.Get("cert"))) in.certTmp = StringFromJs(t.Get("cert"), "temporaries.cert");
-    if (!Nullish(t.Get("key"))) in.keyTmp = StringFromJs(t.Get("key"), "temporaries.key");
-  }
   return Start(info, std::move(in));
 }
 

@@ -104,7 +104,6 @@ struct Entry {
   std::string tmp, file, link;
   std::vector<unsigned char> data;
   int mode = 0644;
-  bool ready = false;  // tmp holds the bytes already
 };
 
 // The descriptors flushes go through, and what a call left unflushed (the
@@ -166,34 +165,6 @@ bool MakeDirs(const std::string& dir) {
   return MakeDir(dir.c_str()) == 0 || errno == EEXIST;
 }
 
-// A new file `tmp` (mode) holding `size` bytes, flushed on its own when `sync`. 0, or errno with
-// *step the call that failed; *created once the file exists (the caller removes it on failure).
-int WriteWhole(const std::string& tmp, const unsigned char* data, size_t size, int mode, bool sync, const char** step,
-               bool* created) {
-  *step = "open";
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | kOpenFlags, mode);
-  if (fd < 0) return errno;
-  *created = true;
-  size_t off = 0;
-  while (off < size) {
-    auto n = write(fd, data + off, static_cast<unsigned>(std::min<size_t>(size - off, 1u << 30)));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      int err = n < 0 ? errno : EIO;
-      close(fd);
-      return *step = "write", err;
-    }
-    off += static_cast<size_t>(n);
-  }
-  if (sync && SyncFd(fd) != 0) {
-    int err = errno;
-    close(fd);
-    return *step = "fsync", err;
-  }
-  if (close(fd) != 0) return *step = "close", errno;
-  return 0;
-}
-
 class DurableFiles : public Napi::AsyncWorker {
  public:
   DurableFiles(Napi::Env env, std::vector<Entry> entries, std::vector<std::string> syncPaths, FlushToken state, bool leave)
@@ -239,10 +210,6 @@ class DurableFiles : public Napi::AsyncWorker {
       SetError("cannot write '" + file + "': " + what + ": " + std::strerror(err));
     };
     for (Entry& e : entries_) {
-      if (e.ready) {
-        written.push_back(e.tmp);  // its bytes are there already (WriteTemporary)
-        continue;
-      }
       if (!e.link.empty()) {
         // a temporary name is new in this process; one left by a crash is swept when the output opens
         if (HardLink(e.link.c_str(), e.tmp.c_str()) == 0) {
@@ -252,11 +219,26 @@ class DurableFiles : public Napi::AsyncWorker {
         // a file system without hard links: a copy of its own
         if (!ReadFile(e.link, &e.data)) return fail("read", e.link, errno);
       }
-      const char* step = "open";
-      bool created = false;
-      int err = WriteWhole(e.tmp, e.data.data(), e.data.size(), e.mode, !syncfs_, &step, &created);
-      if (created) written.push_back(e.tmp);
-      if (err != 0) return fail(step, e.file, err);
+      int fd = open(e.tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | kOpenFlags, e.mode);
+      if (fd < 0) return fail("open", e.file, errno);
+      written.push_back(e.tmp);
+      size_t off = 0;
+      while (off < e.data.size()) {
+        auto n = write(fd, e.data.data() + off, static_cast<unsigned>(std::min<size_t>(e.data.size() - off, 1u << 30)));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+          int err = n < 0 ? errno : EIO;
+          close(fd);
+          return fail("write", e.file, err);
+        }
+        off += static_cast<size_t>(n);
+      }
+      if (!syncfs_ && SyncFd(fd) != 0) {
+        int err = errno;
+        close(fd);
+        return fail("fsync", e.file, err);
+      }
+      if (close(fd) != 0) return fail("close", e.file, errno);
     }
     // this batch's data, and the renames an earlier call left unflushed
     std::vector<std::string> tmpDirs = state_->unflushed;
@@ -377,9 +359,7 @@ Napi::Value WriteFilesDurably(const Napi::CallbackInfo& info) {
     e.tmp = StringFromJs(o.Get("tmp"), "entries[].tmp");
     e.file = StringFromJs(o.Get("file"), "entries[].file");
     Napi::Value link = o.Get("link");
-    if (o.Get("ready").ToBoolean()) {
-      e.ready = true;
-    } else if (Nullish(link)) {
+    if (Nullish(link)) {
       Napi::Value data = o.Get("data");
       if (data.IsString()) {
         std::string text = data.As<Napi::String>().Utf8Value();
@@ -414,15 +394,6 @@ Napi::Value WriteFilesDurably(const Napi::CallbackInfo& info) {
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;
-}
-
-bool WriteTemporary(const std::string& tmp, const std::string& data, int mode) {
-  const char* step = nullptr;
-  bool created = false;
-  int err = WriteWhole(tmp, reinterpret_cast<const unsigned char*>(data.data()), data.size(), mode,
-                       !SyncfsReportsErrors(), &step, &created);
-  if (err != 0 && created) unlink(tmp.c_str());
-  return err == 0;
 }
 
 }  // namespace cmp

@@ -4,23 +4,15 @@
 
 #include <napi.h>
 
-#include <string>
-
 namespace cmp {
 
 // writeFilesDurably(entries, syncPaths, pending?, leave?) -> Promise<void | token>
-//   entries: [{ tmp, file, data?: Uint8Array, link?: string, mode?: number, ready?: boolean }]
-//   (ready: tmp holds the file's bytes already, written by WriteTemporary)
+//   entries: [{ tmp, file, data?: Uint8Array, link?: string, mode?: number }]
 //   syncPaths: further paths (a journal's WAL) whose file systems are flushed
 //   with the files, after the renames.
 //   pending: the token an earlier call resolved to; its renames are flushed
 //   by this call's first flush (or, with no entries, by its only one).
 //   leave: the renames and syncPaths are not flushed; resolves to a token.
 Napi::Value WriteFilesDurably(const Napi::CallbackInfo& info);
-
-// Writes the temporary file of a later entry { tmp, file, ready: true }, on any thread (a
-// transaction's, in its certConf callback). Flushed by the call that renames it, or here where
-// that call's flush would not cover it. false: not written, and nothing left at tmp.
-bool WriteTemporary(const std::string& tmp, const std::string& data, int mode);
 
 }  // namespace cmp

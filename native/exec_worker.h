@@ -21,9 +21,6 @@ struct TransactionInput {
   X509Ptr cert;  // rootCaKeyUpdate: oldWithOld; crlUpdate: the certificate whose CRL is asked for
   CrlPtr lastCrl;
   std::string keySpec;  // certificate requests: a new key made on the transaction's thread (GenerateKey)
-  // certificate requests with IssuedDetails: temporary files the certConf callback writes the
-  // certificate's PEM and the new key's PEM to (WriteTemporary), before JS is called
-  std::string certTmp, keyTmp;
 };
 
 // Everything one transaction owns: what it was asked, what it produced, why

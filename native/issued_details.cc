@@ -100,8 +100,6 @@ Napi::Object IssuedDetails::ToJs(Napi::Env env) const {
   o.Set("notAfter", notAfter);
   o.Set("sha256", sha256);
   if (!keyPem.empty()) o.Set("keyPem", keyPem);
-  if (certWritten) o.Set("certWritten", true);
-  if (keyWritten) o.Set("keyWritten", true);
   return o;
 }
 

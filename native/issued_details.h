@@ -22,8 +22,6 @@ struct IssuedDetails {
   std::string notAfter;  // ISO 8601, as Date.prototype.toISOString
   std::string sha256;    // as X509Certificate.fingerprint256 prints it
   std::string keyPem;    // the new private key, PKCS#8 PEM (encrypted under a pass phrase); empty without one
-  bool certWritten = false;  // pem is in the transaction's temporary file for it (TransactionInput::certTmp)
-  bool keyWritten = false;   // keyPem likewise (keyTmp)
   bool ok = false;
 
   IssuedDetails() = default;

@@ -5,7 +5,6 @@
 
 #include "convert.h"
 #include "ctx_state.h"
-#include "durable_files.h"
 #include "exec_worker.h"
 #include "issued_details.h"
 #include "message_check.h"
@@ -308,12 +307,6 @@ int Bridges::CertConfJs(OSSL_CMP_CTX* ctx, X509* cert, int failInfo, const char*
       ERR_clear_error();
       txn.callbackProblem = std::string("cannot read the issued certificate or write its key: ") + (reason != nullptr ? reason : "unknown error");
       return failInfo | kSystemFailureBit;
-    }
-    if (failInfo == 0) {
-      // the files' bytes, written here while this thread waits anyway: the main thread's batch only
-      // flushes and renames them (a temporary not written is written by the batch, which reports why)
-      details->certWritten = !txn.input.certTmp.empty() && WriteTemporary(txn.input.certTmp, details->pem, 0644);
-      details->keyWritten = !txn.input.keyTmp.empty() && !details->keyPem.empty() && WriteTemporary(txn.input.keyTmp, details->keyPem, 0600);
     }
   }
   std::string inText = (text != nullptr && *text != nullptr) ? *text : "";

@@ -4,11 +4,11 @@ import { execFileSync } from 'node:child_process';
 import { X509Certificate, createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BulkResult, CertReqType, CmpContext, CmpError, CmpServer, FailInfo, Option, PKIStatus, TestCa, enrollMany, features, readItems } from '../lib';
+import { BulkResult, CmpContext, CmpError, CmpServer, FailInfo, Option, PKIStatus, TestCa, enrollMany, features, readItems } from '../lib';
 import { binding } from '../lib/native';
 import { Output, issuedFromCert } from '../lib/bulk/output';
 import { children, readTlv } from '../lib/der';
-import { kCertConfDetails, kExecWithKey } from '../lib/context';
+import { kCertConfDetails } from '../lib/context';
 import { BulkCa, REF, SECRET, bulkCa, checkPair, journalRows, manifest, tmpDir } from './helpers/bulk';
 
 let env: BulkCa;
@@ -534,75 +534,6 @@ test('writeFilesDurably: a call can leave its renames for the next call to flush
   const issuerKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'der', type: 'pkcs8' });
   expect(() => binding.writeFilesDurably([entry('d.pem', 'D')], [], binding.certIssuer(null, issuerKey) as never)).toThrow(/pending must be a token/);
   expect(() => binding.writeFilesDurably([], [], null, true)).toThrow(/nothing to leave unflushed/);
-});
-
-test('writeFilesDurably: an entry marked ready is renamed as its temporary holds it, not written again', async () => {
-  const partial = path.join(dir, '.partial');
-  fs.mkdirSync(partial);
-  fs.writeFileSync(path.join(partial, 'a.tmp'), 'written by the transaction');
-  await binding.writeFilesDurably([{ tmp: path.join(partial, 'a.tmp'), file: path.join(dir, 'a.pem'), data: 'kept for a retry', ready: true }], []);
-  expect(fs.readFileSync(path.join(dir, 'a.pem'), 'utf8')).toBe('written by the transaction');
-  // unmarked, the same entry is written from its data
-  fs.writeFileSync(path.join(partial, 'b.tmp'), 'stale');
-  await binding.writeFilesDurably([{ tmp: path.join(partial, 'b.tmp'), file: path.join(dir, 'b.pem'), data: 'fresh' }], []);
-  expect(fs.readFileSync(path.join(dir, 'b.pem'), 'utf8')).toBe('fresh');
-  // a ready temporary that is not there fails its batch, naming the file
-  const gone = { tmp: path.join(partial, 'gone.tmp'), file: path.join(dir, 'c.pem'), data: 'x', ready: true };
-  await expect(binding.writeFilesDurably([gone], [])).rejects.toThrow(/cannot write '.*c\.pem': rename/);
-  expect(fs.readdirSync(partial)).toEqual([]);
-});
-
-test("the transaction's thread writes the certificate and its new key to their temporaries before certConf; the batch renames them", async () => {
-  // the transaction and its certConf callback, seen directly
-  const ctx = env.context();
-  ctx.setTransferCallback(env.server.transfer);
-  const partial = path.join(dir, '.partial');
-  fs.mkdirSync(partial);
-  const temporaries = { cert: path.join(partial, '1.tmp'), key: path.join(partial, '2.tmp') };
-  const seen: Array<Record<string, unknown>> = [];
-  ctx[kCertConfDetails]((_der, failInfo, details) => {
-    seen.push({
-      certWritten: details.certWritten,
-      keyWritten: details.keyWritten,
-      cert: fs.readFileSync(temporaries.cert, 'utf8') === details.pem,
-      key: fs.readFileSync(temporaries.key, 'utf8') === details.keyPem,
-      keyMode: fs.statSync(temporaries.key).mode & 0o777,
-    });
-    return failInfo;
-  });
-  ctx.setSubjectName('/CN=thread-written');
-  await ctx[kExecWithKey](CertReqType.IR, 'EC:P-256', undefined, temporaries);
-  expect(seen).toEqual([{ certWritten: true, keyWritten: true, cert: true, key: true, keyMode: 0o600 }]);
-  // a temporary the thread cannot write is left to the batch
-  const nowhere = { cert: path.join(dir, 'no-such-dir', '3.tmp') };
-  seen.length = 0;
-  ctx[kCertConfDetails]((_der, failInfo, details) => (seen.push({ certWritten: details.certWritten === true }), failInfo));
-  await ctx[kExecWithKey](CertReqType.IR, 'EC:P-256', undefined, nowhere);
-  expect(seen).toEqual([{ certWritten: false }]);
-  ctx.close();
-
-  // through enrollMany: every certificate and key reaches the writer as a temporary ready to rename
-  const original = binding.writeFilesDurably;
-  const ready: string[] = [];
-  binding.writeFilesDurably = ((entries: Array<{ file: string; ready?: boolean }>, ...rest: unknown[]) => {
-    for (const e of entries) if (e.ready) ready.push(path.basename(e.file));
-    return (original as (...a: unknown[]) => Promise<unknown>).call(binding, entries, ...rest);
-  }) as typeof binding.writeFilesDurably;
-  try {
-    const out = path.join(dir, 'out');
-    const summary = await enrollMany(items(4), { context: env.context, transfer: env.server.transfer, outDir: out, passphrase: 'pass phrase 1' }).done;
-    expect(summary).toMatchObject({ confirmed: 4, failed: 0 });
-    expect(ready.sort()).toEqual(['dev-0.cert.pem', 'dev-0.key.pem', 'dev-1.cert.pem', 'dev-1.key.pem', 'dev-2.cert.pem', 'dev-2.key.pem', 'dev-3.cert.pem', 'dev-3.key.pem']);
-    for (let i = 0; i < 4; i++) {
-      const cert = new X509Certificate(fs.readFileSync(path.join(out, `dev-${i}.cert.pem`)));
-      const key = createPrivateKey({ key: fs.readFileSync(path.join(out, `dev-${i}.key.pem`)), passphrase: 'pass phrase 1' });
-      expect(cert.checkPrivateKey(key)).toBe(true);
-      expect(fs.statSync(path.join(out, `dev-${i}.key.pem`)).mode & 0o777).toBe(0o600);
-    }
-    expect(fs.readdirSync(path.join(out, '.partial'))).toEqual([]);
-  } finally {
-    binding.writeFilesDurably = original;
-  }
 });
 
 test('batches written one after the other share a flush: the batch after a busy one covers its renames', async () => {

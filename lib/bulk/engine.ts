@@ -9,7 +9,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CmpContext, kCertConfDetails } from '../context';
 import { FailInfo } from '../constants';
 import { CmpError } from '../errors';
-import { ExecTemporaries } from '../native';
 import { BulkItem, ItemSource, generateKey } from './items';
 import { BulkOptions, asIterator, checkOptions, isTransient } from './options';
 import { Journal, errorFromRecord } from './journal';
@@ -36,8 +35,6 @@ interface Attempt {
   /** The transaction makes the key (nativeKeySpec); its PEM comes with the certificate. */
   keySpec: string | null;
   slot: Slot;
-  /** Where the transaction's thread writes the certificate's and the new key's PEM (Output.temporaries). */
-  temporaries?: ExecTemporaries;
   persisting: boolean;
   persisted?: { cert: Issued; files: Record<string, string>; chain: boolean };
   persistError?: CmpError;
@@ -279,7 +276,6 @@ export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
       this.#tally.attempts++;
       if (attempt > 1) this.#metrics?.retry();
       const a: Attempt = { item, key, keySpec, slot: pooled.slot, persisting: false };
-      if (this.#output && item.operation !== 'rr') a.temporaries = this.#output.temporaries(keySpec !== null);
       try {
         pooled.slot.configure(item, key, keySpec !== null);
       } catch (err) {
@@ -292,7 +288,7 @@ export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
       pooled.attempt = a;
       let der: Uint8Array | null = null;
       try {
-        der = await pooled.slot.exec(item.operation, undefined, keySpec, a.temporaries);
+        der = await pooled.slot.exec(item.operation, undefined, keySpec);
       } catch (err) {
         const e = a.persistError ?? (err instanceof CmpError ? err : new CmpError(String(err), { code: 'ERR_CMP_UNKNOWN', cause: err }));
         if (this.#stop.signal.aborted && !a.persistError) return journal.pending(id); // withdrawn; a new run takes it up
@@ -356,18 +352,14 @@ export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
   }
 
   async #certConf(a: Attempt, cert: Issued, failInfo: number): Promise<number> {
-    if (failInfo !== 0) return failInfo; // OpenSSL's own checks failed (and the thread wrote nothing)
-    if (this.#stop.signal.aborted) {
-      await this.#output?.discard(a.temporaries, cert);
-      return 1 << FailInfo.systemUnavail; // stopping: the CA is to drop it
-    }
+    if (failInfo !== 0) return failInfo; // OpenSSL's own checks failed
+    if (this.#stop.signal.aborted) return 1 << FailInfo.systemUnavail; // stopping: the CA is to drop it
     a.persisting = true;
     try {
       await this.#persist(a, cert);
       return 0;
     } catch (err) {
       a.persistError = err instanceof CmpError ? err : new CmpError(String(err), { code: 'ERR_CMP_BULK_OUTPUT', cause: err });
-      await this.#output?.discard(a.temporaries, cert);
       return 1 << FailInfo.systemFailure;
     }
   }
@@ -381,7 +373,7 @@ export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
     this.#journal.written(a.item.id, { serial: d.serial, der: cert.der, subject: d.subject, notAfter: d.notAfter, fingerprint: d.sha256, files });
     // the output's flush covers the journal's row too
     const key = this.#o.pkcs12 ? a.key : (cert.keyPem ?? a.key);
-    if (this.#output) await this.#output.persist(a.item.id, files, key, cert, known?.chain, a.temporaries);
+    if (this.#output) await this.#output.persist(a.item.id, files, key, cert, known?.chain);
     else await this.#journal.durable();
     a.persisted = { cert, files, chain: known !== undefined };
   }

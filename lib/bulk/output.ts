@@ -6,7 +6,7 @@ import { KeyObject, X509Certificate, createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CmpError } from '../errors';
-import { DurableFile, ExecTemporaries, FlushToken, IssuedDetails, binding } from '../native';
+import { DurableFile, FlushToken, IssuedDetails, binding } from '../native';
 import { JournalRow } from './journal';
 
 /** An issued certificate as the output and the journal keep it: its DER and what was read from it. */
@@ -121,35 +121,15 @@ export class Output {
   }
 
   /**
-   * Temporary names for a transaction's thread to write the certificate's PEM and (`withKey`)
-   * the new key's PEM to, in its certConf callback (IssuedDetails.certWritten, keyWritten):
-   * persist() then only flushes and renames them.
-   */
-  temporaries(withKey: boolean): ExecTemporaries {
-    const t: ExecTemporaries = { cert: this.#tmpName() };
-    if (withKey) t.key = this.#tmpName();
-    return t;
-  }
-
-  /** Removes what a transaction's thread wrote to its temporaries, for a certificate not persisted. */
-  async discard(temporaries: ExecTemporaries | undefined, cert: Issued): Promise<void> {
-    await Promise.all([
-      temporaries?.cert && cert.certWritten && fs.promises.rm(temporaries.cert, { force: true }),
-      temporaries?.key && cert.keyWritten && fs.promises.rm(temporaries.key, { force: true }),
-    ]).catch(() => {});
-  }
-
-  /**
    * Writes key (PKCS#8 PEM, mode 0600, encrypted under the job pass phrase, or a PKCS#12 file
    * with the certificate and chain), certificate and, when known, chain durably. A key given
-   * as a string is that PEM. `temporaries`: where the transaction's thread wrote the PEMs already.
+   * as a string is that PEM.
    */
-  async persist(id: string, files: Record<string, string>, key: KeyObject | string | null, cert: Issued, chain?: X509Certificate[], temporaries?: ExecTemporaries): Promise<void> {
-    const entries: DurableFile[] = [this.#entry(files.cert, cert.pem, 0o644, cert.certWritten ? temporaries?.cert : undefined)];
+  async persist(id: string, files: Record<string, string>, key: KeyObject | string | null, cert: Issued, chain?: X509Certificate[]): Promise<void> {
+    const entries: DurableFile[] = [this.#entry(files.cert, cert.pem, 0o644)];
     if (chain !== undefined) entries.push(await this.#chainEntry(files.chain, pemOf(chain)));
     if (typeof key === 'string' && files.key) {
-      // a PEM made natively, encrypted under the pass phrase already
-      entries.push(this.#entry(files.key, key, 0o600, cert.keyWritten ? temporaries?.key : undefined));
+      entries.push(this.#entry(files.key, key, 0o600)); // a PEM made natively, encrypted under the pass phrase already
     } else if (key instanceof KeyObject && files.key) {
       const pem = this.#passphrase === undefined
         ? key.export({ type: 'pkcs8', format: 'pem' })
@@ -214,18 +194,9 @@ export class Output {
     if (this.#manifestError) throw new CmpError(`cannot write the manifest: ${this.#manifestError.message}`, { code: 'ERR_CMP_BULK_OUTPUT' });
   }
 
-  #tmpName(): string {
-    return path.join(this.#partial, `${++tmpCounter}.tmp`);
-  }
-
-  /**
-   * A file for writeFilesDurably: its bytes, or (`link`) a durable file it is a new name of. With
-   * `written`, the temporary that holds its bytes already; they are kept for a batch that fails and
-   * is tried again item by item.
-   */
-  #entry(file: string, data: string | Buffer | { link: string }, mode = 0o644, written?: string): DurableFile {
-    if (written !== undefined) return { tmp: written, file, data: data as string | Buffer, mode, ready: true };
-    const tmp = this.#tmpName();
+  /** A file for writeFilesDurably: its bytes, or (`link`) a durable file it is a new name of. */
+  #entry(file: string, data: string | Buffer | { link: string }, mode = 0o644): DurableFile {
+    const tmp = path.join(this.#partial, `${++tmpCounter}.tmp`);
     return typeof data === 'object' && !Buffer.isBuffer(data) ? { tmp, file, link: data.link } : { tmp, file, data, mode };
   }
 
@@ -236,13 +207,7 @@ export class Output {
    * bad file name fails that item alone.
    */
   #write(entries: DurableFile[]): Promise<void> {
-    return new Promise<void>((resolve, fail) => {
-      const reject = (err: unknown) => {
-        // what a transaction's thread wrote and no call renamed (after a rename, nothing to remove)
-        const ready = entries.filter((e) => e.ready).map((e) => fs.promises.rm(e.tmp, { force: true }));
-        if (ready.length === 0) return fail(err);
-        void Promise.all(ready).catch(() => {}).then(() => fail(err));
-      };
+    return new Promise<void>((resolve, reject) => {
       this.#queue.push({ entries, resolve, reject });
       if (this.#queued) {
         if (this.#release && this.#queue.length >= this.#couldJoin()) this.#release();
@@ -304,9 +269,7 @@ export class Output {
       // what the batch before left is flushed on its own, and this batch tried again item by item
       if (before) await this.#flush(before);
       if (batch.length === 1) return batch[0].reject(outputError(null, err));
-      // the bytes are written again: a rename the failed call made took a temporary away
-      const again = (entries: DurableFile[]) => entries.map((e) => (e.ready ? { ...e, ready: false } : e));
-      await Promise.all(batch.map((b) => binding.writeFilesDurably(again(b.entries), sync).then(b.resolve, (e) => b.reject(outputError(null, e)))));
+      await Promise.all(batch.map((b) => binding.writeFilesDurably(b.entries, sync).then(b.resolve, (e) => b.reject(outputError(null, e)))));
       return;
     }
     if (this.#queue.length === 0) {

@@ -7,7 +7,7 @@ import { KeyObject, X509Certificate, createPrivateKey } from 'node:crypto';
 import { isIP } from 'node:net';
 import { CertReqType, PopoMethod, Option } from '../constants';
 import { CmpContext, kAbort, kExecWithKey } from '../context';
-import { ExecTemporaries, binding } from '../native';
+import { binding } from '../native';
 import { CertificateInput, CsrInput, KeyInput, toPrivateKeyDer } from '../convert';
 import { children, oidDer, readTlv, sequenceOf, tlv } from '../der';
 import { BulkItem, BulkOperation, KeySpec, OPERATIONS, badItem, isKeySpec, keySpec } from './items';
@@ -235,13 +235,12 @@ export class Slot {
 
   /**
    * The item's transaction; a certificate comes back as DER, unparsed (null for a revocation). With
-   * `keySpec` (nativeKeySpec) the new key is made on the transaction's thread; with `temporaries`
-   * the issued certificate's and the new key's PEM are written there on that thread too.
+   * `keySpec` (nativeKeySpec) the new key is made on the transaction's thread.
    */
-  exec(op: BulkOperation, signal?: AbortSignal, keySpec: string | null = null, temporaries?: ExecTemporaries): Promise<Uint8Array | null> {
+  exec(op: BulkOperation, signal?: AbortSignal, keySpec: string | null = null): Promise<Uint8Array | null> {
     const opts = signal && { signal };
     if (op === 'rr') return this.ctx.execRR(opts).then(() => null);
-    return this.ctx[kExecWithKey](CERT_REQ_TYPES[op], keySpec, opts, temporaries);
+    return this.ctx[kExecWithKey](CERT_REQ_TYPES[op], keySpec, opts);
   }
 
   /** Withdraws the transaction in flight (without an AbortSignal: one per item costs the main thread ~40 µs). */
