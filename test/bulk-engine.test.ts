@@ -7,12 +7,15 @@ import * as path from 'node:path';
 import { BulkResult, CmpContext, CmpError, CmpServer, FailInfo, Option, PKIStatus, TestCa, enrollMany, features, readItems } from '../lib';
 import { binding } from '../lib/native';
 import { Output, issuedFromCert } from '../lib/bulk/output';
+import { IdleCpu } from '../lib/bulk/engine';
 import { children, readTlv } from '../lib/der';
 import { kCertConfDetails } from '../lib/context';
 import { BulkCa, REF, SECRET, bulkCa, checkPair, journalRows, manifest, tmpDir } from './helpers/bulk';
 
 let env: BulkCa;
 let dir: string;
+// the os module itself (what the engine calls), not a namespace copy of it, for os.cpus() stubs
+const nodeOs = jest.requireActual<typeof import('node:os')>('node:os');
 
 beforeEach(async () => {
   env = await bulkCa();
@@ -537,6 +540,9 @@ test('writeFilesDurably: a call can leave its renames for the next call to flush
 });
 
 test('batches written one after the other share a flush: the batch after a busy one covers its renames', async () => {
+  // a machine without idle CPU, however long the test takes: CPU first throughout
+  let ticks = 0;
+  const busy = jest.spyOn(nodeOs, 'cpus').mockImplementation(() => [{ model: 'x', speed: 1, times: { user: (ticks += 10), nice: 0, sys: 0, idle: 0, irq: 0 } }]);
   const calls: Array<{ files: number; pending: boolean; leave: boolean }> = [];
   const original = binding.writeFilesDurably;
   let releaseFirst!: () => void;
@@ -587,6 +593,7 @@ test('batches written one after the other share a flush: the batch after a busy 
     expect(s.confirmed).toBe(6);
   } finally {
     binding.writeFilesDurably = original;
+    busy.mockRestore();
   }
   const batches = calls.filter((c) => c.files > 0 && c.leave);
   expect(batches.length).toBeGreaterThanOrEqual(2);
@@ -613,4 +620,83 @@ test('a batch lingers no longer than writing a batch lately took, whatever the c
   await out.persist('second', out.files('second', false), null, issued);
   await out.close();
   expect(fs.readFileSync(path.join(dir, 'linger', 'second.cert.pem'), 'utf8')).toBe(env.ca.cert.toString());
+}, 30_000);
+
+
+test('latency first: a batch neither lingers nor leaves its renames to the next batch; CPU first, it does both', async () => {
+  const calls: boolean[] = [];
+  const original = binding.writeFilesDurably;
+  binding.writeFilesDurably = ((entries: never[], ...rest: unknown[]) => {
+    if (entries.length > 0) calls.push(rest[2] === true);
+    return (original as (...a: unknown[]) => Promise<unknown>).call(binding, entries, ...rest);
+  }) as typeof binding.writeFilesDurably;
+  try {
+    const out = new Output(path.join(dir, 'modes'));
+    await out.open([]);
+    const issued = issuedFromCert(env.ca.cert);
+    let latency = true;
+    // a linger of an hour, with another item that could join: only latency first writes at once
+    out.batching({ lingerMs: 3_600_000, couldJoin: () => 2, latencyFirst: () => latency });
+    await out.persist('a', out.files('a', false), null, issued);
+    expect(calls).toEqual([false]); // its renames flushed by its own call
+    latency = false;
+    out.batching({ lingerMs: 0 });
+    await out.persist('b', out.files('b', false), null, issued);
+    expect(calls).toEqual([false, true]); // left for the next batch, or a flush of their own
+    await out.close();
+    expect(fs.readFileSync(path.join(dir, 'modes', 'a.cert.pem'), 'utf8')).toBe(env.ca.cert.toString());
+  } finally {
+    binding.writeFilesDurably = original;
+  }
+}, 30_000);
+
+test("IdleCpu: the machine's idle share, a moving average of os.cpus() samples, busy until measured", () => {
+  let idle = 0;
+  let busy = 0;
+  const spy = jest.spyOn(nodeOs, 'cpus').mockImplementation(() => [{ model: 'x', speed: 1, times: { user: busy, nice: 0, sys: 0, idle, irq: 0 } }]);
+  try {
+    const m = new IdleCpu();
+    expect(m.share).toBe(0);
+    idle += 90;
+    busy += 10;
+    m.sample();
+    expect(m.share).toBeCloseTo(0.45);
+    idle += 90;
+    busy += 10;
+    m.sample();
+    expect(m.share).toBeCloseTo(0.675);
+    busy += 100;
+    m.sample();
+    expect(m.share).toBeCloseTo(0.3375);
+  } finally {
+    spy.mockRestore();
+  }
+});
+
+test('enrollMany turns to latency first once the machine shows idle CPU', async () => {
+  // an idle machine, as os.cpus() tells it
+  let ticks = 0;
+  const spy = jest.spyOn(nodeOs, 'cpus').mockImplementation(() => [{ model: 'x', speed: 1, times: { user: ticks, nice: 0, sys: 0, idle: 9 * (ticks += 10), irq: 0 } }]);
+  const leaves: boolean[] = [];
+  const original = binding.writeFilesDurably;
+  binding.writeFilesDurably = ((entries: never[], ...rest: unknown[]) => {
+    if (entries.length > 0) leaves.push(rest[2] === true);
+    return (original as (...a: unknown[]) => Promise<unknown>).call(binding, entries, ...rest);
+  }) as typeof binding.writeFilesDurably;
+  try {
+    // answers 150 ms late, so that the job outlasts a few samples (one every 250 ms)
+    const slow = async (req: Buffer) => {
+      if (bodyType(req) === 0) await new Promise((resolve) => setTimeout(resolve, 150));
+      return env.server.transfer(req);
+    };
+    const s = await enrollMany(items(16), { context: env.context, transfer: slow, concurrency: 2, outDir: path.join(dir, 'out') }).done;
+    expect(s.confirmed).toBe(16);
+  } finally {
+    binding.writeFilesDurably = original;
+    spy.mockRestore();
+  }
+  // CPU first until the first sample; latency first from then on
+  expect(leaves[0]).toBe(true);
+  expect(leaves.at(-1)).toBe(false);
+  for (const l of manifest(path.join(dir, 'out'))) checkPair(l);
 }, 30_000);

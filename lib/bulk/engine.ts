@@ -4,6 +4,7 @@
 // before that leaves the CA an unconfirmed certificate to drop, a crash after
 // it leaves a complete item.
 import { EventEmitter } from 'node:events';
+import * as os from 'node:os';
 import { KeyObject, X509Certificate, createPrivateKey } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CmpContext, kCertConfDetails } from '../context';
@@ -49,6 +50,37 @@ interface Pooled {
 const PROGRESS_MS = 250;
 /** How long a batch of files waits for other items' files before it is written (Output.batching). */
 const FLUSH_LINGER_MS = 4;
+/**
+ * With at least this share of the machine's CPU time idle, batches of files go at once and flush
+ * on their own (latency first); with less, they linger and share flushes (CPU first). Measured on
+ * 2 cores: 36–45% idle through a 25 ms proxy at 32 in flight, where latency first gained 3–5% in
+ * throughput; 8–11% idle on loopback at 8 in flight, where CPU first saves 0.07 ms of CPU per item.
+ */
+const IDLE_FOR_LATENCY = 0.3;
+
+/** The share of the machine's CPU time spent idle, a moving average of samples (os.cpus()). */
+export class IdleCpu {
+  /** Until a second sample says otherwise, the machine counts as busy (CPU first). */
+  share = 0;
+  #last = IdleCpu.#ticks();
+
+  sample(): void {
+    const now = IdleCpu.#ticks();
+    const total = now.total - this.#last.total;
+    if (total > 0) this.share = 0.5 * this.share + 0.5 * ((now.idle - this.#last.idle) / total);
+    this.#last = now;
+  }
+
+  static #ticks(): { idle: number; total: number } {
+    let idle = 0;
+    let total = 0;
+    for (const { times: t } of os.cpus()) {
+      idle += t.idle;
+      total += t.user + t.nice + t.sys + t.idle + t.irq;
+    }
+    return { idle, total };
+  }
+}
 
 export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
   /** Resolves to the summary once every item is finished or the job stopped. */
@@ -103,7 +135,11 @@ export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
     const onAbort = () => this.stop();
     signal?.addEventListener('abort', onAbort, { once: true });
     if (signal?.aborted) this.stop();
-    const timer = setInterval(() => this.emit('progress', this.#tally.progress()), PROGRESS_MS);
+    const idle = new IdleCpu();
+    const timer = setInterval(() => {
+      idle.sample();
+      this.emit('progress', this.#tally.progress());
+    }, PROGRESS_MS);
     timer.unref();
     const slots = this.#pooled;
     let status = 'failed';
@@ -114,7 +150,12 @@ export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
         this.#output = new Output(o.outDir, o.names, o.passphrase, o.pkcs12);
         const journal = this.#journal;
         // items that finish within a few ms of each other share a batch and its flushes
-        this.#output.batching({ paths: () => journal.commitForFlush(), lingerMs: FLUSH_LINGER_MS, couldJoin: () => this.#tally.inFlight });
+        this.#output.batching({
+          paths: () => journal.commitForFlush(),
+          lingerMs: FLUSH_LINGER_MS,
+          couldJoin: () => this.#tally.inFlight,
+          latencyFirst: () => idle.share >= IDLE_FOR_LATENCY,
+        });
         await this.#output.open(this.#journal.confirmedRows());
       }
       let pulling: Promise<unknown> = Promise.resolve();

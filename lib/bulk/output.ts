@@ -86,6 +86,7 @@ export class Output {
   /** Wall time of a batch's write (writes, flush, renames), a moving average: how long a batch lingers at most. */
   #batchMs: number | undefined;
   #couldJoin: () => number = () => 1;
+  #latencyFirst: () => boolean = () => false;
   #release: (() => void) | undefined;
 
   constructor(dir: string, names: FileNames = {}, passphrase?: string, pkcs12 = false) {
@@ -151,12 +152,15 @@ export class Output {
    * How batches form. `paths()` runs just before a batch is written (a journal commits there
    * and names its WAL, which the batch's flush covers). A batch waits up to `lingerMs` for more
    * items, and no longer than writing a batch lately took, unless as many are waiting as
-   * `couldJoin()` says could come (those in flight).
+   * `couldJoin()` says could come (those in flight). While `latencyFirst()` says so, a batch
+   * neither lingers nor leaves its renames to the next one's flush: each item then waits as
+   * little as it can, for a flush or two more per batch.
    */
-  batching(o: { paths?: () => string[]; lingerMs?: number; couldJoin?: () => number }): void {
+  batching(o: { paths?: () => string[]; lingerMs?: number; couldJoin?: () => number; latencyFirst?: () => boolean }): void {
     if (o.paths) this.#flushWith = o.paths;
     if (o.lingerMs !== undefined) this.#lingerMs = o.lingerMs;
     if (o.couldJoin) this.#couldJoin = o.couldJoin;
+    if (o.latencyFirst) this.#latencyFirst = o.latencyFirst;
   }
 
   async #p12(id: string, file: string, key: KeyObject, cert: Issued, chain: X509Certificate[]): Promise<Buffer> {
@@ -229,7 +233,7 @@ export class Output {
       // flush it may save costs them; while flushes are slow (a busy disk) batches grow.
       const linger = Math.min(this.#lingerMs, this.#batchMs ?? this.#lingerMs) - (performance.now() - first);
       // the batch before waits for this one's first flush: no lingering then
-      if (linger <= 0 || this.#unflushed || this.#queue.length >= this.#couldJoin()) return setImmediate(resolve);
+      if (linger <= 0 || this.#unflushed || this.#queue.length >= this.#couldJoin() || this.#latencyFirst()) return setImmediate(resolve);
       const done = () => {
         clearTimeout(timer);
         this.#release = undefined;
@@ -258,12 +262,17 @@ export class Output {
       if (before) await this.#flush(before);
       return batch.forEach((b) => b.reject(err));
     }
+    // latency first: this batch flushes its own renames (the batch before's, if any, with its data)
+    const leave = !this.#latencyFirst();
     try {
       const started = performance.now();
-      const token = await binding.writeFilesDurably(batch.flatMap((b) => b.entries), sync, before?.token ?? null, true);
+      const entries = batch.flatMap((b) => b.entries);
+      const token = leave ? await binding.writeFilesDurably(entries, sync, before?.token ?? null, true) : undefined;
+      if (!leave) await binding.writeFilesDurably(entries, sync, before?.token ?? null);
       const ms = performance.now() - started;
       this.#batchMs = this.#batchMs === undefined ? ms : 0.8 * this.#batchMs + 0.2 * ms;
       before?.batch.forEach((b) => b.resolve());
+      if (!token) return batch.forEach((b) => b.resolve());
       this.#unflushed = { token, batch };
     } catch (err) {
       // what the batch before left is flushed on its own, and this batch tried again item by item
