@@ -643,6 +643,27 @@ test('latency first: a batch neither lingers nor leaves its renames to the next 
     out.batching({ lingerMs: 0 });
     await out.persist('b', out.files('b', false), null, issued);
     expect(calls).toEqual([false, true]); // left for the next batch, or a flush of their own
+    // a flip to latency first while a batch waits for the next one's flush: that batch is flushed
+    // on its own first (its token), the new one with a call of its own
+    const tokens: boolean[] = [];
+    const counting = binding.writeFilesDurably;
+    let d: Promise<void> | undefined;
+    binding.writeFilesDurably = ((entries: never[], ...rest: unknown[]) => {
+      tokens.push(rest[1] != null);
+      const written = (counting as (...a: unknown[]) => Promise<unknown>).call(binding, entries, ...rest);
+      if (!d) {
+        // d comes while c's batch is being written, and the machine turns idle
+        d = out.persist('d', out.files('d', false), null, issued);
+        latency = true;
+      }
+      return written;
+    }) as typeof binding.writeFilesDurably;
+    await out.persist('c', out.files('c', false), null, issued);
+    await d;
+    binding.writeFilesDurably = counting;
+    // c's call leaves its renames; d flips: c's token is flushed alone, then d's call has none
+    expect(tokens).toEqual([false, true, false]);
+    expect(calls.slice(2)).toEqual([true, false]);
     await out.close();
     expect(fs.readFileSync(path.join(dir, 'modes', 'a.cert.pem'), 'utf8')).toBe(env.ca.cert.toString());
   } finally {
@@ -674,10 +695,15 @@ test("IdleCpu: the machine's idle share, a moving average of os.cpus() samples, 
 });
 
 test('enrollMany turns to latency first once the machine shows idle CPU', async () => {
-  // an idle machine, as os.cpus() tells it
-  let ticks = 0;
-  const spy = jest.spyOn(nodeOs, 'cpus').mockImplementation(() => [{ model: 'x', speed: 1, times: { user: ticks, nice: 0, sys: 0, idle: 9 * (ticks += 10), irq: 0 } }]);
+  // as os.cpus() tells it: a busy machine until the first batch was written, an idle one after
   const leaves: boolean[] = [];
+  let busy = 0;
+  let idle = 0;
+  const spy = jest.spyOn(nodeOs, 'cpus').mockImplementation(() => {
+    if (leaves.length === 0) busy += 10;
+    else (busy += 1), (idle += 9);
+    return [{ model: 'x', speed: 1, times: { user: busy, nice: 0, sys: 0, idle, irq: 0 } }];
+  });
   const original = binding.writeFilesDurably;
   binding.writeFilesDurably = ((entries: never[], ...rest: unknown[]) => {
     if (entries.length > 0) leaves.push(rest[2] === true);
@@ -695,7 +721,7 @@ test('enrollMany turns to latency first once the machine shows idle CPU', async 
     binding.writeFilesDurably = original;
     spy.mockRestore();
   }
-  // CPU first until the first sample; latency first from then on
+  // CPU first until idle CPU showed; latency first from then on
   expect(leaves[0]).toBe(true);
   expect(leaves.at(-1)).toBe(false);
   for (const l of manifest(path.join(dir, 'out'))) checkPair(l);

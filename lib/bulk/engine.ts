@@ -67,7 +67,8 @@ export class IdleCpu {
   sample(): void {
     const now = IdleCpu.#ticks();
     const total = now.total - this.#last.total;
-    if (total > 0) this.share = 0.5 * this.share + 0.5 * ((now.idle - this.#last.idle) / total);
+    // (a CPU going off line between samples can take a sample out of [0, 1])
+    if (total > 0) this.share = 0.5 * this.share + 0.5 * Math.min(1, Math.max(0, (now.idle - this.#last.idle) / total));
     this.#last = now;
   }
 
@@ -137,7 +138,7 @@ export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
     if (signal?.aborted) this.stop();
     const idle = new IdleCpu();
     const timer = setInterval(() => {
-      idle.sample();
+      if (this.#output) idle.sample(); // only batches of files ask
       this.emit('progress', this.#tally.progress());
     }, PROGRESS_MS);
     timer.unref();

@@ -253,7 +253,7 @@ export class Output {
     const batch = this.#queue;
     this.#queue = [];
     this.#queued = false;
-    const before = this.#unflushed;
+    let before = this.#unflushed;
     this.#unflushed = undefined;
     let sync: string[];
     try {
@@ -262,13 +262,19 @@ export class Output {
       if (before) await this.#flush(before);
       return batch.forEach((b) => b.reject(err));
     }
-    // latency first: this batch flushes its own renames (the batch before's, if any, with its data)
+    // latency first: this batch flushes its own renames. A batch before it left its renames only
+    // while CPU came first: they get a flush of their own, through the descriptors they were
+    // renamed under, so that a write-back error in between is still reported to their items.
     const leave = !this.#latencyFirst();
+    if (!leave && before) {
+      await this.#flush(before);
+      before = undefined;
+    }
     try {
       const started = performance.now();
       const entries = batch.flatMap((b) => b.entries);
       const token = leave ? await binding.writeFilesDurably(entries, sync, before?.token ?? null, true) : undefined;
-      if (!leave) await binding.writeFilesDurably(entries, sync, before?.token ?? null);
+      if (!leave) await binding.writeFilesDurably(entries, sync);
       const ms = performance.now() - started;
       this.#batchMs = this.#batchMs === undefined ? ms : 0.8 * this.#batchMs + 0.2 * ms;
       before?.batch.forEach((b) => b.resolve());
