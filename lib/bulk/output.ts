@@ -275,8 +275,9 @@ export class Output {
       const entries = batch.flatMap((b) => b.entries);
       const token = leave ? await binding.writeFilesDurably(entries, sync, before?.token ?? null, true) : undefined;
       if (!leave) await binding.writeFilesDurably(entries, sync);
+      // what a lingering batch's write costs: measured on those alone (latency first adds a flush)
       const ms = performance.now() - started;
-      this.#batchMs = this.#batchMs === undefined ? ms : 0.8 * this.#batchMs + 0.2 * ms;
+      if (leave) this.#batchMs = this.#batchMs === undefined ? ms : 0.8 * this.#batchMs + 0.2 * ms;
       before?.batch.forEach((b) => b.resolve());
       if (!token) return batch.forEach((b) => b.resolve());
       this.#unflushed = { token, batch };
