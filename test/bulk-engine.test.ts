@@ -17,6 +17,32 @@ let dir: string;
 // the os module itself (what the engine calls), not a namespace copy of it, for os.cpus() stubs
 const nodeOs = jest.requireActual<typeof import('node:os')>('node:os');
 
+/** os.cpus() as one CPU whose busy and idle counters move by what `step()` says at each call; returns the restore. */
+function stubCpus(step: () => { busy: number; idle: number }): () => void {
+  let user = 0;
+  let idle = 0;
+  const spy = jest.spyOn(nodeOs, 'cpus').mockImplementation(() => {
+    const s = step();
+    user += s.busy;
+    idle += s.idle;
+    return [{ model: 'x', speed: 1, times: { user, nice: 0, sys: 0, idle, irq: 0 } }];
+  });
+  return () => spy.mockRestore();
+}
+
+type WriteArgs = [entries: unknown[], sync: string[], pending?: unknown, leave?: boolean];
+/** binding.writeFilesDurably with `seen` told of each call's arguments first; returns the restore. */
+function seeWrites(seen: (...args: WriteArgs) => void): () => void {
+  const original = binding.writeFilesDurably;
+  binding.writeFilesDurably = ((...args: WriteArgs) => {
+    seen(...args);
+    return (original as (...a: WriteArgs) => Promise<unknown>).apply(binding, args);
+  }) as typeof binding.writeFilesDurably;
+  return () => {
+    binding.writeFilesDurably = original;
+  };
+}
+
 beforeEach(async () => {
   env = await bulkCa();
   dir = tmpDir();
@@ -541,8 +567,7 @@ test('writeFilesDurably: a call can leave its renames for the next call to flush
 
 test('batches written one after the other share a flush: the batch after a busy one covers its renames', async () => {
   // a machine without idle CPU, however long the test takes: CPU first throughout
-  let ticks = 0;
-  const busy = jest.spyOn(nodeOs, 'cpus').mockImplementation(() => [{ model: 'x', speed: 1, times: { user: (ticks += 10), nice: 0, sys: 0, idle: 0, irq: 0 } }]);
+  const restoreCpus = stubCpus(() => ({ busy: 10, idle: 0 }));
   const calls: Array<{ files: number; pending: boolean; leave: boolean }> = [];
   const original = binding.writeFilesDurably;
   let releaseFirst!: () => void;
@@ -593,7 +618,7 @@ test('batches written one after the other share a flush: the batch after a busy 
     expect(s.confirmed).toBe(6);
   } finally {
     binding.writeFilesDurably = original;
-    busy.mockRestore();
+    restoreCpus();
   }
   const batches = calls.filter((c) => c.files > 0 && c.leave);
   expect(batches.length).toBeGreaterThanOrEqual(2);
@@ -622,14 +647,11 @@ test('a batch lingers no longer than writing a batch lately took, whatever the c
   expect(fs.readFileSync(path.join(dir, 'linger', 'second.cert.pem'), 'utf8')).toBe(env.ca.cert.toString());
 }, 30_000);
 
-
 test('latency first: a batch neither lingers nor leaves its renames to the next batch; CPU first, it does both', async () => {
   const calls: boolean[] = [];
-  const original = binding.writeFilesDurably;
-  binding.writeFilesDurably = ((entries: never[], ...rest: unknown[]) => {
-    if (entries.length > 0) calls.push(rest[2] === true);
-    return (original as (...a: unknown[]) => Promise<unknown>).call(binding, entries, ...rest);
-  }) as typeof binding.writeFilesDurably;
+  const restore = seeWrites((entries, _sync, _pending, leave) => {
+    if (entries.length > 0) calls.push(leave === true);
+  });
   try {
     const out = new Output(path.join(dir, 'modes'));
     await out.open([]);
@@ -646,69 +668,53 @@ test('latency first: a batch neither lingers nor leaves its renames to the next 
     // a flip to latency first while a batch waits for the next one's flush: that batch is flushed
     // on its own first (its token), the new one with a call of its own
     const tokens: boolean[] = [];
-    const counting = binding.writeFilesDurably;
     let d: Promise<void> | undefined;
-    binding.writeFilesDurably = ((entries: never[], ...rest: unknown[]) => {
-      tokens.push(rest[1] != null);
-      const written = (counting as (...a: unknown[]) => Promise<unknown>).call(binding, entries, ...rest);
+    const restoreTokens = seeWrites((_entries, _sync, pending) => {
+      tokens.push(pending != null);
       if (!d) {
         // d comes while c's batch is being written, and the machine turns idle
         d = out.persist('d', out.files('d', false), null, issued);
         latency = true;
       }
-      return written;
-    }) as typeof binding.writeFilesDurably;
+    });
     await out.persist('c', out.files('c', false), null, issued);
     await d;
-    binding.writeFilesDurably = counting;
+    restoreTokens();
     // c's call leaves its renames; d flips: c's token is flushed alone, then d's call has none
     expect(tokens).toEqual([false, true, false]);
     expect(calls.slice(2)).toEqual([true, false]);
     await out.close();
     expect(fs.readFileSync(path.join(dir, 'modes', 'a.cert.pem'), 'utf8')).toBe(env.ca.cert.toString());
   } finally {
-    binding.writeFilesDurably = original;
+    restore();
   }
 }, 30_000);
 
 test("IdleCpu: the machine's idle share, a moving average of os.cpus() samples, busy until measured", () => {
-  let idle = 0;
-  let busy = 0;
-  const spy = jest.spyOn(nodeOs, 'cpus').mockImplementation(() => [{ model: 'x', speed: 1, times: { user: busy, nice: 0, sys: 0, idle, irq: 0 } }]);
+  // what the counters moved by before each call: the first sample, then three more
+  const steps = [{ busy: 0, idle: 0 }, { busy: 10, idle: 90 }, { busy: 10, idle: 90 }, { busy: 100, idle: 0 }];
+  const restore = stubCpus(() => steps.shift()!);
   try {
     const m = new IdleCpu();
     expect(m.share).toBe(0);
-    idle += 90;
-    busy += 10;
     m.sample();
     expect(m.share).toBeCloseTo(0.45);
-    idle += 90;
-    busy += 10;
     m.sample();
     expect(m.share).toBeCloseTo(0.675);
-    busy += 100;
     m.sample();
     expect(m.share).toBeCloseTo(0.3375);
   } finally {
-    spy.mockRestore();
+    restore();
   }
 });
 
 test('enrollMany turns to latency first once the machine shows idle CPU', async () => {
   // as os.cpus() tells it: a busy machine until the first batch was written, an idle one after
   const leaves: boolean[] = [];
-  let busy = 0;
-  let idle = 0;
-  const spy = jest.spyOn(nodeOs, 'cpus').mockImplementation(() => {
-    if (leaves.length === 0) busy += 10;
-    else (busy += 1), (idle += 9);
-    return [{ model: 'x', speed: 1, times: { user: busy, nice: 0, sys: 0, idle, irq: 0 } }];
+  const restoreCpus = stubCpus(() => (leaves.length === 0 ? { busy: 10, idle: 0 } : { busy: 1, idle: 9 }));
+  const restoreWrites = seeWrites((entries, _sync, _pending, leave) => {
+    if (entries.length > 0) leaves.push(leave === true);
   });
-  const original = binding.writeFilesDurably;
-  binding.writeFilesDurably = ((entries: never[], ...rest: unknown[]) => {
-    if (entries.length > 0) leaves.push(rest[2] === true);
-    return (original as (...a: unknown[]) => Promise<unknown>).call(binding, entries, ...rest);
-  }) as typeof binding.writeFilesDurably;
   try {
     // answers 150 ms late, so that the job outlasts a few samples (one every 250 ms)
     const slow = async (req: Buffer) => {
@@ -718,8 +724,8 @@ test('enrollMany turns to latency first once the machine shows idle CPU', async 
     const s = await enrollMany(items(16), { context: env.context, transfer: slow, concurrency: 2, outDir: path.join(dir, 'out') }).done;
     expect(s.confirmed).toBe(16);
   } finally {
-    binding.writeFilesDurably = original;
-    spy.mockRestore();
+    restoreWrites();
+    restoreCpus();
   }
   // CPU first until idle CPU showed; latency first from then on
   expect(leaves[0]).toBe(true);

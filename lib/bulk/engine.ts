@@ -136,9 +136,9 @@ export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
     const onAbort = () => this.stop();
     signal?.addEventListener('abort', onAbort, { once: true });
     if (signal?.aborted) this.stop();
-    const idle = new IdleCpu();
+    let idle: IdleCpu | undefined; // what batches of files ask, when the job writes files
     const timer = setInterval(() => {
-      if (this.#output) idle.sample(); // only batches of files ask
+      idle?.sample();
       this.emit('progress', this.#tally.progress());
     }, PROGRESS_MS);
     timer.unref();
@@ -150,12 +150,13 @@ export class BulkJob extends EventEmitter implements AsyncIterable<BulkResult> {
       if (o.outDir !== undefined) {
         this.#output = new Output(o.outDir, o.names, o.passphrase, o.pkcs12);
         const journal = this.#journal;
+        const machine = (idle = new IdleCpu());
         // items that finish within a few ms of each other share a batch and its flushes
         this.#output.batching({
           paths: () => journal.commitForFlush(),
           lingerMs: FLUSH_LINGER_MS,
           couldJoin: () => this.#tally.inFlight,
-          latencyFirst: () => idle.share >= IDLE_FOR_LATENCY,
+          latencyFirst: () => machine.share >= IDLE_FOR_LATENCY,
         });
         await this.#output.open(this.#journal.confirmedRows());
       }

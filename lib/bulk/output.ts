@@ -273,8 +273,9 @@ export class Output {
     try {
       const started = performance.now();
       const entries = batch.flatMap((b) => b.entries);
-      const token = leave ? await binding.writeFilesDurably(entries, sync, before?.token ?? null, true) : undefined;
-      if (!leave) await binding.writeFilesDurably(entries, sync);
+      const token = leave
+        ? await binding.writeFilesDurably(entries, sync, before?.token ?? null, true)
+        : await binding.writeFilesDurably(entries, sync).then(() => undefined);
       // what a lingering batch's write costs: measured on those alone (latency first adds a flush)
       const ms = performance.now() - started;
       if (leave) this.#batchMs = this.#batchMs === undefined ? ms : 0.8 * this.#batchMs + 0.2 * ms;
